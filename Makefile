@@ -1,0 +1,79 @@
+# chainotel — build, run, test and benchmark.
+# `make run` and `make test` do all the set-up they need on a fresh machine.
+
+SHELL        := /bin/bash
+GO           ?= go
+NODES        ?= node0,node1,node2
+BLOCKCHAIN   := ./blockchain
+OTELCOL      := build/otelcol-chain
+GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*' 2>/dev/null)
+TEST_TIMEOUT ?= 35m
+
+.PHONY: all build certs init collector run test unit e2e vet tools bench bench-node \
+        bench-sampling bench-telemetry bench-pow clean distclean
+
+all: build collector
+
+## build: the node binary at ./blockchain
+build: $(BLOCKCHAIN)
+$(BLOCKCHAIN): $(GO_SOURCES) go.mod go.sum
+	$(GO) build -o $(BLOCKCHAIN) ./node/cmd/blockchain
+
+## certs: cluster CA and one certificate per node under ./certs (keeps an existing CA; ROTATE=1 makes a new one)
+certs:
+	@test -x $(BLOCKCHAIN) || $(MAKE) --no-print-directory build
+	$(BLOCKCHAIN) certs --dir certs --nodes $(NODES) $(if $(ROTATE),--rotate-ca)
+
+## init: genesis (dev accounts funded, 0xabc among them) and the data folders
+init:
+	@test -x $(BLOCKCHAIN) || $(MAKE) --no-print-directory build
+	$(BLOCKCHAIN) init --data-dir data --nodes $(NODES)
+
+
+## collector: build/otelcol-chain with ocb from builder-config.yaml (only when its inputs changed)
+collector:
+	@scripts/build-collector.sh
+
+## run: the local 3-node cluster with its collector, until Ctrl-C
+run: build collector
+	@scripts/run-local.sh
+
+## tools: what the tests need beyond Go (promtool)
+tools:
+	@scripts/install-tools.sh
+
+## vet: go vet over the whole module
+vet:
+	$(GO) vet ./...
+
+## unit: every package's tests with the race detector (cluster and collector integration tests included)
+unit: build collector
+	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
+	  $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+## e2e: three nodes plus the ocb-built collector, end to end
+e2e: build collector
+	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
+	  $(GO) test -race -tags e2e -timeout 15m -count=1 ./test/e2e/...
+
+## test: everything CI runs
+test: tools vet unit e2e
+
+## bench: every benchmark, each printing a ratio against a baseline measured in the same run
+bench: bench-node bench-sampling bench-telemetry
+
+bench-node: build
+	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN))
+
+bench-sampling:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2x ./processors/chainsamplingprocessor/internal/bench/... | $(GO) run ./processors/chainsamplingprocessor/internal/bench/report
+
+bench-telemetry: build collector
+	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --collector $(abspath $(OTELCOL)) --compare-telemetry
+
+clean:
+	rm -rf $(BLOCKCHAIN) out
+
+## distclean: also the cluster's data, logs, certificates and the collector build
+distclean: clean
+	rm -rf data logs certs build bin collector/out
