@@ -1,0 +1,178 @@
+// Package collectorproc runs the ocb-built otelcol-chain as a real process in
+// tests: with the configuration a test gives it, on free loopback ports, until
+// its health_check answers.
+//
+// The test's configuration names its components as the shipped one does: the
+// receiver `otlp` and, among service.extensions, `health_check`. Start merges an
+// overlay over it (the last --config wins, maps merge) that moves every
+// listening port to a free loopback one: otlp gRPC and HTTP, health_check,
+// pprof, zpages and the collector's own Prometheus metrics, so several
+// collectors can run side by side and next to `make run`.
+package collectorproc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chainotel/chainotel/internal/testbin"
+	"github.com/chainotel/chainotel/internal/testproc"
+)
+
+// DefaultStartTimeout bounds the wait for health_check. It is generous because
+// tests share two cores with `go test -race` builds.
+const DefaultStartTimeout = 60 * time.Second
+
+// Options for Start.
+type Options struct {
+	// Config is the YAML text of the test's configuration, written to a file
+	// in the test's temp dir. Used when ConfigFiles is empty.
+	Config string
+	// ConfigFiles are configuration files merged in order (for the shipped
+	// collector/config.yaml and its overlays). Config is appended when both are set.
+	ConfigFiles []string
+	// Env is added to the collector's environment. CHAINOTEL_OUT_DIR defaults
+	// to a temp dir so the shipped config's file exporters write there.
+	Env []string
+	// Dir is the working directory; default: a temp dir.
+	Dir string
+	// Binary is the collector to run; default: testbin.OtelcolChain.
+	Binary string
+	// StartTimeout bounds the wait for health_check; default DefaultStartTimeout.
+	StartTimeout time.Duration
+}
+
+// Collector is a running otelcol-chain.
+type Collector struct {
+	*testproc.Proc
+
+	// OTLPGRPC and OTLPHTTP are the OTLP receiver's host:port addresses.
+	OTLPGRPC, OTLPHTTP string
+	// HealthURL answers 200 once the collector is ready.
+	HealthURL string
+	// MetricsURL serves the collector's own metrics in the Prometheus format
+	// (the components' telemetry, such as chainsampling's counters).
+	MetricsURL string
+	// OutDir is CHAINOTEL_OUT_DIR unless Options.Env set it.
+	OutDir string
+	// ConfigFiles are the --config arguments, the port overlay last.
+	ConfigFiles []string
+}
+
+// Start runs the collector and waits until its health_check answers. It fails
+// the test, with the tail of the collector's log, if the collector exits or does
+// not become healthy in time. The collector is killed at test cleanup; call Stop
+// to end it cleanly before.
+func Start(tb testing.TB, opts Options) *Collector {
+	tb.Helper()
+	bin := opts.Binary
+	if bin == "" {
+		bin = testbin.OtelcolChain(tb)
+	}
+	dir := tb.TempDir()
+	files := append([]string(nil), opts.ConfigFiles...)
+	if opts.Config != "" {
+		files = append(files, writeFile(tb, dir, "config.yaml", opts.Config))
+	}
+	if len(files) == 0 {
+		tb.Fatalf("collectorproc: Options.Config or Options.ConfigFiles is required")
+	}
+
+	ports := testproc.FreePorts(tb, numPorts)
+	files = append(files, writeFile(tb, dir, "ports.yaml", portOverlay(ports)))
+	c := &Collector{
+		OTLPGRPC:    loopback(ports[portOTLPGRPC]),
+		OTLPHTTP:    loopback(ports[portOTLPHTTP]),
+		HealthURL:   "http://" + loopback(ports[portHealth]) + "/",
+		MetricsURL:  "http://" + loopback(ports[portMetrics]) + "/metrics",
+		OutDir:      filepath.Join(dir, "out"),
+		ConfigFiles: files,
+	}
+	env := append([]string{"CHAINOTEL_OUT_DIR=" + c.OutDir}, opts.Env...)
+
+	args := make([]string, 0, 2*len(files))
+	for _, f := range files {
+		args = append(args, "--config", f)
+	}
+	c.Proc = testproc.Start(tb, "otelcol-chain", bin, args, testproc.Options{Dir: opts.Dir, Env: env})
+
+	timeout := opts.StartTimeout
+	if timeout == 0 {
+		timeout = DefaultStartTimeout
+	}
+	if err := c.waitHealthy(timeout); err != nil {
+		tb.Fatalf("collectorproc: %v\n--- last lines of %s:\n%s", err, c.LogPath, c.Tail(30))
+	}
+	return c
+}
+
+// waitHealthy polls health_check until it answers 200, the process exits, or
+// timeout passes.
+func (c *Collector) waitHealthy(timeout time.Duration) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := testproc.Poll(ctx, timeout, func() error {
+		if c.Exited() {
+			cancel() // no point waiting for a process that is gone
+			return fmt.Errorf("%w: %v", ErrExited, c.ExitErr())
+		}
+		return getOK(ctx, c.HealthURL)
+	})
+	if err != nil {
+		return fmt.Errorf("waiting %v for otelcol-chain health_check at %s: %w", timeout, c.HealthURL, err)
+	}
+	return nil
+}
+
+// Metrics returns the collector's own metrics, in the Prometheus text format.
+func (c *Collector) Metrics(ctx context.Context) (string, error) {
+	body, err := get(ctx, c.MetricsURL)
+	if err != nil {
+		return "", fmt.Errorf("collector metrics: %w", err)
+	}
+	return body, nil
+}
+
+func getOK(ctx context.Context, url string) error {
+	_, err := get(ctx, url)
+	return err
+}
+
+func get(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: read body: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %w: %s: %s", url, ErrNotOK, resp.Status, body)
+	}
+	return string(body), nil
+}
+
+func writeFile(tb testing.TB, dir, name, text string) string {
+	tb.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		tb.Fatalf("collectorproc: %v", err)
+	}
+	return path
+}
+
+func loopback(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

@@ -1,0 +1,46 @@
+package collectorproc
+
+import "fmt"
+
+// Indexes into the ports Start allocates.
+const (
+	portOTLPGRPC = iota
+	portOTLPHTTP
+	portHealth
+	portPprof
+	portZpages
+	portMetrics
+	numPorts
+)
+
+// portOverlay is merged last over the test's configuration: it moves every
+// listener to a free loopback port. Defining pprof and zpages is harmless when
+// the test's service does not enable them; the telemetry readers list replaces
+// the configuration's own (confmap replaces lists).
+func portOverlay(ports []int) string {
+	return fmt.Sprintf(`receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %s
+      http:
+        endpoint: %s
+extensions:
+  health_check:
+    endpoint: %s
+  pprof:
+    endpoint: %s
+  zpages:
+    endpoint: %s
+service:
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: %d
+`, loopback(ports[portOTLPGRPC]), loopback(ports[portOTLPHTTP]), loopback(ports[portHealth]),
+		loopback(ports[portPprof]), loopback(ports[portZpages]), ports[portMetrics])
+}
