@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
+)
+
+// counters are read by the progress display while the workers run.
+type counters struct {
+	sent, acked, errs atomic.Uint64
+}
+
+// result is what one mode measured.
+type result struct {
+	mode      string
+	clients   int
+	batchSize int
+	elapsed   time.Duration
+	sent      uint64
+	acked     uint64
+	errs      map[string]uint64 // error class → count of transactions
+	latencies []time.Duration   // commit latency of each acknowledged transaction
+}
+
+// worker is one client's private tally, merged into the result at the end
+// so the hot path takes no lock.
+type worker struct {
+	latencies []time.Duration
+	errs      map[string]uint64
+}
+
+func (w *worker) fail(class string, n uint64) {
+	if w.errs == nil {
+		w.errs = make(map[string]uint64)
+	}
+	w.errs[class] += n
+}
+
+// load runs one mode against targets for cfg.duration.
+type load struct {
+	cfg     config
+	client  *cluster.Client
+	targets []string
+}
+
+func (l *load) run(ctx context.Context, mode string, c *counters) result {
+	clients := l.cfg.clients
+	if mode == modeBatch {
+		clients = l.cfg.batchClients
+	}
+	start := time.Now()
+	deadline := start.Add(l.cfg.duration)
+	workers := make([]worker, clients)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			w := &workers[i]
+			target := l.targets[i%len(l.targets)]
+			from := l.cfg.from[i%len(l.cfg.from)]
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				if mode == modeBatch {
+					l.sendBatch(ctx, w, c, target, from)
+				} else {
+					l.sendOne(ctx, w, c, target, from)
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+
+	r := result{mode: mode, clients: clients, elapsed: time.Since(start), errs: map[string]uint64{}}
+	if mode == modeBatch {
+		r.batchSize = l.cfg.batchSize
+	}
+	r.sent, r.acked = c.sent.Load(), c.acked.Load()
+	for _, w := range workers {
+		r.latencies = append(r.latencies, w.latencies...)
+		for k, v := range w.errs {
+			r.errs[k] += v
+		}
+	}
+	slices.Sort(r.latencies)
+	return r
+}
+
+func (l *load) tx(from string) cluster.Tx {
+	return cluster.Tx{From: from, To: l.cfg.to, Amount: l.cfg.amount}
+}
+
+func (l *load) sendOne(ctx context.Context, w *worker, c *counters, target, from string) {
+	c.sent.Add(1)
+	t0 := time.Now()
+	_, err := l.client.SubmitTx(ctx, target, l.tx(from))
+	if err != nil {
+		if ctx.Err() != nil {
+			return // interrupted: neither acknowledged nor the cluster's fault
+		}
+		c.errs.Add(1)
+		w.fail(classify(err), 1)
+		return
+	}
+	w.latencies = append(w.latencies, time.Since(t0))
+	c.acked.Add(1)
+}
+
+func (l *load) sendBatch(ctx context.Context, w *worker, c *counters, target, from string) {
+	n := l.cfg.batchSize
+	txs := make([]cluster.Tx, n)
+	for i := range txs {
+		txs[i] = l.tx(from)
+	}
+	c.sent.Add(uint64(n))
+	t0 := time.Now()
+	var answer json.RawMessage
+	err := l.client.Do(ctx, http.MethodPost, target+"/txs", txs, &answer)
+	lat := time.Since(t0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		c.errs.Add(uint64(n))
+		w.fail(classify(err), uint64(n))
+		return
+	}
+	acked, failures, err := countBatch(answer, n)
+	if err != nil {
+		c.errs.Add(uint64(n))
+		w.fail(err.Error(), uint64(n))
+		return
+	}
+	for range acked {
+		w.latencies = append(w.latencies, lat)
+	}
+	c.acked.Add(uint64(acked))
+	for class, k := range failures {
+		c.errs.Add(k)
+		w.fail(class, k)
+	}
+}
+
+// batchItem is one transaction's outcome in the answer to POST /txs.
+type batchItem struct {
+	TxHash    string `json:"tx_hash"`
+	BlockHash string `json:"block_hash"`
+	Error     string `json:"error"`
+}
+
+// countBatch reads the answer to POST /txs: a list of per-transaction
+// outcomes, either bare or under a "results" or "receipts" key.
+func countBatch(raw json.RawMessage, n int) (acked int, failures map[string]uint64, err error) {
+	var items []batchItem
+	if err := json.Unmarshal(raw, &items); err != nil {
+		var wrapped struct {
+			Results  []batchItem `json:"results"`
+			Receipts []batchItem `json:"receipts"`
+		}
+		if err := json.Unmarshal(raw, &wrapped); err != nil {
+			return 0, nil, fmt.Errorf("POST /txs: unreadable answer: %v", err)
+		}
+		items = append(wrapped.Results, wrapped.Receipts...)
+	}
+	if len(items) != n {
+		return 0, nil, fmt.Errorf("POST /txs: %d outcomes for %d transactions", len(items), n)
+	}
+	failures = map[string]uint64{}
+	for _, it := range items {
+		switch {
+		case it.Error != "":
+			failures["batch item: "+it.Error]++
+		case it.BlockHash == "":
+			failures["batch item without block_hash"]++
+		default:
+			acked++
+		}
+	}
+	return acked, failures, nil
+}
+
+// classify names an error's kind for the summary: the HTTP status and the
+// node's message, or the transport failure.
+func classify(err error) string {
+	var he *cluster.HTTPError
+	if errors.As(err, &he) {
+		msg := he.Body
+		var body struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal([]byte(he.Body), &body) == nil && body.Error != "" {
+			msg = body.Error
+		}
+		return fmt.Sprintf("%d %s", he.Status, shorten(msg, 80))
+	}
+	msg := err.Error()
+	// Keep the cause, not the URL, so equal failures group together.
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return "transport: " + shorten(msg, 80)
+}
+
+func shorten(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

@@ -1,0 +1,138 @@
+// Command loadgen is chainotel's load generator: it drives a cluster of
+// nodes with transactions (single POST /tx from many clients, and POST /txs
+// batches) and prints committed tx/s and p50/p99 commit latency per mode,
+// with a progress display on stderr. Run it with --help for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
+)
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: %v\nrun `loadgen --help` for the flags\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, newDisplay(os.Stderr)); err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg config, out io.Writer, d *display) (err error) {
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("--cpuprofile: %w", cerr)
+			}
+			d.status("wrote loadgen's CPU profile to " + cfg.cpuProfile + " (go tool pprof " + cfg.cpuProfile + ")")
+		}()
+	}
+
+	if !cfg.spawn {
+		l := &load{cfg: cfg, client: cluster.NewClient(cfg.clients+cfg.batchClients, cfg.timeout), targets: cfg.targets}
+		rs, err := runModes(ctx, l, d, nil, "")
+		if err != nil {
+			return err
+		}
+		printResults(out, fmt.Sprintf("%d target node(s): %v", len(cfg.targets), cfg.targets), rs)
+		return nil
+	}
+
+	if !cfg.compare {
+		rs, err := runSpawned(ctx, cfg, d, cfg.collector != "")
+		if err != nil {
+			return err
+		}
+		printResults(out, spawnTitle(cfg, cfg.collector != ""), rs)
+		return nil
+	}
+	with, err := runSpawned(ctx, cfg, d, true)
+	if err != nil {
+		return err
+	}
+	printResults(out, spawnTitle(cfg, true), with)
+	without, err := runSpawned(ctx, cfg, d, false)
+	if err != nil {
+		return err
+	}
+	printResults(out, spawnTitle(cfg, false), without)
+	printComparison(out, with, without)
+	return nil
+}
+
+func spawnTitle(cfg config, telemetry bool) string {
+	how := "telemetry disabled (OTEL_SDK_DISABLED=true)"
+	if telemetry {
+		how = "telemetry exported to " + cfg.collector
+	}
+	return fmt.Sprintf("spawned %d-node cluster on loopback, %s", cfg.nodes, how)
+}
+
+// runModes runs each configured mode in turn, showing progress; nodes, if
+// given, are profiled during each mode into profileDir.
+func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, profileDir string) ([]result, error) {
+	var rs []result
+	for _, mode := range l.cfg.modes {
+		if err := ctx.Err(); err != nil {
+			return rs, fmt.Errorf("interrupted before mode %s: %w", mode, err)
+		}
+		d.status(fmt.Sprintf("running %s for %v (%s)", mode, l.cfg.duration, describeMode(l.cfg, mode)))
+		var prof *profiler
+		if profileDir != "" {
+			prof = startProfiles(ctx, l.client, nodes, profileDir, mode, l.cfg.duration, d)
+		}
+		var c counters
+		stop := make(chan struct{})
+		shown := make(chan struct{})
+		go func() {
+			d.follow(mode, l.cfg.duration, &c, stop)
+			close(shown)
+		}()
+		r := l.run(ctx, mode, &c)
+		close(stop)
+		<-shown
+		prof.wait()
+		rs = append(rs, r)
+	}
+	if err := ctx.Err(); err != nil {
+		return rs, fmt.Errorf("interrupted: %w", err)
+	}
+	return rs, nil
+}
+
+func describeMode(cfg config, mode string) string {
+	if mode == modeBatch {
+		return fmt.Sprintf("%d clients posting %d transactions per POST /txs", cfg.batchClients, cfg.batchSize)
+	}
+	return fmt.Sprintf("%d clients each posting one transaction at a time to POST /tx", cfg.clients)
+}
+
+// stopTimeout bounds a node's graceful shutdown at the end of a run.
+const stopTimeout = 30 * time.Second

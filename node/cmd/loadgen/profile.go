@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
+)
+
+// profiler fetches CPU profiles of the nodes while a mode runs, from the
+// standard net/http/pprof handler on their health ports.
+type profiler struct {
+	wg sync.WaitGroup
+}
+
+func startProfiles(ctx context.Context, client *cluster.Client, nodes []*cluster.Node, dir, mode string, d time.Duration, disp *display) *profiler {
+	p := &profiler{}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		disp.status("--node-profiles: " + err.Error())
+		return p
+	}
+	// Profile most of the run, leaving the ramp-up and the tail out.
+	secs := max(1, int((d - d/5).Seconds()))
+	for _, n := range nodes {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			path := filepath.Join(dir, fmt.Sprintf("%s-%s.pprof", mode, n.ID))
+			if err := fetchProfile(ctx, client, n.Health+fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), path); err != nil {
+				disp.status(fmt.Sprintf("profile of %s: %v", n.ID, err))
+				return
+			}
+			disp.status(fmt.Sprintf("wrote %s (go tool pprof -top %s)", path, path))
+		}()
+	}
+	return p
+}
+
+// wait waits for the profiles being fetched; a nil profiler has none.
+func (p *profiler) wait() {
+	if p != nil {
+		p.wg.Wait()
+	}
+}
+
+func fetchProfile(ctx context.Context, client *cluster.Client, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	// The profile takes as long as it covers; the load's request timeout
+	// does not apply.
+	resp, err := (&http.Client{Transport: client.HTTP.Transport}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("GET %s: 404: the node exposes no /debug/pprof on its health port", url)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	return f.Close()
+}

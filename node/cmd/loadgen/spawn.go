@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
+)
+
+// runSpawned starts a fresh cluster in a temporary folder (with a collector
+// for its telemetry, or with telemetry disabled), runs the modes against all
+// its nodes and stops it.
+func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs []result, err error) {
+	bin, err := filepath.Abs(cfg.binary)
+	if err != nil {
+		return nil, fmt.Errorf("--binary: %w", err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("--binary: %w (build it with `make build`)", err)
+	}
+	dir, err := os.MkdirTemp("", "chainotel-loadgen-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cfg.keep || err != nil {
+			d.status("the cluster's folder (certs, data, logs) is kept in " + dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}()
+
+	ccfg := cluster.Config{
+		Binary:   bin,
+		Dir:      dir,
+		NodeIDs:  nodeIDs(cfg.nodes),
+		Progress: d.status,
+	}
+	if telemetry {
+		col, err := startCollector(ctx, cfg.collector, dir, d)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if serr := col.stop(); serr != nil {
+				d.status("collector: " + serr.Error())
+			}
+		}()
+		ccfg.Args = append(ccfg.Args, "--otlp-endpoint=http://"+col.addr)
+	} else {
+		ccfg.Env = append(ccfg.Env, "OTEL_SDK_DISABLED=true")
+	}
+
+	c, err := cluster.New(ctx, ccfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := c.Close(stopTimeout); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("stopping the cluster: %w", cerr))
+		}
+	}()
+	if err := c.StartAll(); err != nil {
+		return nil, err
+	}
+	if err := c.WaitHealthy(ctx, cfg.healthWait); err != nil {
+		return nil, err
+	}
+	var targets []string
+	for _, n := range c.Nodes() {
+		targets = append(targets, n.API)
+	}
+	l := &load{cfg: cfg, client: cluster.NewClient(cfg.clients+cfg.batchClients, cfg.timeout), targets: targets}
+	return runModes(ctx, l, d, c.Nodes(), cfg.nodeProfiles)
+}
+
+func nodeIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "node" + strconv.Itoa(i)
+	}
+	return ids
+}
+
+// collector is an otelcol-chain process receiving the nodes' OTLP.
+type collector struct {
+	cmd  *exec.Cmd
+	addr string // host:port of its OTLP gRPC receiver
+	done chan error
+}
+
+// collectorConfig receives OTLP and drops it after batching: the run
+// measures what exporting costs the node, not a particular pipeline.
+const collectorConfig = `receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %s
+processors:
+  batch:
+exporters:
+  debug:
+    verbosity: basic
+    sampling_initial: 1
+    sampling_thereafter: 1000
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [debug]
+    logs:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [debug]
+    metrics:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [debug]
+`
+
+func startCollector(ctx context.Context, bin, dir string, d *display) (*collector, error) {
+	ports, err := cluster.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	cfgPath := filepath.Join(dir, "otelcol.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, collectorConfig, addr), 0o644); err != nil {
+		return nil, fmt.Errorf("collector config: %w", err)
+	}
+	logPath := filepath.Join(dir, "otelcol.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("collector log: %w", err)
+	}
+	cmd := exec.Command(bin, "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return nil, fmt.Errorf("--collector: start %s: %w", bin, err)
+	}
+	col := &collector{cmd: cmd, addr: addr, done: make(chan error, 1)}
+	go func() {
+		col.done <- cmd.Wait()
+		_ = logf.Close()
+	}()
+	d.status("waiting for the collector to listen on " + addr)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = cluster.Poll(wctx, func() error {
+		select {
+		case werr := <-col.done:
+			col.done <- werr
+			return cluster.Stop(fmt.Errorf("collector exited (%v); see %s", werr, logPath))
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	})
+	if err != nil {
+		_ = col.stop()
+		return nil, fmt.Errorf("--collector: %w", err)
+	}
+	return col, nil
+}
+
+func (c *collector) stop() error {
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case err := <-c.done:
+		c.done <- err
+		return err
+	case <-time.After(stopTimeout):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		return fmt.Errorf("did not stop within %v of SIGTERM; killed", stopTimeout)
+	}
+}
