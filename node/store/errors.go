@@ -1,0 +1,13 @@
+package store
+
+import "errors"
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrNotFound means no block, transaction or snapshot has that key.
+	ErrNotFound = errors.New("not found")
+	// ErrGenesisMismatch means the data folder belongs to another chain.
+	ErrGenesisMismatch = errors.New("data folder holds another genesis")
+	// ErrClosed means the store was used after Close.
+	ErrClosed = errors.New("store closed")
+)
