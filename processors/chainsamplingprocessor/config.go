@@ -1,0 +1,69 @@
+package chainsamplingprocessor
+
+import (
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+)
+
+// Config is the chainsampling processor's configuration. The sampling rules
+// themselves live in the policy file, which is reloaded when it changes.
+type Config struct {
+	// PolicyFile is the path of the YAML policy file (required). It is
+	// watched and reloaded live; see README.md for its format.
+	PolicyFile string `mapstructure:"policy_file"`
+
+	// DecisionWait is how long after a trace's first span it is decided.
+	DecisionWait time.Duration `mapstructure:"decision_wait"`
+
+	// DecisionWaitAfterRoot decides a trace this long after its root span
+	// arrived, when that is earlier than DecisionWait; 0 turns it off.
+	DecisionWaitAfterRoot time.Duration `mapstructure:"decision_wait_after_root"`
+
+	// MaxTraces bounds the traces buffered at once; when it is reached the
+	// oldest traces are decided early (never dropped undecided).
+	MaxTraces int `mapstructure:"max_traces"`
+
+	// MaxBytes bounds the encoded span bytes buffered at once; when it is
+	// reached the oldest traces are decided early.
+	MaxBytes int64 `mapstructure:"max_bytes"`
+
+	// DecisionCacheSize is how many decided trace ids are remembered so that
+	// late spans follow their trace's decision.
+	DecisionCacheSize int `mapstructure:"decision_cache_size"`
+
+	// MaxSpansPerSecond is a global budget on kept spans: above it, the keep
+	// probability of rules not marked always is scaled down, and back up
+	// when the load falls. 0 means no budget.
+	MaxSpansPerSecond int `mapstructure:"max_spans_per_second"`
+
+	// WatchPolicyFile reloads the policy file when it changes.
+	WatchPolicyFile bool `mapstructure:"watch_policy_file"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+// Validate checks each field and names the key and the bad value.
+func (cfg *Config) Validate() error {
+	switch {
+	case cfg.PolicyFile == "":
+		return fmt.Errorf("%w: policy_file: is required", errInvalidConfig)
+	case cfg.DecisionWait <= 0:
+		return fmt.Errorf("%w: decision_wait: must be > 0, got %s", errInvalidConfig, cfg.DecisionWait)
+	case cfg.DecisionWaitAfterRoot < 0:
+		return fmt.Errorf("%w: decision_wait_after_root: must be >= 0, got %s", errInvalidConfig, cfg.DecisionWaitAfterRoot)
+	case cfg.MaxTraces <= 0:
+		return fmt.Errorf("%w: max_traces: must be > 0, got %d", errInvalidConfig, cfg.MaxTraces)
+	case cfg.MaxBytes <= 0:
+		return fmt.Errorf("%w: max_bytes: must be > 0, got %d", errInvalidConfig, cfg.MaxBytes)
+	case cfg.DecisionCacheSize <= 0:
+		return fmt.Errorf("%w: decision_cache_size: must be > 0, got %d", errInvalidConfig, cfg.DecisionCacheSize)
+	case cfg.MaxSpansPerSecond < 0:
+		return fmt.Errorf("%w: max_spans_per_second: must be >= 0 (0 = no budget), got %d", errInvalidConfig, cfg.MaxSpansPerSecond)
+	}
+	return nil
+}

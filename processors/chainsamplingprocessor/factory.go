@@ -1,0 +1,45 @@
+package chainsamplingprocessor
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/metadata"
+)
+
+// Defaults of the configuration keys (see README.md).
+const (
+	defaultDecisionWait          = 10 * time.Second
+	defaultDecisionWaitAfterRoot = 2 * time.Second
+	defaultMaxTraces             = 100_000
+	defaultMaxBytes              = 256 << 20
+	defaultDecisionCacheSize     = 200_000
+)
+
+// NewFactory returns the factory of the chainsampling processor.
+func NewFactory() processor.Factory {
+	return processor.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		processor.WithTraces(createTraces, metadata.TracesStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		DecisionWait:          defaultDecisionWait,
+		DecisionWaitAfterRoot: defaultDecisionWaitAfterRoot,
+		MaxTraces:             defaultMaxTraces,
+		MaxBytes:              defaultMaxBytes,
+		DecisionCacheSize:     defaultDecisionCacheSize,
+		WatchPolicyFile:       true,
+	}
+}
+
+func createTraces(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
+	return newProcessor(set, cfg.(*Config), next)
+}

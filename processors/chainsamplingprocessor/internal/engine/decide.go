@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/match"
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/policy"
+)
+
+// Attribute keys and values of the engine's own metrics (see metadata.yaml).
+const (
+	attrRule    = "rule"
+	attrOutcome = "outcome"
+	attrReason  = "reason"
+
+	outcomeKept    = "kept"
+	outcomeDropped = "dropped"
+
+	reasonMaxTraces = "max_traces"
+	reasonMaxBytes  = "max_bytes"
+	reasonShutdown  = "shutdown"
+)
+
+// bg is the context of metric recordings, which never block or cancel.
+var bg = context.Background()
+
+// decidedAttrs is a rule's precomputed metric attributes for one outcome, so
+// that recording a decision allocates nothing.
+type decidedAttrs struct {
+	opt metric.MeasurementOption
+}
+
+func newDecidedAttrs(rule string, kept bool) decidedAttrs {
+	outcome := outcomeDropped
+	if kept {
+		outcome = outcomeKept
+	}
+	return decidedAttrs{opt: metric.WithAttributeSet(attribute.NewSet(
+		attribute.String(attrRule, rule), attribute.String(attrOutcome, outcome)))}
+}
+
+// Tick decides every trace whose wait is over at now and returns the spans
+// of the kept ones, ready to send on.
+func (e *Engine) Tick(now time.Time) (outTraces, error) {
+	e.mu.Lock()
+	var kept []keptTrace
+	waitNs, rootNs := e.cfg.DecisionWait.Nanoseconds(), e.cfg.DecisionWaitAfterRoot.Nanoseconds()
+	nowNs := now.UnixNano()
+	for {
+		it, ok := e.byFirst.front()
+		if !ok || it.at+waitNs > nowNs {
+			break
+		}
+		e.byFirst.pop()
+		kept = e.decide(kept, it.t, now)
+	}
+	for rootNs > 0 {
+		it, ok := e.byRoot.front()
+		if !ok || it.at+rootNs > nowNs {
+			break
+		}
+		e.byRoot.pop()
+		kept = e.decide(kept, it.t, now)
+	}
+	if e.budget.roll(now) {
+		e.tel.ProcessorChainsamplingLoadScale.Record(bg, int64(e.budget.scale*1000))
+	}
+	e.recordBuffered()
+	e.mu.Unlock()
+	return decodeKept(kept)
+}
+
+// Flush decides every buffered trace now, for shutdown.
+func (e *Engine) Flush(now time.Time) (outTraces, error) {
+	e.mu.Lock()
+	var kept []keptTrace
+	for {
+		it, ok := e.byFirst.front()
+		if !ok {
+			break
+		}
+		e.byFirst.pop()
+		kept = e.decide(kept, it.t, now)
+		e.tel.ProcessorChainsamplingTracesDecidedEarly.Add(bg, 1, metric.WithAttributes(attribute.String(attrReason, reasonShutdown)))
+	}
+	e.recordBuffered()
+	e.mu.Unlock()
+	return decodeKept(kept)
+}
+
+func (e *Engine) recordBuffered() {
+	e.tel.ProcessorChainsamplingBufferedTraces.Record(bg, int64(len(e.traces)))
+	e.tel.ProcessorChainsamplingBufferedSpans.Record(bg, e.spans)
+	e.tel.ProcessorChainsamplingBufferedBytes.Record(bg, e.bytes)
+}
+
+// decideOldest decides the trace that arrived first, to make room.
+func (e *Engine) decideOldest(kept []keptTrace, now time.Time, reason string) []keptTrace {
+	it, ok := e.byFirst.front()
+	if !ok {
+		return kept
+	}
+	e.byFirst.pop()
+	e.tel.ProcessorChainsamplingTracesDecidedEarly.Add(bg, 1, metric.WithAttributes(attribute.String(attrReason, reason)))
+	return e.decide(kept, it.t, now)
+}
+
+// decide applies the policy to t, forgets it, and appends it to kept when it
+// is kept. Called with the lock held.
+func (e *Engine) decide(kept []keptTrace, t *trace, now time.Time) []keptTrace {
+	if t.decided {
+		return kept
+	}
+	t.decided = true
+	delete(e.traces, t.id)
+	e.spans -= int64(t.spans)
+	for _, c := range t.chunks {
+		c.refs--
+		if c.refs == 0 {
+			e.bytes -= int64(len(c.data))
+		}
+	}
+
+	idx := e.pol.First(&t.sum, match.Env{Head: e.head})
+	r := &e.rules[idx]
+	keep := r.Keep * e.budget.factor(r.Always)
+	th := policy.Threshold(keep)
+	rnd := t.rnd
+	if !t.hasRV {
+		rnd = traceRandomness(t.id)
+	}
+	isKept := th.ShouldSample(rnd)
+	if isKept && r.limiter != nil && !r.limiter.AllowN(now, 1) {
+		isKept = false
+	}
+	e.budget.record(r.Always, isKept, t.spans, r.Keep)
+	e.cache.Add(t.id, decision{rule: r.Name, th: th, kept: isKept})
+
+	attrs := r.droppedSet
+	if isKept {
+		attrs = r.keptSet
+		kept = append(kept, keptTrace{id: t.id, chunks: t.chunks, rule: r.Name, th: th})
+	}
+	e.tel.ProcessorChainsamplingTracesDecided.Add(bg, 1, attrs.opt)
+	e.tel.ProcessorChainsamplingSpansDecided.Add(bg, int64(t.spans), attrs.opt)
+	e.tel.ProcessorChainsamplingDecisionLatency.Record(bg, (now.UnixNano()-t.first)/int64(time.Millisecond))
+	t.chunks = nil
+	return kept
+}

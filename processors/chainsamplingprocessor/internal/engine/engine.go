@@ -1,0 +1,300 @@
+// Package engine buffers spans by trace, keeps a small summary per trace and
+// decides each trace with the first matching rule of the policy in force.
+//
+// Spans are held as the marshalled OTLP batches they arrived in (chunks),
+// shared by every trace with spans in the batch and released when the last
+// of them is decided. Only the chunks of kept traces are ever decoded.
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"golang.org/x/time/rate"
+
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/match"
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/metadata"
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/policy"
+)
+
+// Config bounds the engine; the processor fills it from its own config.
+type Config struct {
+	DecisionWait          time.Duration
+	DecisionWaitAfterRoot time.Duration // 0: only DecisionWait applies
+	MaxTraces             int
+	MaxBytes              int64
+	DecisionCacheSize     int
+	MaxSpansPerSecond     int // 0: no budget
+}
+
+// chunk is one incoming batch, marshalled, shared by the traces in it.
+type chunk struct {
+	data []byte
+	refs int // undecided traces that hold it
+}
+
+// trace is the engine's state for one buffered trace.
+type trace struct {
+	id      pcommon.TraceID
+	sum     match.Summary
+	chunks  []*chunk
+	spans   int
+	first   int64 // arrival of the first span, Unix nanoseconds
+	rnd     sampling.Randomness
+	hasRV   bool // rnd came from an rv in tracestate
+	rooted  bool // queued in byRoot
+	decided bool
+}
+
+// decision is what the cache remembers about a decided trace.
+type decision struct {
+	rule string
+	th   sampling.Threshold
+	kept bool
+}
+
+// ruleState is a compiled rule with the engine's per-rule state.
+type ruleState struct {
+	policy.Rule
+	limiter *rate.Limiter
+	keptSet, droppedSet decidedAttrs
+}
+
+// Engine is safe for concurrent use: Ingest, Tick, Flush and SetPolicy take
+// one lock; decoding of kept traces happens outside it.
+type Engine struct {
+	cfg Config
+	tel *metadata.TelemetryBuilder
+
+	mu      sync.Mutex
+	pol     *policy.Policy
+	rules   []ruleState
+	traces  map[pcommon.TraceID]*trace
+	byFirst queue
+	byRoot  queue
+	cache   *simplelru.LRU[pcommon.TraceID, decision]
+	intern  *interner
+	budget  *budget
+	head    int64
+	spans   int64
+	bytes   int64
+}
+
+// New returns an engine deciding with pol.
+func New(cfg Config, pol *policy.Policy, tel *metadata.TelemetryBuilder) (*Engine, error) {
+	cache, err := simplelru.NewLRU[pcommon.TraceID, decision](cfg.DecisionCacheSize, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decision cache: %w", err)
+	}
+	e := &Engine{
+		cfg:    cfg,
+		tel:    tel,
+		traces: make(map[pcommon.TraceID]*trace),
+		cache:  cache,
+		intern: newInterner(),
+		budget: newBudget(cfg.MaxSpansPerSecond),
+	}
+	e.install(pol)
+	return e, nil
+}
+
+// Policy returns the policy in force.
+func (e *Engine) Policy() *policy.Policy {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pol
+}
+
+// SetPolicy puts pol in force for every trace not yet decided. Buffered
+// traces are kept; if pol needs facts their summaries lack, they are
+// summarised again from the held spans.
+func (e *Engine) SetPolicy(pol *policy.Policy) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.pol
+	e.install(pol)
+	if old.Keys.Equal(pol.Keys) {
+		return nil
+	}
+	return e.resummarise()
+}
+
+func (e *Engine) install(pol *policy.Policy) {
+	e.pol = pol
+	e.rules = make([]ruleState, len(pol.Rules))
+	for i, r := range pol.Rules {
+		e.rules[i] = ruleState{Rule: r, keptSet: newDecidedAttrs(r.Name, true), droppedSet: newDecidedAttrs(r.Name, false)}
+		if r.RateLimit > 0 {
+			e.rules[i].limiter = rate.NewLimiter(rate.Limit(r.RateLimit), max(1, int(r.RateLimit)))
+		}
+	}
+}
+
+// Stats is a snapshot of what the engine holds.
+type Stats struct {
+	Traces, Spans, Bytes int64
+	Head                 int64
+	Scale                float64
+}
+
+// Stats returns what the engine holds now.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{Traces: int64(len(e.traces)), Spans: e.spans, Bytes: e.bytes, Head: e.head, Scale: e.budget.scale}
+}
+
+// Ingest buffers the spans of td. Spans of traces already decided follow the
+// cached decision: the kept ones come back in the result, ready to send on,
+// together with any traces decided early because a bound was reached.
+// td is only read.
+func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) {
+	if td.SpanCount() == 0 {
+		return ptrace.NewTraces(), nil
+	}
+	// Marshal outside the lock: it is the costliest step of ingest and
+	// needs no shared state.
+	data, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		return ptrace.NewTraces(), fmt.Errorf("encode spans for buffering: %w", err)
+	}
+	c := &chunk{data: data}
+	late := lateSpans{out: ptrace.NewTraces()}
+
+	e.mu.Lock()
+	var kept []keptTrace
+	nowNs := now.UnixNano()
+	newTraces := int64(0)
+	var last *trace
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				id := span.TraceID()
+				t := last
+				if t == nil || t.id != id {
+					t = e.traces[id]
+				}
+				if t == nil {
+					if d, ok := e.cache.Get(id); ok {
+						late.add(rs, sss.At(j), span, d)
+						continue
+					}
+					if len(e.traces) >= e.cfg.MaxTraces {
+						kept = e.decideOldest(kept, now, reasonMaxTraces)
+					}
+					t = &trace{id: id, first: nowNs}
+					e.traces[id] = t
+					e.byFirst.push(t, nowNs)
+					newTraces++
+				}
+				last = t
+				e.addSpan(t, c, rs.Resource(), span)
+				if t.sum.RootEnded && !t.rooted && e.cfg.DecisionWaitAfterRoot > 0 {
+					t.rooted = true
+					e.byRoot.push(t, nowNs)
+				}
+			}
+		}
+	}
+	if c.refs > 0 {
+		e.bytes += int64(len(c.data))
+	}
+	for e.bytes > e.cfg.MaxBytes && len(e.traces) > 0 {
+		kept = e.decideOldest(kept, now, reasonMaxBytes)
+	}
+	e.mu.Unlock()
+
+	if newTraces > 0 {
+		e.tel.ProcessorChainsamplingTracesReceived.Add(bg, newTraces)
+	}
+	late.record(e.tel)
+	out, err := decodeKept(kept)
+	late.out.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+	return out, err
+}
+
+// addSpan folds one span into its trace. The chunk is attached once per
+// trace and batch, and counted in the buffer's bytes by the caller.
+func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, span ptrace.Span) {
+	if n := len(t.chunks); n == 0 || t.chunks[n-1] != c {
+		t.chunks = append(t.chunks, c)
+		c.refs++
+		// Resource attributes are the same for the whole group; reading
+		// them once per trace and batch is enough.
+		t.sum.AddResource(&e.pol.Keys, res, e.intern)
+	}
+	t.spans++
+	e.spans++
+	t.sum.AddSpan(&e.pol.Keys, span, e.intern, e.pol.HeightSlot, e.followHead)
+	if !t.hasRV {
+		if ts := span.TraceState().AsRaw(); ts != "" && strings.Contains(ts, "rv:") {
+			if w3c, err := sampling.NewW3CTraceState(ts); err == nil {
+				if rnd, ok := w3c.OTelValue().RValueRandomness(); ok {
+					t.rnd, t.hasRV = rnd, true
+				}
+			}
+		}
+	}
+}
+
+func (e *Engine) followHead(h float64) {
+	if int64(h) > e.head {
+		e.head = int64(h)
+	}
+}
+
+// resummarise rebuilds every buffered summary from the held spans, for a
+// policy whose summary layout differs from the previous one.
+func (e *Engine) resummarise() error {
+	byChunk := map[*chunk][]*trace{}
+	for _, t := range e.traces {
+		t.sum = match.Summary{}
+		for _, c := range t.chunks {
+			byChunk[c] = append(byChunk[c], t)
+		}
+	}
+	var u ptrace.ProtoUnmarshaler
+	for c, ts := range byChunk {
+		td, err := u.UnmarshalTraces(c.data)
+		if err != nil {
+			return fmt.Errorf("re-summarise buffered spans: %w", err)
+		}
+		want := make(map[pcommon.TraceID]*trace, len(ts))
+		for _, t := range ts {
+			want[t.id] = t
+		}
+		forEachSpan(td, func(rs ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+			if t, ok := want[span.TraceID()]; ok {
+				t.sum.AddResource(&e.pol.Keys, rs.Resource(), e.intern)
+				t.sum.AddSpan(&e.pol.Keys, span, e.intern, e.pol.HeightSlot, e.followHead)
+			}
+		})
+	}
+	return nil
+}
+
+func forEachSpan(td ptrace.Traces, f func(ptrace.ResourceSpans, ptrace.ScopeSpans, ptrace.Span)) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				f(rs, ss, spans.At(k))
+			}
+		}
+	}
+}

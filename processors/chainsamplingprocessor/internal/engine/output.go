@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/metadata"
+	"github.com/chainotel/chainotel/semconv"
+)
+
+// outTraces is what the engine hands back to send on.
+type outTraces = ptrace.Traces
+
+// keptTrace is a trace decided as kept, with the chunks that hold its spans.
+type keptTrace struct {
+	id     pcommon.TraceID
+	chunks []*chunk
+	rule   string
+	th     sampling.Threshold
+}
+
+// traceRandomness is the trace id's randomness (its low 56 bits), used when
+// no rv rides in tracestate.
+func traceRandomness(id pcommon.TraceID) sampling.Randomness {
+	return sampling.TraceIDToRandomness(id)
+}
+
+// decodeKept decodes each chunk that holds kept spans once, keeps only the
+// spans of kept traces and stamps them.
+func decodeKept(kept []keptTrace) (ptrace.Traces, error) {
+	out := ptrace.NewTraces()
+	if len(kept) == 0 {
+		return out, nil
+	}
+	byID := make(map[pcommon.TraceID]*keptTrace, len(kept))
+	var order []*chunk
+	seen := map[*chunk]bool{}
+	for i := range kept {
+		byID[kept[i].id] = &kept[i]
+		for _, c := range kept[i].chunks {
+			if !seen[c] {
+				seen[c] = true
+				order = append(order, c)
+			}
+		}
+	}
+	var u ptrace.ProtoUnmarshaler
+	var errs []error
+	for _, c := range order {
+		td, err := u.UnmarshalTraces(c.data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("decode buffered spans: %w", err))
+			continue
+		}
+		rss := td.ResourceSpans()
+		rss.RemoveIf(func(rs ptrace.ResourceSpans) bool {
+			rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+				ss.Spans().RemoveIf(func(span ptrace.Span) bool {
+					// A chunk is shared by every trace of its batch:
+					// keep only spans of traces kept now that hold it
+					// (not, say, late spans of a trace already sent).
+					k, ok := byID[span.TraceID()]
+					if !ok || !holds(k, c) {
+						return true
+					}
+					stamp(span, k.rule, k.th)
+					return false
+				})
+				return ss.Spans().Len() == 0
+			})
+			return rs.ScopeSpans().Len() == 0
+		})
+		rss.MoveAndAppendTo(out.ResourceSpans())
+	}
+	return out, errors.Join(errs...)
+}
+
+func holds(k *keptTrace, c *chunk) bool {
+	for _, have := range k.chunks {
+		if have == c {
+			return true
+		}
+	}
+	return false
+}
+
+// stamp marks a kept span with its rule and its adjusted count. An upstream
+// threshold that is already higher (a lower probability) is left in place:
+// sampling may only lower a probability, never raise it.
+func stamp(span ptrace.Span, rule string, th sampling.Threshold) {
+	span.Attributes().PutStr(semconv.SamplingRuleKey, rule)
+	raw := span.TraceState().AsRaw()
+	w3c, err := sampling.NewW3CTraceState(raw)
+	if err != nil {
+		// An unparseable tracestate is left as it came; the rule
+		// attribute still says why the span was kept.
+		return
+	}
+	ot := w3c.OTelValue()
+	if upstream, ok := ot.TValueThreshold(); ok && sampling.ThresholdGreater(upstream, th) {
+		return
+	}
+	if err := ot.UpdateTValueWithSampling(th); err != nil {
+		return
+	}
+	var sb strings.Builder
+	if err := w3c.Serialize(&sb); err != nil {
+		return
+	}
+	span.TraceState().FromRaw(sb.String())
+}
+
+// lateSpans collects spans of already-decided traces.
+type lateSpans struct {
+	out           ptrace.Traces
+	kept, dropped int64
+}
+
+func (l *lateSpans) add(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span, d decision) {
+	if !d.kept {
+		l.dropped++
+		return
+	}
+	l.kept++
+	// One resource and scope per late span keeps this simple; late spans
+	// are rare and the batch processor downstream regroups them.
+	nrs := l.out.ResourceSpans().AppendEmpty()
+	rs.Resource().CopyTo(nrs.Resource())
+	nrs.SetSchemaUrl(rs.SchemaUrl())
+	nss := nrs.ScopeSpans().AppendEmpty()
+	ss.Scope().CopyTo(nss.Scope())
+	nss.SetSchemaUrl(ss.SchemaUrl())
+	ns := nss.Spans().AppendEmpty()
+	span.CopyTo(ns)
+	stamp(ns, d.rule, d.th)
+}
+
+var (
+	lateKept    = metric.WithAttributeSet(attribute.NewSet(attribute.String(attrOutcome, outcomeKept)))
+	lateDropped = metric.WithAttributeSet(attribute.NewSet(attribute.String(attrOutcome, outcomeDropped)))
+)
+
+func (l *lateSpans) record(tel *metadata.TelemetryBuilder) {
+	if l.kept > 0 {
+		tel.ProcessorChainsamplingLateSpans.Add(bg, l.kept, lateKept)
+	}
+	if l.dropped > 0 {
+		tel.ProcessorChainsamplingLateSpans.Add(bg, l.dropped, lateDropped)
+	}
+}

@@ -1,0 +1,196 @@
+package match
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// MaxValuesPerKey bounds the distinct values a summary records for one key,
+// so that a high-cardinality attribute (a hash, say) cannot grow a trace's
+// summary without bound. Values past the bound are not recorded: a matcher
+// on such a key sees the first MaxValuesPerKey distinct values only.
+const MaxValuesPerKey = 32
+
+// Kind is the type of a recorded attribute value.
+type Kind uint8
+
+// Value kinds. Ints and doubles are both recorded as KindNum.
+const (
+	KindStr Kind = iota + 1
+	KindNum
+	KindBool
+)
+
+// Value is one attribute value recorded in a summary.
+type Value struct {
+	Str  string
+	Num  float64
+	Kind Kind
+}
+
+// ValueOf converts a pdata attribute value; ok is false for kinds that the
+// matchers cannot compare (maps, slices, bytes, empty).
+func ValueOf(v pcommon.Value) (Value, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return Value{Str: v.Str(), Kind: KindStr}, true
+	case pcommon.ValueTypeInt:
+		return Value{Num: float64(v.Int()), Kind: KindNum}, true
+	case pcommon.ValueTypeDouble:
+		return Value{Num: v.Double(), Kind: KindNum}, true
+	case pcommon.ValueTypeBool:
+		b := v.Bool()
+		if b {
+			return Value{Num: 1, Kind: KindBool}, true
+		}
+		return Value{Kind: KindBool}, true
+	default:
+		return Value{}, false
+	}
+}
+
+// Keys is the layout of a summary: which facts beyond the fixed ones it
+// records. It is derived from the compiled policy, so a summary only pays
+// for the keys some rule mentions.
+type Keys struct {
+	// Span lists the span attribute keys recorded, by slot.
+	Span []string
+	// Resource lists the resource attribute keys recorded, by slot.
+	Resource []string
+	// Names is true when some rule matches span names.
+	Names bool
+}
+
+// Equal reports whether two layouts record the same facts in the same slots.
+func (k Keys) Equal(o Keys) bool {
+	if k.Names != o.Names || len(k.Span) != len(o.Span) || len(k.Resource) != len(o.Resource) {
+		return false
+	}
+	for i := range k.Span {
+		if k.Span[i] != o.Span[i] {
+			return false
+		}
+	}
+	for i := range k.Resource {
+		if k.Resource[i] != o.Resource[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Summary is what the matchers know about a trace: the few facts the
+// compiled policy needs, updated once per span.
+type Summary struct {
+	// Start and End are the earliest span start and latest span end, in Unix
+	// nanoseconds.
+	Start, End uint64
+	// Error is true when some span has status Error.
+	Error bool
+	// RootEnded is true once the root span (no parent) has been seen.
+	RootEnded bool
+	// Names holds the distinct span names, when Keys.Names.
+	Names []string
+	// Span holds the distinct values of each Keys.Span key, by slot.
+	Span [][]Value
+	// Resource holds the distinct values of each Keys.Resource key, by slot.
+	Resource [][]Value
+}
+
+// Interner returns a canonical copy of a string, so that many summaries
+// share one copy of a span name or an attribute value.
+type Interner interface {
+	Intern(s string) string
+}
+
+// AddResource records the resource attributes of a group of spans.
+func (s *Summary) AddResource(k *Keys, res pcommon.Resource, in Interner) {
+	if len(k.Resource) == 0 {
+		return
+	}
+	if s.Resource == nil {
+		s.Resource = make([][]Value, len(k.Resource))
+	}
+	attrs := res.Attributes()
+	for i, key := range k.Resource {
+		if v, ok := attrs.Get(key); ok {
+			s.Resource[i] = addValue(s.Resource[i], v, in)
+		}
+	}
+}
+
+// AddSpan folds one span into the summary. heights receives each value of
+// the span attribute slot heightSlot (or none when heightSlot < 0) so the
+// caller can follow the chain head.
+func (s *Summary) AddSpan(k *Keys, span ptrace.Span, in Interner, heightSlot int, height func(float64)) {
+	start, end := uint64(span.StartTimestamp()), uint64(span.EndTimestamp())
+	if s.Start == 0 || (start != 0 && start < s.Start) {
+		s.Start = start
+	}
+	if end > s.End {
+		s.End = end
+	}
+	if span.Status().Code() == ptrace.StatusCodeError {
+		s.Error = true
+	}
+	if span.ParentSpanID().IsEmpty() {
+		s.RootEnded = true
+	}
+	if k.Names {
+		s.Names = addName(s.Names, span.Name(), in)
+	}
+	if len(k.Span) == 0 {
+		return
+	}
+	if s.Span == nil {
+		s.Span = make([][]Value, len(k.Span))
+	}
+	// One pass over the span's attributes, looking each up among the few
+	// keys the policy mentions, is cheaper than one Get per key.
+	span.Attributes().Range(func(key string, v pcommon.Value) bool {
+		for i, want := range k.Span {
+			if key != want {
+				continue
+			}
+			s.Span[i] = addValue(s.Span[i], v, in)
+			if i == heightSlot && height != nil {
+				if val, ok := ValueOf(v); ok && val.Kind == KindNum {
+					height(val.Num)
+				}
+			}
+			break
+		}
+		return true
+	})
+}
+
+func addName(names []string, name string, in Interner) []string {
+	for _, n := range names {
+		if n == name {
+			return names
+		}
+	}
+	if len(names) >= MaxValuesPerKey {
+		return names
+	}
+	return append(names, in.Intern(name))
+}
+
+func addValue(vals []Value, pv pcommon.Value, in Interner) []Value {
+	v, ok := ValueOf(pv)
+	if !ok {
+		return vals
+	}
+	for _, have := range vals {
+		if have == v {
+			return vals
+		}
+	}
+	if len(vals) >= MaxValuesPerKey {
+		return vals
+	}
+	if v.Kind == KindStr {
+		v.Str = in.Intern(v.Str)
+	}
+	return append(vals, v)
+}
