@@ -96,6 +96,7 @@ const (
 	ExceptionTypeKey       = "exception.type"
 	ExceptionMessageKey    = "exception.message"
 	ExceptionStacktraceKey = "exception.stacktrace"
+	ThreadNameKey          = "thread.name" // on goroutine.panic: the name the panic guard was given
 )
 
 // Error categories (error.type): stable values for grouping errors.

@@ -1,0 +1,260 @@
+package telemetry
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/chainotel/chainotel/semconv"
+)
+
+// Defaults of Config. Queue and batch sizes follow the SDK's own defaults; the
+// batch timeout is shorter than the SDK's 5 s so that the collector's tail
+// sampler sees a transaction's spans soon after it commits.
+const (
+	DefaultQueueSize         = 2048
+	DefaultBatchSize         = 512
+	DefaultBatchTimeout      = time.Second
+	DefaultExportTimeout     = 10 * time.Second
+	DefaultPanicFlushTimeout = 5 * time.Second
+	DefaultLogLevel          = "info"
+	DefaultOTLPEndpoint      = "localhost:4317"
+
+	// PanicExitCode is the exit code after a recovered panic, the same code
+	// the Go runtime uses for an unrecovered one.
+	PanicExitCode = 2
+)
+
+// Standard OpenTelemetry environment variables read here. The OTLP exporters
+// read their own OTEL_EXPORTER_OTLP_* variables; these are the ones this
+// package interprets itself.
+const (
+	envSDKDisabled     = "OTEL_SDK_DISABLED"
+	envBSPQueueSize    = "OTEL_BSP_MAX_QUEUE_SIZE"
+	envBSPBatchSize    = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+	envBSPDelay        = "OTEL_BSP_SCHEDULE_DELAY"
+	envBSPTimeout      = "OTEL_BSP_EXPORT_TIMEOUT"
+	envBLRPQueueSize   = "OTEL_BLRP_MAX_QUEUE_SIZE"
+	envBLRPBatchSize   = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
+	envBLRPDelay       = "OTEL_BLRP_SCHEDULE_DELAY"
+	envBLRPTimeout     = "OTEL_BLRP_EXPORT_TIMEOUT"
+	envOTLPEndpoint    = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	envOTLPTraces      = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	envOTLPLogs        = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+	envOTLPInsecure    = "OTEL_EXPORTER_OTLP_INSECURE"
+	envOTLPCertificate = "OTEL_EXPORTER_OTLP_CERTIFICATE"
+)
+
+// Config says what Setup builds. Zero values mean the documented default.
+type Config struct {
+	// NodeID is the node's id, the resource's service.instance.id. Required.
+	NodeID string
+	// ChainID is the genesis-derived chain id (chain.id).
+	ChainID string
+	// Consensus is semconv.ConsensusRaft or semconv.ConsensusPoW (chain.consensus).
+	Consensus string
+	// ServiceVersion is the release (service.version), used by Sentry.
+	ServiceVersion string
+	// Environment is deployment.environment.name, e.g. "dev".
+	Environment string
+
+	// OTLPEndpoint is the --otlp-endpoint flag: "host:port" (plain text unless
+	// TLS is set) or a URL whose scheme says it ("http://", "https://").
+	// Empty: OTEL_EXPORTER_OTLP_ENDPOINT and its per-signal variants as the
+	// exporters read them, else DefaultOTLPEndpoint in plain text.
+	OTLPEndpoint string
+	// TLS, when set, is the client TLS config for the collector connection,
+	// typically mutual TLS with the cluster's certificates.
+	TLS *tls.Config
+
+	// LogLevel is debug, info, warn or error. Default DefaultLogLevel.
+	LogLevel string
+	// LogFile is the JSON log file, created with its folder if missing and
+	// appended to. Empty: no file.
+	LogFile string
+	// Stderr receives the same JSON lines as LogFile. Nil: none.
+	Stderr io.Writer
+
+	// Registerer receives the telemetry self-metrics (drops, export
+	// failures). Nil: the metrics are kept but not registered anywhere.
+	Registerer prometheus.Registerer
+
+	// Exit ends the process after a recovered panic has been recorded and
+	// flushed; main passes os.Exit. Required: the library never exits itself.
+	Exit func(code int)
+	// PanicFlushTimeout bounds the flush after a panic. Default
+	// DefaultPanicFlushTimeout.
+	PanicFlushTimeout time.Duration
+
+	// BaggageDenyKeys are the fragments of baggage keys removed from incoming
+	// baggage (see NewBaggageFilter). Nil: DefaultBaggageDenyKeys().
+	BaggageDenyKeys []string
+
+	// QueueSize bounds the spans, and separately the log records, held in
+	// memory waiting for export; beyond it they are dropped and counted.
+	// Default OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE, else
+	// DefaultQueueSize.
+	QueueSize int
+	// BatchSize is the most spans or log records in one export. Default
+	// OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else
+	// DefaultBatchSize; never more than QueueSize.
+	BatchSize int
+	// BatchTimeout is the longest a span or record waits for a batch. Default
+	// OTEL_BSP_SCHEDULE_DELAY / OTEL_BLRP_SCHEDULE_DELAY, else
+	// DefaultBatchTimeout.
+	BatchTimeout time.Duration
+	// ExportTimeout bounds one export, retries included. Default
+	// OTEL_BSP_EXPORT_TIMEOUT / OTEL_BLRP_EXPORT_TIMEOUT, else
+	// DefaultExportTimeout.
+	ExportTimeout time.Duration
+
+	// SpanExporter replaces the OTLP span exporter, for tests (for example
+	// tracetest.NewInMemoryExporter). It still goes through the bounded queue.
+	SpanExporter sdktrace.SpanExporter
+	// LogExporter replaces the OTLP log exporter, for tests.
+	LogExporter sdklog.Exporter
+}
+
+// batchSettings are the resolved queue settings of one signal.
+type batchSettings struct {
+	queueSize     int
+	batchSize     int
+	batchTimeout  time.Duration
+	exportTimeout time.Duration
+}
+
+// batchEnv names the environment variables of one signal's batch processor.
+type batchEnv struct {
+	queueSize, batchSize, delay, timeout string
+}
+
+// spanBatchEnv names the batch span processor's variables (OTEL_BSP_*).
+func spanBatchEnv() batchEnv {
+	return batchEnv{envBSPQueueSize, envBSPBatchSize, envBSPDelay, envBSPTimeout}
+}
+
+// logBatchEnv names the batch log record processor's variables (OTEL_BLRP_*).
+func logBatchEnv() batchEnv {
+	return batchEnv{envBLRPQueueSize, envBLRPBatchSize, envBLRPDelay, envBLRPTimeout}
+}
+
+// validate checks c and reports the first field that is wrong.
+func (c Config) validate() error {
+	if strings.TrimSpace(c.NodeID) == "" {
+		return fmt.Errorf("%w: NodeID is empty", ErrInvalidConfig)
+	}
+	switch c.Consensus {
+	case "", semconv.ConsensusRaft, semconv.ConsensusPoW:
+	default:
+		return fmt.Errorf("%w: Consensus: want %q or %q, got %q",
+			ErrInvalidConfig, semconv.ConsensusRaft, semconv.ConsensusPoW, c.Consensus)
+	}
+	if c.Exit == nil {
+		return fmt.Errorf("%w: Exit is nil (pass os.Exit from main)", ErrInvalidConfig)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	for name, v := range map[string]int{"QueueSize": c.QueueSize, "BatchSize": c.BatchSize} {
+		if v < 0 {
+			return fmt.Errorf("%w: %s: must be >= 0, got %d", ErrInvalidConfig, name, v)
+		}
+	}
+	for name, v := range map[string]time.Duration{
+		"BatchTimeout": c.BatchTimeout, "ExportTimeout": c.ExportTimeout, "PanicFlushTimeout": c.PanicFlushTimeout,
+	} {
+		if v < 0 {
+			return fmt.Errorf("%w: %s: must be >= 0, got %s", ErrInvalidConfig, name, v)
+		}
+	}
+	return nil
+}
+
+// parseLevel turns a --log-level value into a slog level.
+func parseLevel(s string) (slog.Level, error) {
+	if s == "" {
+		s = DefaultLogLevel
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%w: LogLevel: want debug, info, warn or error, got %q", ErrInvalidConfig, s)
+	}
+	return l, nil
+}
+
+// batch resolves one signal's queue settings: Config, else environment, else
+// the package defaults.
+func (c Config) batch(env batchEnv) (batchSettings, error) {
+	var (
+		s   batchSettings
+		err error
+	)
+	if s.queueSize, err = pickInt(c.QueueSize, env.queueSize, DefaultQueueSize); err != nil {
+		return s, err
+	}
+	if s.batchSize, err = pickInt(c.BatchSize, env.batchSize, DefaultBatchSize); err != nil {
+		return s, err
+	}
+	s.batchSize = min(s.batchSize, s.queueSize)
+	if s.batchTimeout, err = pickMillis(c.BatchTimeout, env.delay, DefaultBatchTimeout); err != nil {
+		return s, err
+	}
+	if s.exportTimeout, err = pickMillis(c.ExportTimeout, env.timeout, DefaultExportTimeout); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func pickInt(v int, envName string, def int) (int, error) {
+	if v > 0 {
+		return v, nil
+	}
+	raw, ok := os.LookupEnv(envName)
+	if !ok || raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: %s: want a positive integer, got %q", ErrInvalidEnv, envName, raw)
+	}
+	return n, nil
+}
+
+// pickMillis reads durations the way the specification writes them in the
+// environment: an integer number of milliseconds.
+func pickMillis(v time.Duration, envName string, def time.Duration) (time.Duration, error) {
+	if v > 0 {
+		return v, nil
+	}
+	raw, ok := os.LookupEnv(envName)
+	if !ok || raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: %s: want a positive number of milliseconds, got %q", ErrInvalidEnv, envName, raw)
+	}
+	return time.Duration(n) * time.Millisecond, nil
+}
+
+// sdkDisabled reports OTEL_SDK_DISABLED=true, rejecting values that are
+// neither true nor false rather than guessing.
+func sdkDisabled() (bool, error) {
+	raw := strings.TrimSpace(os.Getenv(envSDKDisabled))
+	switch strings.ToLower(raw) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: %s: want true or false, got %q", ErrInvalidEnv, envSDKDisabled, raw)
+}

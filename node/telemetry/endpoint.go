@@ -1,0 +1,109 @@
+package telemetry
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// target is where the OTLP exporters send, resolved from Config and the
+// environment. Only what Config decides is passed to the exporters as an
+// option; everything else is left to the exporters' own reading of the
+// OTEL_EXPORTER_OTLP_* variables, so headers, compression, timeouts and
+// certificates set there keep working.
+type target struct {
+	// endpoint is "host:port" to pass explicitly, or "" to leave it to the
+	// environment.
+	endpoint string
+	// insecure asks for plain text explicitly. When neither insecure nor
+	// Config.TLS is set, the exporters decide (the environment, else TLS).
+	insecure bool
+	// describe says where telemetry goes, for the node's startup log.
+	describe string
+}
+
+// resolveTarget decides the collector endpoint and its transport security.
+func (c Config) resolveTarget() (target, error) {
+	if c.OTLPEndpoint != "" {
+		return c.flagTarget()
+	}
+	for _, name := range []string{envOTLPTraces, envOTLPLogs, envOTLPEndpoint} {
+		if v := os.Getenv(name); v != "" {
+			return target{describe: fmt.Sprintf("%s=%s", name, v)}, nil
+		}
+	}
+	// Nothing configured: the local collector. The SDK's own default would be
+	// TLS to localhost, which a collector started by `make run` does not
+	// speak; plain text is the default unless TLS is asked for somewhere.
+	t := target{endpoint: DefaultOTLPEndpoint, describe: DefaultOTLPEndpoint}
+	_, envInsecure := os.LookupEnv(envOTLPInsecure)
+	_, envCert := os.LookupEnv(envOTLPCertificate)
+	t.insecure = c.TLS == nil && !envInsecure && !envCert
+	return t, nil
+}
+
+// flagTarget interprets --otlp-endpoint.
+func (c Config) flagTarget() (target, error) {
+	raw := c.OTLPEndpoint
+	if !strings.Contains(raw, "://") {
+		if _, _, err := net.SplitHostPort(raw); err != nil {
+			return target{}, fmt.Errorf("%w: OTLPEndpoint: want host:port or a URL, got %q: %v",
+				ErrInvalidConfig, raw, err)
+		}
+		return target{endpoint: raw, insecure: c.TLS == nil, describe: raw}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("%w: OTLPEndpoint: %q: %v", ErrInvalidConfig, raw, err)
+	}
+	if u.Host == "" {
+		return target{}, fmt.Errorf("%w: OTLPEndpoint: %q has no host", ErrInvalidConfig, raw)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http":
+		if c.TLS != nil {
+			return target{}, fmt.Errorf("%w: OTLPEndpoint: %q asks for plain text but TLS is configured; use https://",
+				ErrInvalidConfig, raw)
+		}
+		return target{endpoint: u.Host, insecure: true, describe: raw}, nil
+	case "https":
+		return target{endpoint: u.Host, describe: raw}, nil
+	}
+	return target{}, fmt.Errorf("%w: OTLPEndpoint: scheme %q of %q: want http or https", ErrInvalidConfig, u.Scheme, raw)
+}
+
+// traceOptions are the explicit options of the OTLP span exporter.
+func (c Config) traceOptions(t target) []otlptracegrpc.Option {
+	var opts []otlptracegrpc.Option
+	if t.endpoint != "" {
+		opts = append(opts, otlptracegrpc.WithEndpoint(t.endpoint))
+	}
+	switch {
+	case c.TLS != nil:
+		opts = append(opts, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(c.TLS.Clone())))
+	case t.insecure:
+		opts = append(opts, otlptracegrpc.WithInsecure())
+	}
+	return opts
+}
+
+// logOptions are the explicit options of the OTLP log exporter.
+func (c Config) logOptions(t target) []otlploggrpc.Option {
+	var opts []otlploggrpc.Option
+	if t.endpoint != "" {
+		opts = append(opts, otlploggrpc.WithEndpoint(t.endpoint))
+	}
+	switch {
+	case c.TLS != nil:
+		opts = append(opts, otlploggrpc.WithTLSCredentials(credentials.NewTLS(c.TLS.Clone())))
+	case t.insecure:
+		opts = append(opts, otlploggrpc.WithInsecure())
+	}
+	return opts
+}

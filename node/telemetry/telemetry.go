@@ -1,0 +1,242 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/log"
+	logglobal "go.opentelemetry.io/otel/log/global"
+	lognoop "go.opentelemetry.io/otel/log/noop"
+	"go.opentelemetry.io/otel/propagation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+	"golang.org/x/time/rate"
+)
+
+// TracerScope is the instrumentation scope of the spans this package makes
+// itself (recovered panics).
+const TracerScope = "github.com/chainotel/chainotel/node/telemetry"
+
+// errorLogInterval spaces out the log lines about failed exports: while the
+// collector is down every batch fails, and the counters say how many.
+const errorLogInterval = 10 * time.Second
+
+// Telemetry is what the node plugs into its seams. Build it with Setup and
+// call Shutdown before the process ends. Its fields are safe for concurrent
+// use.
+type Telemetry struct {
+	// TracerProvider exports every span (always-on sampling) over OTLP; a
+	// no-op provider when OTEL_SDK_DISABLED=true.
+	TracerProvider trace.TracerProvider
+	// LoggerProvider exports log records over OTLP; no-op when disabled.
+	LoggerProvider log.LoggerProvider
+	// Propagator is OTEL_PROPAGATORS' propagator with the baggage filter.
+	Propagator propagation.TextMapPropagator
+	// Logger writes JSON to the log file and stderr and, unless disabled,
+	// OTLP log records; records inside a span carry its trace and span ids.
+	Logger *slog.Logger
+	// LogLevel is the level of Logger, changeable while running.
+	LogLevel *slog.LevelVar
+	// Resource describes the node (nil when disabled).
+	Resource *resource.Resource
+	// Enabled is false when OTEL_SDK_DISABLED=true.
+	Enabled bool
+	// Endpoint says where telemetry is sent, for the startup log.
+	Endpoint string
+
+	local       *slog.Logger // JSON only: never feeds back into OTLP
+	tracer      trace.Tracer
+	tp          *sdktrace.TracerProvider
+	lp          *sdklog.LoggerProvider
+	logFile     io.Closer
+	metrics     *metricSet
+	reg         prometheus.Registerer
+	exit        func(int)
+	panicFlush  time.Duration
+	exitOnce    sync.Once
+	stopOnce    sync.Once
+	stopErr     error
+	errorLogger rate.Sometimes
+}
+
+// Setup builds the node's telemetry from c and the standard OTEL_*
+// environment variables. It does not connect to the collector: exports start
+// in the background and failures are counted, never returned here. On error
+// nothing is left open or registered.
+func Setup(ctx context.Context, c Config) (*Telemetry, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	lvl, _ := parseLevel(c.LogLevel) // validated above
+	disabled, err := sdkDisabled()
+	if err != nil {
+		return nil, err
+	}
+	prop, err := NewPropagator(c.BaggageDenyKeys)
+	if err != nil {
+		return nil, err
+	}
+
+	t := &Telemetry{
+		Propagator:  prop,
+		LogLevel:    new(slog.LevelVar),
+		Enabled:     !disabled,
+		reg:         c.Registerer,
+		exit:        c.Exit,
+		panicFlush:  c.PanicFlushTimeout,
+		errorLogger: rate.Sometimes{First: 1, Interval: errorLogInterval},
+	}
+	if t.panicFlush == 0 {
+		t.panicFlush = DefaultPanicFlushTimeout
+	}
+	t.LogLevel.Set(lvl)
+
+	local, closer, err := openLocalLog(c, t.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	t.logFile = closer
+	t.local = slog.New(local)
+
+	spanSlots, logSlots := new(slots), new(slots)
+	t.metrics = newMetricSet(&spanSlots.held, &logSlots.held)
+	if err := t.metrics.register(c.Registerer); err != nil {
+		t.closeLog()
+		return nil, err
+	}
+
+	if disabled {
+		t.TracerProvider = tracenoop.NewTracerProvider()
+		t.LoggerProvider = lognoop.NewLoggerProvider()
+		t.Endpoint = "none (" + envSDKDisabled + "=true)"
+		t.Logger = newLogger(local, nil, t.LogLevel)
+	} else if err := t.buildProviders(ctx, c, spanSlots, logSlots); err != nil {
+		t.metrics.unregister(c.Registerer)
+		t.closeLog()
+		return nil, err
+	} else {
+		t.Logger = newLogger(local, t.lp, t.LogLevel)
+	}
+	t.tracer = t.TracerProvider.Tracer(TracerScope)
+	return t, nil
+}
+
+// buildProviders makes the exporting TracerProvider and LoggerProvider.
+func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, logSlots *slots) error {
+	res, err := newResource(ctx, c)
+	if err != nil {
+		return err
+	}
+	spanBatch, err := c.batch(spanBatchEnv())
+	if err != nil {
+		return err
+	}
+	logBatch, err := c.batch(logBatchEnv())
+	if err != nil {
+		return err
+	}
+	tgt, err := c.resolveTarget()
+	if err != nil {
+		return err
+	}
+	spanSlots.limit, logSlots.limit = int64(spanBatch.queueSize), int64(logBatch.queueSize)
+
+	spanExp := c.SpanExporter
+	if spanExp == nil {
+		if spanExp, err = otlptracegrpc.New(ctx, c.traceOptions(tgt)...); err != nil {
+			return fmt.Errorf("otlp trace exporter (%s): %w", tgt.describe, err)
+		}
+	}
+	logExp := c.LogExporter
+	if logExp == nil {
+		if logExp, err = otlploggrpc.New(ctx, c.logOptions(tgt)...); err != nil {
+			return errors.Join(fmt.Errorf("otlp log exporter (%s): %w", tgt.describe, err), spanExp.Shutdown(ctx))
+		}
+	}
+
+	t.tp = sdktrace.NewTracerProvider(
+		sdktrace.WithResource(res),
+		// The node samples nothing away: policy lives in the collector.
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithSpanProcessor(newSpanPipeline(spanExp, spanBatch, spanSlots, t.metrics.spans)),
+	)
+	t.lp = sdklog.NewLoggerProvider(
+		sdklog.WithResource(res),
+		sdklog.WithProcessor(newLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)),
+	)
+	t.TracerProvider, t.LoggerProvider, t.Resource = t.tp, t.lp, res
+	t.Endpoint = tgt.describe
+	if c.SpanExporter != nil {
+		t.Endpoint = "in-process exporter"
+	}
+	return nil
+}
+
+// SetGlobals installs the providers and propagator as OpenTelemetry's
+// globals, for instrumentation that is not handed them explicitly, and routes
+// the SDK's internal errors (failed exports) to the local JSON log, at most
+// one line per errorLogInterval. main calls it once.
+func (t *Telemetry) SetGlobals() {
+	otel.SetTracerProvider(t.TracerProvider)
+	otel.SetTextMapPropagator(t.Propagator)
+	logglobal.SetLoggerProvider(t.LoggerProvider)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		t.errorLogger.Do(func() {
+			t.local.Warn("telemetry export error (more are counted, not logged: see chainotel_telemetry_* metrics)",
+				"error", err, "endpoint", t.Endpoint)
+		})
+	}))
+}
+
+// ForceFlush exports what is queued now, within ctx's deadline.
+func (t *Telemetry) ForceFlush(ctx context.Context) error {
+	if t.tp == nil {
+		return nil
+	}
+	return errors.Join(t.tp.ForceFlush(ctx), t.lp.ForceFlush(ctx))
+}
+
+// Shutdown flushes and stops the providers within ctx's deadline, removes
+// the self-metrics from the registerer and closes the log file. Calls after
+// the first return the first call's result.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	t.stopOnce.Do(func() {
+		var errs []error
+		if t.tp != nil {
+			if err := t.tp.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("shutdown tracer provider: %w", err))
+			}
+			if err := t.lp.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("shutdown logger provider: %w", err))
+			}
+		}
+		t.metrics.unregister(t.reg)
+		if err := t.closeLog(); err != nil {
+			errs = append(errs, err)
+		}
+		t.stopErr = errors.Join(errs...)
+	})
+	return t.stopErr
+}
+
+func (t *Telemetry) closeLog() error {
+	if t.logFile == nil {
+		return nil
+	}
+	if err := t.logFile.Close(); err != nil {
+		return fmt.Errorf("close log file: %w", err)
+	}
+	return nil
+}

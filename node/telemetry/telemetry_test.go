@@ -1,0 +1,260 @@
+package telemetry_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/chainotel/chainotel/node/telemetry"
+	"github.com/chainotel/chainotel/semconv"
+)
+
+// waitFor bounds every wait on the background export in these tests.
+const waitFor = 10 * time.Second
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// harness is a Telemetry exporting to in-memory exporters, with everything a
+// test looks at afterwards.
+type harness struct {
+	tel     *telemetry.Telemetry
+	spans   *tracetest.InMemoryExporter
+	logs    *recordingLogExporter
+	reg     *prometheus.Registry
+	stderr  *syncBuffer
+	logFile string
+	exits   chan int
+}
+
+func baseConfig(t *testing.T) telemetry.Config {
+	return telemetry.Config{
+		NodeID:         "node0",
+		ChainID:        "chainotel-dev",
+		Consensus:      semconv.ConsensusRaft,
+		ServiceVersion: "0.3.0",
+		Environment:    "dev",
+		LogFile:        filepath.Join(t.TempDir(), "logs", "node0", "app.log"),
+		Exit:           func(int) {},
+	}
+}
+
+func newHarness(t *testing.T, mutate func(*telemetry.Config)) *harness {
+	t.Helper()
+	h := &harness{
+		spans:  tracetest.NewInMemoryExporter(),
+		logs:   &recordingLogExporter{},
+		reg:    prometheus.NewRegistry(),
+		stderr: &syncBuffer{},
+		exits:  make(chan int, 4),
+	}
+	c := baseConfig(t)
+	c.Stderr = h.stderr
+	c.Registerer = h.reg
+	c.Exit = func(code int) { h.exits <- code }
+	c.SpanExporter = h.spans
+	c.LogExporter = h.logs
+	if mutate != nil {
+		mutate(&c)
+	}
+	h.logFile = c.LogFile
+	tel, err := telemetry.Setup(context.Background(), c)
+	require.NoError(t, err)
+	h.tel = tel
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	return h
+}
+
+// flush exports everything ended so far.
+func (h *harness) flush(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	require.NoError(t, h.tel.ForceFlush(ctx))
+}
+
+func TestResourceFollowsConventions(t *testing.T) {
+	h := newHarness(t, nil)
+	_, span := h.tel.TracerProvider.Tracer("test").Start(context.Background(), semconv.SpanMempoolAdd)
+	span.End()
+	h.flush(t)
+
+	got := h.spans.GetSpans()
+	require.Len(t, got, 1)
+	res := got[0].Resource.Set()
+	for key, want := range map[string]string{
+		semconv.ServiceNameKey:           semconv.ServiceName,
+		semconv.ServiceInstanceIDKey:     "node0",
+		semconv.ServiceVersionKey:        "0.3.0",
+		semconv.DeploymentEnvironmentKey: "dev",
+		semconv.ChainIDKey:               "chainotel-dev",
+		semconv.ChainConsensusKey:        semconv.ConsensusRaft,
+	} {
+		v, ok := res.Value(attribute.Key(key))
+		require.True(t, ok, "resource lacks %s", key)
+		require.Equal(t, want, v.AsString(), key)
+	}
+}
+
+func TestResourceEnvironmentWins(t *testing.T) {
+	t.Setenv("OTEL_SERVICE_NAME", "blockchain-canary")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,team=chain")
+	h := newHarness(t, nil)
+	res := h.tel.Resource.Set()
+	for key, want := range map[string]string{
+		semconv.ServiceNameKey:           "blockchain-canary",
+		semconv.DeploymentEnvironmentKey: "staging",
+		"team":                           "chain",
+		semconv.ServiceInstanceIDKey:     "node0",
+	} {
+		v, ok := res.Value(attribute.Key(key))
+		require.True(t, ok, "resource lacks %s", key)
+		require.Equal(t, want, v.AsString(), key)
+	}
+}
+
+func TestSamplesEverything(t *testing.T) {
+	// An unsampled parent from a client must not make the node drop its
+	// spans: sampling is the collector's decision.
+	h := newHarness(t, nil)
+	parent := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, Remote: true,
+	})
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), parent)
+	_, span := h.tel.TracerProvider.Tracer("test").Start(ctx, semconv.SpanValidateTransaction)
+	span.End()
+	h.flush(t)
+	got := h.spans.GetSpans()
+	require.Len(t, got, 1)
+	require.Equal(t, parent.TraceID(), got[0].SpanContext.TraceID())
+}
+
+func TestSDKDisabled(t *testing.T) {
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	h := newHarness(t, nil)
+	require.False(t, h.tel.Enabled)
+
+	ctx, span := h.tel.TracerProvider.Tracer("test").Start(context.Background(), semconv.SpanMempoolAdd)
+	require.False(t, span.IsRecording())
+	h.tel.Logger.InfoContext(ctx, "still logged locally")
+	span.End()
+	h.flush(t)
+
+	require.Empty(t, h.spans.GetSpans(), "no span may reach an exporter when disabled")
+	require.Empty(t, h.logs.Records(), "no OTLP log record when disabled")
+	require.Contains(t, h.stderr.String(), "still logged locally")
+	require.FileExists(t, h.logFile)
+}
+
+func TestSetupRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*telemetry.Config)
+		env     map[string]string
+		want    string
+		wantErr error
+	}{
+		{"no node id", func(c *telemetry.Config) { c.NodeID = " " }, nil, "NodeID is empty", telemetry.ErrInvalidConfig},
+		{"bad consensus", func(c *telemetry.Config) { c.Consensus = "paxos" }, nil, `Consensus: want "raft" or "pow", got "paxos"`, telemetry.ErrInvalidConfig},
+		{"no exit", func(c *telemetry.Config) { c.Exit = nil }, nil, "Exit is nil", telemetry.ErrInvalidConfig},
+		{"bad level", func(c *telemetry.Config) { c.LogLevel = "loud" }, nil, `LogLevel: want debug, info, warn or error, got "loud"`, telemetry.ErrInvalidConfig},
+		{"negative queue", func(c *telemetry.Config) { c.QueueSize = -1 }, nil, "QueueSize: must be >= 0, got -1", telemetry.ErrInvalidConfig},
+		{"negative timeout", func(c *telemetry.Config) { c.ExportTimeout = -time.Second }, nil, "ExportTimeout: must be >= 0, got -1s", telemetry.ErrInvalidConfig},
+		{"endpoint without port", func(c *telemetry.Config) { c.OTLPEndpoint = "collector" }, nil, `OTLPEndpoint: want host:port or a URL, got "collector"`, telemetry.ErrInvalidConfig},
+		{"endpoint bad scheme", func(c *telemetry.Config) { c.OTLPEndpoint = "ftp://collector:4317" }, nil, `scheme "ftp"`, telemetry.ErrInvalidConfig},
+		{"http with tls", func(c *telemetry.Config) {
+			c.OTLPEndpoint = "http://collector:4317"
+			c.TLS = clientTLS(t, newTestCA(t))
+		}, nil, "asks for plain text but TLS is configured", telemetry.ErrInvalidConfig},
+		{"sdk disabled typo", nil, map[string]string{"OTEL_SDK_DISABLED": "yes"}, `OTEL_SDK_DISABLED: want true or false, got "yes"`, telemetry.ErrInvalidEnv},
+		{"unknown propagator", nil, map[string]string{"OTEL_PROPAGATORS": "tracecontext,zipkin"}, `OTEL_PROPAGATORS="tracecontext,zipkin"`, telemetry.ErrInvalidEnv},
+		{"bad queue env", nil, map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "lots"}, `OTEL_BSP_MAX_QUEUE_SIZE: want a positive integer, got "lots"`, telemetry.ErrInvalidEnv},
+		{"bad delay env", nil, map[string]string{"OTEL_BLRP_SCHEDULE_DELAY": "1s"}, `OTEL_BLRP_SCHEDULE_DELAY: want a positive number of milliseconds, got "1s"`, telemetry.ErrInvalidEnv},
+		{"bad resource env", nil, map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, "OTEL_RESOURCE_ATTRIBUTES", telemetry.ErrInvalidEnv},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c := baseConfig(t)
+			c.SpanExporter = tracetest.NewInMemoryExporter()
+			c.LogExporter = &recordingLogExporter{}
+			reg := prometheus.NewRegistry()
+			c.Registerer = reg
+			if tt.mutate != nil {
+				tt.mutate(&c)
+			}
+			_, err := telemetry.Setup(context.Background(), c)
+			require.ErrorContains(t, err, tt.want)
+			require.True(t, errors.Is(err, tt.wantErr), "want %v, got %v", tt.wantErr, err)
+
+			// A failed Setup leaves nothing registered.
+			mfs, gerr := reg.Gather()
+			require.NoError(t, gerr)
+			require.Empty(t, mfs)
+		})
+	}
+}
+
+func TestSelfMetricsRegistration(t *testing.T) {
+	h := newHarness(t, nil)
+	names := gatheredNames(t, h.reg)
+	for _, n := range []string{
+		telemetry.MetricDroppedSpans, telemetry.MetricDroppedLogRecords, telemetry.MetricExportedSpans,
+		telemetry.MetricExportedLogs, telemetry.MetricExportFailures, telemetry.MetricQueued,
+	} {
+		require.Contains(t, names, n)
+	}
+
+	// A second Setup on the same registry is refused while the first runs...
+	c := baseConfig(t)
+	c.Registerer = h.reg
+	c.SpanExporter = tracetest.NewInMemoryExporter()
+	c.LogExporter = &recordingLogExporter{}
+	_, err := telemetry.Setup(context.Background(), c)
+	require.ErrorContains(t, err, "already registered")
+
+	// ...and works once it has shut down.
+	require.NoError(t, h.tel.Shutdown(context.Background()))
+	require.Empty(t, gatheredNames(t, h.reg))
+	tel, err := telemetry.Setup(context.Background(), c)
+	require.NoError(t, err)
+	require.NoError(t, tel.Shutdown(context.Background()))
+}
+
+func gatheredNames(t *testing.T, g prometheus.Gatherer) []string {
+	t.Helper()
+	mfs, err := g.Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	return names
+}
