@@ -82,7 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.to, "to", "0xdef", "receiving account")
 	fs.Uint64Var(&c.amount, "amount", 1, "amount of each transfer")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
-	fs.DurationVar(&c.healthWait, "health-wait", 90*time.Second, "how long to wait for spawned nodes to be healthy")
+	fs.DurationVar(&c.healthWait, "health-wait", 90*time.Second, "how long to wait for spawned nodes to be healthy, or for --targets to answer")
 	fs.BoolVar(&c.keep, "keep", false, "keep the spawned cluster's folder (certs, data, logs) instead of removing it")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this file")
 	fs.StringVar(&c.nodeProfiles, "node-profiles", "", "folder for CPU profiles of the nodes (from /debug/pprof on their health ports), one per node and mode, for `go tool pprof`")

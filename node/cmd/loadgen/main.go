@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -57,6 +58,9 @@ func run(ctx context.Context, cfg config, out io.Writer, d *display) (err error)
 
 	if !cfg.spawn {
 		l := &load{cfg: cfg, client: cluster.NewClient(cfg.clients+cfg.batchClients, cfg.timeout), targets: cfg.targets}
+		if err := waitTargets(ctx, l.client, cfg, d); err != nil {
+			return err
+		}
 		rs, err := runModes(ctx, l, d, nil, "")
 		if err != nil {
 			return err
@@ -132,6 +136,25 @@ func describeMode(cfg config, mode string) string {
 		return fmt.Sprintf("%d clients posting %d transactions per POST /txs", cfg.batchClients, cfg.batchSize)
 	}
 	return fmt.Sprintf("%d clients each posting one transaction at a time to POST /tx", cfg.clients)
+}
+
+// waitTargets waits until every target answers GET /status.
+func waitTargets(ctx context.Context, client *cluster.Client, cfg config, d *display) error {
+	d.status(fmt.Sprintf("waiting for %d target(s) to answer GET /status", len(cfg.targets)))
+	wctx, cancel := context.WithTimeout(ctx, cfg.healthWait)
+	defer cancel()
+	err := cluster.Poll(wctx, func() error {
+		for _, t := range cfg.targets {
+			if err := client.Do(wctx, http.MethodGet, t+"/status", nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("targets not answering after %v: %w", cfg.healthWait, err)
+	}
+	return nil
 }
 
 // stopTimeout bounds a node's graceful shutdown at the end of a run.
