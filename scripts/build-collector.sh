@@ -55,6 +55,7 @@ input_files() {
     printf '%s\n' builder-config.yaml go.mod go.sum scripts/build-collector.sh
     if [ -n "$imports" ]; then
       # shellcheck disable=SC2086 # one argument per import path
+      # shellcheck disable=SC2016 # a Go template, not a shell expansion
       go list -e -deps -f '{{with .Module}}{{if .Main}}{{$d := $.Dir}}{{range $.GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range $.EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}' $imports \
         | sed "s|^$ROOT/||"
     fi
@@ -101,7 +102,7 @@ if [ -x "$BINARY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
 
-say "building otelcol-chain with ocb; a cold build takes ~5 min, a warm one ~1 min (log: ${LOG#$ROOT/})..."
+say "building otelcol-chain with ocb; a cold build takes ~5 min, a warm one ~1 min (log: ${LOG#"$ROOT"/})..."
 rm -f "$STAMP"
 start=$SECONDS
 "$BUILDER" --config builder-config.yaml >"$LOG" 2>&1 &
@@ -117,10 +118,10 @@ while kill -0 "$pid" 2>/dev/null; do
 done
 trap - EXIT INT TERM
 if ! wait "$pid"; then
-  say "ERROR: ocb failed after $((SECONDS - start))s; the last lines of ${LOG#$ROOT/}:"
+  say "ERROR: ocb failed after $((SECONDS - start))s; the last lines of ${LOG#"$ROOT"/}:"
   tail -n 40 "$LOG" >&2
   exit 1
 fi
-[ -x "$BINARY" ] || die "ocb reported success but $BINARY is missing (see ${LOG#$ROOT/})"
+[ -x "$BINARY" ] || die "ocb reported success but $BINARY is missing (see ${LOG#"$ROOT"/})"
 echo "$want" >"$STAMP"
-say "built ${BINARY#$ROOT/} in $((SECONDS - start))s"
+say "built ${BINARY#"$ROOT"/} in $((SECONDS - start))s"

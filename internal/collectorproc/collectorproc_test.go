@@ -64,6 +64,11 @@ func TestCollectorForwardsTracesToTheSink(t *testing.T) {
 	metrics, err := col.Metrics(ctx)
 	require.NoError(t, err)
 	require.Contains(t, metrics, "otelcol_receiver_accepted_spans", "the collector's own metrics")
+	accepted, err := col.Metric(ctx, "otelcol_receiver_accepted_spans", map[string]string{"receiver": "otlp"})
+	require.NoError(t, err)
+	require.Equal(t, 1.0, accepted)
+	_, err = col.Metric(ctx, "otelcol_no_such_metric", nil)
+	require.ErrorIs(t, err, collectorproc.ErrNoMetric)
 
 	require.NoError(t, col.Stop(30*time.Second), "a clean shutdown on SIGTERM")
 }

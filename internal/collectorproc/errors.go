@@ -11,3 +11,6 @@ var (
 	// ErrInvalidConfig: `otelcol-chain validate` refused a configuration.
 	ErrInvalidConfig = errors.New("invalid collector configuration")
 )
+
+// ErrNoMetric: the collector does not expose the metric asked for (yet).
+var ErrNoMetric = errors.New("metric not exposed")

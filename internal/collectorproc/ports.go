@@ -41,6 +41,10 @@ service:
               prometheus:
                 host: 127.0.0.1
                 port: %d
+                # the collector's default naming (otelcol_<name>, no suffixes)
+                without_scope_info: true
+                without_units: true
+                without_type_suffix: true
 `, loopback(ports[portOTLPGRPC]), loopback(ports[portOTLPHTTP]), loopback(ports[portHealth]),
 		loopback(ports[portPprof]), loopback(ports[portZpages]), ports[portMetrics])
 }
