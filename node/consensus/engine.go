@@ -1,0 +1,58 @@
+// Package consensus is the seam between the node and the protocol that orders
+// its transactions into blocks. Raft (node/consensus/raft) sits behind it
+// today; a proof-of-work engine can sit behind it later without the API,
+// mempool or store changing.
+package consensus
+
+import (
+	"context"
+	"errors"
+
+	"github.com/chainotel/chainotel/node/chain"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrNoQuorum means no leader was reachable, or nothing committed, within
+	// the caller's deadline (503).
+	ErrNoQuorum = errors.New("no quorum")
+	// ErrNotLeader means a transaction was sent to a node that does not lead.
+	ErrNotLeader = errors.New("not the leader")
+	// ErrUnsupported means the engine named in the configuration does not exist yet.
+	ErrUnsupported = errors.New("consensus engine not supported")
+)
+
+// Engine orders transactions into blocks that every node applies.
+//
+// Submit and Status may be called from any goroutine while Run runs.
+type Engine interface {
+	// Run drives the engine until ctx ends; it returns nil then, or the
+	// error that stopped it (a storage failure, say).
+	Run(ctx context.Context) error
+	// Submit hands transactions whose format was checked to whoever orders
+	// them (the raft leader). It returns one admission error per transaction,
+	// nil for each one admitted; an admitted transaction is later seen in a
+	// block passed to the BlockListener. It blocks until the orderer answered
+	// or ctx ended (then the errors wrap ErrNoQuorum).
+	Submit(ctx context.Context, txs []chain.Tx) []error
+	// Status is a snapshot of the engine's view of the cluster.
+	Status() Status
+}
+
+// BlockListener is told of every block after it was applied to the store,
+// in height order, from the engine's apply goroutine: it must not block.
+type BlockListener func(b *chain.Block)
+
+// Status is what an engine reports about itself and its cluster.
+type Status struct {
+	NodeID    string `json:"node_id"`
+	Consensus string `json:"consensus"`
+	Leader    string `json:"leader"` // node id, "" while there is none
+	IsLeader  bool   `json:"is_leader"`
+	State     string `json:"state"` // e.g. StateLeader, StateFollower
+	Term      uint64 `json:"term"`
+	Commit    uint64 `json:"commit_index"`
+	Applied   uint64 `json:"applied_index"`
+	Members   int    `json:"members"`
+	PeersUp   int    `json:"peers_up"` // live members, this node included
+}

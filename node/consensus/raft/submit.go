@@ -1,0 +1,160 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus"
+)
+
+// forwardTimeout bounds one forward call to the leader.
+const forwardTimeout = 5 * time.Second
+
+// Submit admits txs on the leader: directly when this node leads, else by
+// forwarding them. While there is no leader, or the one it knew stepped down,
+// it waits for the next and tries again, until ctx ends.
+func (e *Engine) Submit(ctx context.Context, txs []chain.Tx) []error {
+	for {
+		lead := e.leader.Load()
+		watch := e.leaderWatch()
+		if lead == e.id {
+			return e.Admit(ctx, txs)
+		}
+		if lead != 0 {
+			errs, err := e.forward(ctx, e.names[lead], txs)
+			if err == nil && !allNotLeader(errs) {
+				return errs
+			}
+		}
+		select {
+		case <-watch:
+		case <-ctx.Done():
+			return repeat(len(txs), fmt.Errorf("%w: no leader accepted the transaction in time", consensus.ErrNoQuorum))
+		}
+	}
+}
+
+// Admit puts txs into the leader's mempool; a node that does not lead
+// answers consensus.ErrNotLeader for each.
+func (e *Engine) Admit(ctx context.Context, txs []chain.Tx) []error {
+	if !e.isLeader() {
+		return repeat(len(txs), consensus.ErrNotLeader)
+	}
+	errs := make([]error, len(txs))
+	for i := range txs {
+		errs[i] = e.cfg.Pool.Add(ctx, txs[i], txs[i].Hash(), e.cfg.Store, e.params)
+	}
+	return errs
+}
+
+func allNotLeader(errs []error) bool {
+	for _, err := range errs {
+		if !errors.Is(err, consensus.ErrNotLeader) {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
+func repeat(n int, err error) []error {
+	out := make([]error, n)
+	for i := range out {
+		out[i] = err
+	}
+	return out
+}
+
+// fwdReq is one caller's transactions waiting to be forwarded; forwarders
+// coalesce many into one call.
+type fwdReq struct {
+	ctx  context.Context
+	to   string
+	txs  []chain.Tx
+	done chan fwdResp
+}
+
+type fwdResp struct {
+	errs []error
+	err  error
+}
+
+func (e *Engine) forward(ctx context.Context, to string, txs []chain.Tx) ([]error, error) {
+	req := &fwdReq{ctx: ctx, to: to, txs: txs, done: make(chan fwdResp, 1)}
+	select {
+	case e.fwd <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-req.done:
+		return r.errs, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// forwardLoop sends queued forward requests to the leader, as many as are
+// waiting (up to ForwardBatch txs) in one call.
+func (e *Engine) forwardLoop(ctx context.Context) {
+	var carry *fwdReq // a request for another leader, kept for the next batch
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-e.fwd:
+			case <-ctx.Done():
+				return
+			}
+		}
+		batch := []*fwdReq{first}
+		n := len(first.txs)
+	fill:
+		for n < e.cfg.ForwardBatch {
+			select {
+			case r := <-e.fwd:
+				if r.to != first.to {
+					carry = r
+					break fill
+				}
+				batch = append(batch, r)
+				n += len(r.txs)
+			default:
+				break fill
+			}
+		}
+		e.sendBatch(ctx, batch, n)
+	}
+}
+
+func (e *Engine) sendBatch(ctx context.Context, batch []*fwdReq, n int) {
+	all := make([]chain.Tx, 0, n)
+	for _, r := range batch {
+		all = append(all, r.txs...)
+	}
+	// The call carries the first caller's trace; every tx carries its own.
+	callCtx := trace.ContextWithSpanContext(ctx, trace.SpanContextFromContext(batch[0].ctx))
+	callCtx, cancel := context.WithTimeout(callCtx, forwardTimeout)
+	errs, err := e.cfg.Transport.Forward(callCtx, batch[0].to, all)
+	cancel()
+	if err == nil && len(errs) != len(all) {
+		err = fmt.Errorf("forward to %s: %d answers for %d txs", batch[0].to, len(errs), len(all))
+	}
+	off := 0
+	for _, r := range batch {
+		resp := fwdResp{err: err}
+		if err == nil {
+			resp.errs = errs[off : off+len(r.txs)]
+		}
+		off += len(r.txs)
+		r.done <- resp
+	}
+	if err != nil {
+		e.log.Warn("forward to leader failed", "leader", batch[0].to, "txs", n, "err", err)
+	}
+}
