@@ -21,7 +21,7 @@ import (
 func Parse(file string, data []byte) (*Policy, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: file, Msg: err.Error()}
+		return nil, syntaxError(file, err)
 	}
 	p := &parser{file: file, spanSlots: map[string]int{}, resSlots: map[string]int{}}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -36,6 +36,18 @@ func Parse(file string, data []byte) (*Policy, error) {
 		pol.HeightSlot = slot
 	}
 	return pol, nil
+}
+
+// yamlLine finds the line in the YAML library's syntax errors, which read
+// "yaml: line 3: did not find expected key".
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func syntaxError(file string, err error) error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
+	}
+	return &Error{File: file, Msg: err.Error()}
 }
 
 type parser struct {

@@ -52,6 +52,11 @@ func (p *Policy) First(s *match.Summary, env match.Env) int {
 	return len(p.Rules) - 1
 }
 
+// thresholdPrecision is the hex digits of a threshold written to
+// tracestate, as the contrib probabilistic sampler does: four digits keep
+// tracestate short and the adjusted count within 0.01% of 1/keep.
+const thresholdPrecision = 4
+
 // Threshold returns the consistent-sampling threshold for keeping a trace
 // with probability prob (sampling.NeverSampleThreshold for 0).
 func Threshold(prob float64) sampling.Threshold {
@@ -64,7 +69,7 @@ func Threshold(prob float64) sampling.Threshold {
 	if prob > 1 {
 		prob = 1
 	}
-	th, err := sampling.ProbabilityToThreshold(prob)
+	th, err := sampling.ProbabilityToThresholdWithPrecision(prob, thresholdPrecision)
 	if err != nil {
 		// Unreachable: prob was clamped into the accepted range above.
 		return sampling.NeverSampleThreshold

@@ -1,0 +1,165 @@
+package match
+
+import (
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/chainotel/chainotel/semconv"
+)
+
+type noIntern struct{}
+
+func (noIntern) Intern(s string) string { return s }
+
+var testKeys = Keys{
+	Span:     []string{semconv.BlockHeightKey, semconv.TxTypeKey, semconv.RPCMethodKey, semconv.TxFeeKey},
+	Resource: []string{semconv.ServiceInstanceIDKey},
+	Names:    true,
+}
+
+const (
+	slotHeight = iota
+	slotTxType
+	slotMethod
+	slotFee
+)
+
+type spanSpec struct {
+	name   string
+	root   bool
+	err    bool
+	start  time.Duration // from the trace start
+	length time.Duration
+	attrs  map[string]any
+}
+
+// summarise builds a real summary from pdata spans the way the engine does.
+func summarise(t *testing.T, node string, specs ...spanSpec) *Summary {
+	t.Helper()
+	res := pcommon.NewResource()
+	res.Attributes().PutStr(semconv.ServiceInstanceIDKey, node)
+	s := &Summary{}
+	s.AddResource(&testKeys, res, noIntern{})
+	base := time.Unix(1_700_000_000, 0)
+	for _, sp := range specs {
+		span := ptrace.NewSpan()
+		span.SetName(sp.name)
+		if !sp.root {
+			span.SetParentSpanID(pcommon.SpanID{1})
+		}
+		if sp.err {
+			span.Status().SetCode(ptrace.StatusCodeError)
+		}
+		span.SetStartTimestamp(pcommon.NewTimestampFromTime(base.Add(sp.start)))
+		span.SetEndTimestamp(pcommon.NewTimestampFromTime(base.Add(sp.start + sp.length)))
+		require.NoError(t, span.Attributes().FromRaw(sp.attrs))
+		s.AddSpan(&testKeys, span, noIntern{}, slotHeight, nil)
+	}
+	return s
+}
+
+func eq(vals ...any) ValueTest {
+	var t ValueTest
+	for _, v := range vals {
+		switch v := v.(type) {
+		case string:
+			t.OneOf = append(t.OneOf, Value{Str: v, Kind: KindStr})
+		case int:
+			t.OneOf = append(t.OneOf, Value{Num: float64(v), Kind: KindNum})
+		}
+	}
+	return t
+}
+
+func TestMatchers(t *testing.T) {
+	commit := spanSpec{name: semconv.SpanConsensusCommit, length: 10 * time.Millisecond,
+		attrs: map[string]any{semconv.BlockHeightKey: int64(120)}}
+	transfer := spanSpec{name: "POST /tx", root: true, length: 30 * time.Millisecond,
+		attrs: map[string]any{semconv.TxTypeKey: semconv.TxTypeTransfer, semconv.TxFeeKey: 2.5}}
+	failed := spanSpec{name: semconv.SpanValidateTransaction, err: true, start: 3 * time.Second, length: time.Millisecond}
+	forward := spanSpec{name: "chainotel.p2p.v1.Peer/Forward", attrs: map[string]any{semconv.RPCMethodKey: "Forward"}}
+
+	height := func(min, max float64, within int64) *BlockHeight {
+		m := NewBlockHeight(slotHeight)
+		if min != 0 || max != 0 {
+			m.Min, m.Max = min, max
+		}
+		m.WithinHead = within
+		return m
+	}
+	env := Env{Head: 150}
+
+	tests := []struct {
+		name  string
+		m     Matcher
+		spans []spanSpec
+		want  bool
+	}{
+		{"error on one span", Error{Want: true}, []spanSpec{transfer, failed}, true},
+		{"no error", Error{Want: true}, []spanSpec{transfer, commit}, false},
+		{"error false holds without errors", Error{Want: false}, []spanSpec{transfer}, true},
+		{"slow trace spans first start to last end", MinDuration{Min: 2 * time.Second}, []spanSpec{transfer, failed}, true},
+		{"fast trace", MinDuration{Min: 2 * time.Second}, []spanSpec{transfer, commit}, false},
+		{"span name exact", &SpanName{Test: eq(semconv.SpanConsensusCommit)}, []spanSpec{transfer, commit}, true},
+		{"span name absent", &SpanName{Test: eq(semconv.SpanConsensusCommit)}, []spanSpec{transfer}, false},
+		{"span name regex", &SpanName{Test: ValueTest{Regex: regexp.MustCompile(`^consensus\.`)}}, []spanSpec{commit}, true},
+		{"height in range", height(100, 200, 0), []spanSpec{commit}, true},
+		{"height out of range", height(0, 100, 0), []spanSpec{commit}, false},
+		{"height within head", height(0, 0, 50), []spanSpec{commit}, true},
+		{"height too far below head", height(0, 0, 10), []spanSpec{commit}, false},
+		{"no height at all", height(0, 0, 1000), []spanSpec{transfer}, false},
+		{"tx type equals", &Attribute{Slot: slotTxType, Test: eq(semconv.TxTypeTransfer)}, []spanSpec{transfer}, true},
+		{"tx type one of", &Attribute{Slot: slotTxType, Test: eq(semconv.TxTypeStake, semconv.TxTypeUnstake)}, []spanSpec{transfer}, false},
+		{"rpc method", &Attribute{Slot: slotMethod, Test: eq("Forward")}, []spanSpec{forward, transfer}, true},
+		{"numeric range on a double", &Attribute{Slot: slotFee, Test: ValueTest{HasRange: true, Min: 2, Max: 3}}, []spanSpec{transfer}, true},
+		{"numeric range misses", &Attribute{Slot: slotFee, Test: ValueTest{HasRange: true, Min: 3, Max: 9}}, []spanSpec{transfer}, false},
+		{"string is not a number", &Attribute{Slot: slotTxType, Test: ValueTest{HasRange: true, Min: 0, Max: 9}}, []spanSpec{transfer}, false},
+		{"attribute exists", &Attribute{Slot: slotMethod, Test: ValueTest{Exists: true}}, []spanSpec{forward}, true},
+		{"attribute missing", &Attribute{Slot: slotMethod, Test: ValueTest{Exists: true}}, []spanSpec{transfer}, false},
+		{"resource equals", &Resource{Slot: 0, Test: eq("node0")}, []spanSpec{transfer}, true},
+		{"resource differs", &Resource{Slot: 0, Test: eq("node1")}, []spanSpec{transfer}, false},
+		{"all on different spans", All{Error{Want: true}, &Attribute{Slot: slotTxType, Test: eq(semconv.TxTypeTransfer)}}, []spanSpec{transfer, failed}, true},
+		{"all with one failing", All{Error{Want: true}, &Attribute{Slot: slotTxType, Test: eq(semconv.TxTypeStake)}}, []spanSpec{transfer, failed}, false},
+		{"any", Any{Error{Want: true}, &SpanName{Test: eq("POST /tx")}}, []spanSpec{transfer}, true},
+		{"any none", Any{Error{Want: true}, &SpanName{Test: eq("GET /health")}}, []spanSpec{transfer}, false},
+		{"not", Not{M: Error{Want: true}}, []spanSpec{transfer}, true},
+		{"everything", Everything{}, []spanSpec{forward}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.m.Match(summarise(t, "node0", tt.spans...), env))
+		})
+	}
+}
+
+func TestSummaryBounds(t *testing.T) {
+	specs := make([]spanSpec, 0, 2*MaxValuesPerKey)
+	for i := range 2 * MaxValuesPerKey {
+		specs = append(specs, spanSpec{name: "same", attrs: map[string]any{semconv.BlockHeightKey: int64(i)}})
+	}
+	s := summarise(t, "node0", specs...)
+	require.Len(t, s.Names, 1, "names are kept distinct")
+	require.Len(t, s.Span[slotHeight], MaxValuesPerKey, "values per key are bounded")
+	require.False(t, s.RootEnded)
+}
+
+func TestSummaryFollowsHead(t *testing.T) {
+	var head float64
+	span := ptrace.NewSpan()
+	span.Attributes().PutInt(semconv.BlockHeightKey, 42)
+	s := &Summary{}
+	s.AddSpan(&testKeys, span, noIntern{}, slotHeight, func(h float64) { head = max(head, h) })
+	require.Equal(t, 42.0, head)
+	require.True(t, s.RootEnded, "a span without parent is the root, and it has ended once exported")
+}
+
+func TestKeysEqual(t *testing.T) {
+	require.True(t, testKeys.Equal(Keys{Span: append([]string(nil), testKeys.Span...), Resource: testKeys.Resource, Names: true}))
+	require.False(t, testKeys.Equal(Keys{Span: testKeys.Span, Resource: testKeys.Resource}))
+	require.False(t, testKeys.Equal(Keys{Span: testKeys.Span[:1], Resource: testKeys.Resource, Names: true}))
+}
