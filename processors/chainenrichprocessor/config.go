@@ -90,11 +90,15 @@ type PatternConfig struct {
 	Replacement string `mapstructure:"replacement"`
 }
 
-// Default value patterns. The phone pattern asks for separators or a leading
-// '+' so bare numbers (heights, amounts, timestamps) are left alone.
+// Default value patterns. Phone numbers need an international "+" prefix,
+// an area code in parentheses or the dashed/dotted 3-3-4 form, so bare
+// numbers (heights, amounts, timestamps) and card-like digit groups are
+// left to the card pattern and its Luhn check.
 const (
 	cardRegex  = `\b(?:\d[ -]?){12,18}\d\b`
-	phoneRegex = `(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)|\b\d{2,4})[ .-]\d{3,4}[ .-]\d{3,4}\b|\+\d{8,15}\b`
+	phoneRegex = `\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,4}){1,3}\b` +
+		`|\(\d{2,4}\)[ .-]?\d{3,4}[ .-]?\d{3,4}\b` +
+		`|\b\d{3}[.-]\d{3}[.-]\d{4}\b`
 	emailRegex = `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`
 )
 
