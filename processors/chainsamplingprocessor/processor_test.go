@@ -54,8 +54,8 @@ func TestRootEndedDecidesEarly(t *testing.T) {
 	h, _ := newHarness(t, errorsAndTenth, func(c *Config) {
 		c.DecisionWaitAfterRoot = 20 * time.Millisecond
 	})
-	h.send(spans(t, spanSpec{id: 3, err: true}))               // no root yet: waits an hour
-	h.send(spans(t, spanSpec{id: 4, err: true, root: true}))   // root ended: decided soon
+	h.send(spans(t, spanSpec{id: 3, err: true}))             // no root yet: waits an hour
+	h.send(spans(t, spanSpec{id: 4, err: true, root: true})) // root ended: decided soon
 	require.Eventually(t, func() bool { return len(h.kept()[traceID(4)]) == 1 }, waitFor, 5*time.Millisecond)
 	require.NotContains(t, h.kept(), traceID(3))
 	h.shutdown()

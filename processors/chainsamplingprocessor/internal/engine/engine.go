@@ -62,7 +62,7 @@ type decision struct {
 // ruleState is a compiled rule with the engine's per-rule state.
 type ruleState struct {
 	policy.Rule
-	limiter *rate.Limiter
+	limiter             *rate.Limiter
 	keptSet, droppedSet decidedAttrs
 }
 
