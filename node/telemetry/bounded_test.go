@@ -104,7 +104,7 @@ func TestDropsCountedWhenCollectorIsStuck(t *testing.T) {
 	c.ExportTimeout = time.Minute // the collector is stuck, not failing
 	tel, err := telemetry.Setup(context.Background(), c)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	shutdownAtCleanup(t, tel)
 
 	burst(t, tel, n)
 

@@ -104,7 +104,9 @@ func newTraceIDHandler(h slog.Handler) *traceIDHandler {
 	return &traceIDHandler{root: h, cur: h}
 }
 
-func (h *traceIDHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.cur.Enabled(ctx, l) }
+func (h *traceIDHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.cur.Enabled(ctx, l)
+}
 
 func (h *traceIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	sc := trace.SpanContextFromContext(ctx)

@@ -117,7 +117,7 @@ func TestExportsOverOTLPgRPC(t *testing.T) {
 	c.BatchTimeout = 20 * time.Millisecond
 	tel, err := telemetry.Setup(context.Background(), c)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	shutdownAtCleanup(t, tel)
 	require.Equal(t, r.addr, tel.Endpoint)
 
 	// No flush: the batch timeout alone must send them.
@@ -135,7 +135,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	c := baseConfig(t)
 	tel, err := telemetry.Setup(context.Background(), c)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	shutdownAtCleanup(t, tel)
 	require.Contains(t, tel.Endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 	traceID := exportOneTrace(t, tel)
@@ -160,7 +160,7 @@ func TestExportsOverMutualTLS(t *testing.T) {
 	c.TLS = clientTLS(t, ca)
 	tel, err := telemetry.Setup(context.Background(), c)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	shutdownAtCleanup(t, tel)
 	traceID := exportOneTrace(t, tel)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()

@@ -40,6 +40,12 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// keepOnShutdown keeps an in-memory exporter's spans past Shutdown (which
+// would reset them), so tests can look at what a shutdown flushed.
+type keepOnShutdown struct{ *tracetest.InMemoryExporter }
+
+func (keepOnShutdown) Shutdown(context.Context) error { return nil }
+
 // harness is a Telemetry exporting to in-memory exporters, with everything a
 // test looks at afterwards.
 type harness struct {
@@ -77,7 +83,7 @@ func newHarness(t *testing.T, mutate func(*telemetry.Config)) *harness {
 	c.Stderr = h.stderr
 	c.Registerer = h.reg
 	c.Exit = func(code int) { h.exits <- code }
-	c.SpanExporter = h.spans
+	c.SpanExporter = keepOnShutdown{h.spans}
 	c.LogExporter = h.logs
 	if mutate != nil {
 		mutate(&c)
@@ -86,7 +92,7 @@ func newHarness(t *testing.T, mutate func(*telemetry.Config)) *harness {
 	tel, err := telemetry.Setup(context.Background(), c)
 	require.NoError(t, err)
 	h.tel = tel
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	shutdownAtCleanup(t, tel)
 	return h
 }
 
@@ -257,4 +263,21 @@ func gatheredNames(t *testing.T, g prometheus.Gatherer) []string {
 		names = append(names, mf.GetName())
 	}
 	return names
+}
+
+func resourceValue(t *testing.T, set attribute.Set, key string) string {
+	t.Helper()
+	v, ok := set.Value(attribute.Key(key))
+	require.True(t, ok, "resource lacks %s", key)
+	return v.AsString()
+}
+
+// shutdownAtCleanup shuts tel down when the test ends, within a deadline so
+// that a failing test cannot hang on a collector that never answers.
+func shutdownAtCleanup(t *testing.T, tel *telemetry.Telemetry) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		_ = tel.Shutdown(ctx)
+	})
 }

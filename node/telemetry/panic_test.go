@@ -1,0 +1,120 @@
+package telemetry_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/chainotel/chainotel/node/telemetry"
+	"github.com/chainotel/chainotel/semconv"
+)
+
+// explode panics a few frames deep, so the stack has something to show.
+func explode(heights []int) int { return heights[3] }
+
+func TestPanicGuard(t *testing.T) {
+	h := newHarness(t, func(c *telemetry.Config) {
+		c.BatchTimeout = time.Hour // only the guard's flush can export in time
+	})
+	ctx, parent := h.tel.TracerProvider.Tracer("test").Start(context.Background(), semconv.SpanBlockApply)
+	h.tel.Go(ctx, "block.applier", func(context.Context) { explode([]int{1}) })
+
+	var code int
+	select {
+	case code = <-h.exits:
+	case <-time.After(waitFor):
+		t.Fatal("the guard never called Exit")
+	}
+	require.Equal(t, telemetry.PanicExitCode, code)
+
+	// The span was flushed before Exit, a child of the span in ctx.
+	spans := h.spans.GetSpans()
+	require.Len(t, spans, 1)
+	s := spans[0]
+	require.Equal(t, semconv.SpanPanic, s.Name)
+	require.Equal(t, parent.SpanContext().SpanID(), s.Parent.SpanID())
+	require.Equal(t, codes.Error, s.Status.Code)
+	require.Contains(t, s.Status.Description, "index out of range")
+	attrs := attribute.NewSet(s.Attributes...)
+	require.Equal(t, semconv.ErrorGoroutinePanic, resourceValue(t, attrs, semconv.ErrorTypeKey))
+	require.Equal(t, "block.applier", resourceValue(t, attrs, semconv.ThreadNameKey))
+	require.Len(t, s.Events, 1)
+	ev := s.Events[0]
+	require.Equal(t, semconv.ExceptionEventName, ev.Name)
+	evAttrs := attribute.NewSet(ev.Attributes...)
+	require.Equal(t, "runtime.boundsError", resourceValue(t, evAttrs, semconv.ExceptionTypeKey))
+	stack := resourceValue(t, evAttrs, semconv.ExceptionStacktraceKey)
+	require.Contains(t, stack, "telemetry_test.explode", "the stack must show where it panicked")
+
+	// The error log, with the same stack, in the OTLP records and the file.
+	recs := h.logs.Records()
+	require.Len(t, recs, 1)
+	r := recs[0]
+	require.Equal(t, s.SpanContext.TraceID(), r.TraceID())
+	require.True(t, strings.HasPrefix(r.Body().AsString(), "goroutine panic: "), r.Body().AsString())
+	found := false
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		if string(kv.Key) == semconv.ExceptionStacktraceKey {
+			found = strings.Contains(kv.Value.AsString(), "telemetry_test.explode")
+		}
+		return true
+	})
+	require.True(t, found, "the log record lacks the stack")
+	line := lineWithMsg(t, jsonLines(t, readFile(t, h.logFile)), r.Body().AsString())
+	require.Equal(t, "ERROR", line["level"])
+	require.Equal(t, semconv.ErrorGoroutinePanic, line[semconv.ErrorTypeKey])
+	require.Equal(t, s.SpanContext.TraceID().String(), line[telemetry.LogTraceIDKey])
+}
+
+func TestRecoverPanicWithoutPanicDoesNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	func() {
+		defer h.tel.RecoverPanic(context.Background(), "quiet")
+	}()
+	h.flush(t)
+	require.Empty(t, h.spans.GetSpans())
+	require.Empty(t, h.exits)
+}
+
+func TestRecoverPanicInPlace(t *testing.T) {
+	// The deferred form, for goroutines the caller starts itself; a panic of
+	// nil is a panic too.
+	h := newHarness(t, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer h.tel.RecoverPanic(context.Background(), "raft.loop")
+		panic(nil)
+	}()
+	<-done
+	require.Equal(t, telemetry.PanicExitCode, <-h.exits)
+	spans := h.spans.GetSpans()
+	require.Len(t, spans, 1)
+	require.Equal(t, semconv.SpanPanic, spans[0].Name)
+}
+
+func TestRecordError(t *testing.T) {
+	h := newHarness(t, nil)
+	_, span := h.tel.TracerProvider.Tracer("test").Start(context.Background(), semconv.SpanConsensusTimeout)
+	telemetry.RecordError(span, semconv.ErrorConsensusTimeout, errTimeout)
+	telemetry.RecordError(span, semconv.ErrorInternal, nil) // nothing
+	span.End()
+	h.flush(t)
+
+	s := h.spans.GetSpans()[0]
+	require.Equal(t, codes.Error, s.Status.Code)
+	require.Equal(t, errTimeout.Error(), s.Status.Description)
+	require.Equal(t, semconv.ErrorConsensusTimeout, resourceValue(t, attribute.NewSet(s.Attributes...), semconv.ErrorTypeKey))
+	require.Len(t, s.Events, 1)
+	require.Equal(t, semconv.ExceptionEventName, s.Events[0].Name)
+	require.Equal(t, errTimeout.Error(), resourceValue(t, attribute.NewSet(s.Events[0].Attributes...), semconv.ExceptionMessageKey))
+
+	require.Equal(t,
+		[]any{semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout, semconv.ExceptionMessageKey, errTimeout.Error()},
+		telemetry.ErrorLogAttrs(semconv.ErrorConsensusTimeout, errTimeout))
+}
