@@ -42,9 +42,8 @@ func (c Config) resolveTarget() (target, error) {
 	// TLS to localhost, which a collector started by `make run` does not
 	// speak; plain text is the default unless TLS is asked for somewhere.
 	t := target{endpoint: DefaultOTLPEndpoint, describe: DefaultOTLPEndpoint}
-	_, envInsecure := os.LookupEnv(envOTLPInsecure)
-	_, envCert := os.LookupEnv(envOTLPCertificate)
-	t.insecure = c.TLS == nil && !envInsecure && !envCert
+	envDecides := os.Getenv(envOTLPInsecure) != "" || os.Getenv(envOTLPCertificate) != ""
+	t.insecure = c.TLS == nil && !envDecides
 	return t, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -11,9 +12,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
@@ -280,4 +284,31 @@ func shutdownAtCleanup(t *testing.T, tel *telemetry.Telemetry) {
 		defer cancel()
 		_ = tel.Shutdown(ctx)
 	})
+}
+
+func TestSetGlobals(t *testing.T) {
+	h := newHarness(t, nil)
+	h.tel.SetGlobals()
+	t.Cleanup(func() {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) }))
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+	})
+	require.Equal(t, h.tel.TracerProvider, otel.GetTracerProvider())
+	require.Equal(t, h.tel.Propagator, otel.GetTextMapPropagator())
+
+	// SDK errors (failed exports) reach the local log, rate-limited, and
+	// never the OTLP log pipeline that may be what is failing.
+	otel.Handle(errors.New("traces export: connection refused"))
+	otel.Handle(errors.New("traces export: connection refused again"))
+	h.flush(t)
+	var warned int
+	for _, l := range jsonLines(t, h.stderr.String()) {
+		if l["level"] == "WARN" {
+			warned++
+			require.Contains(t, l["error"], "connection refused")
+		}
+	}
+	require.Equal(t, 1, warned)
+	require.Empty(t, h.logs.Records())
 }
