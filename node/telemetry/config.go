@@ -164,16 +164,20 @@ func (c Config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	for name, v := range map[string]int{"QueueSize": c.QueueSize, "BatchSize": c.BatchSize} {
-		if v < 0 {
-			return fmt.Errorf("%w: %s: must be >= 0, got %d", ErrInvalidConfig, name, v)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"QueueSize", c.QueueSize}, {"BatchSize", c.BatchSize}} {
+		if f.v < 0 {
+			return fmt.Errorf("%w: %s: must be >= 0, got %d", ErrInvalidConfig, f.name, f.v)
 		}
 	}
-	for name, v := range map[string]time.Duration{
-		"BatchTimeout": c.BatchTimeout, "ExportTimeout": c.ExportTimeout, "PanicFlushTimeout": c.PanicFlushTimeout,
-	} {
-		if v < 0 {
-			return fmt.Errorf("%w: %s: must be >= 0, got %s", ErrInvalidConfig, name, v)
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"BatchTimeout", c.BatchTimeout}, {"ExportTimeout", c.ExportTimeout}, {"PanicFlushTimeout", c.PanicFlushTimeout}} {
+		if f.v < 0 {
+			return fmt.Errorf("%w: %s: must be >= 0, got %s", ErrInvalidConfig, f.name, f.v)
 		}
 	}
 	return nil

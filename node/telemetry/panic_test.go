@@ -24,13 +24,7 @@ func TestPanicGuard(t *testing.T) {
 	ctx, parent := h.tel.TracerProvider.Tracer("test").Start(context.Background(), semconv.SpanBlockApply)
 	h.tel.Go(ctx, "block.applier", func(context.Context) { explode([]int{1}) })
 
-	var code int
-	select {
-	case code = <-h.exits:
-	case <-time.After(waitFor):
-		t.Fatal("the guard never called Exit")
-	}
-	require.Equal(t, telemetry.PanicExitCode, code)
+	require.Equal(t, telemetry.PanicExitCode, h.waitExit(t))
 
 	// The span was flushed before Exit, a child of the span in ctx.
 	spans := h.spans.GetSpans()
@@ -91,8 +85,8 @@ func TestRecoverPanicInPlace(t *testing.T) {
 		defer h.tel.RecoverPanic(context.Background(), "raft.loop")
 		panic(nil)
 	}()
+	require.Equal(t, telemetry.PanicExitCode, h.waitExit(t))
 	<-done
-	require.Equal(t, telemetry.PanicExitCode, <-h.exits)
 	spans := h.spans.GetSpans()
 	require.Len(t, spans, 1)
 	require.Equal(t, semconv.SpanPanic, spans[0].Name)
@@ -117,4 +111,31 @@ func TestRecordError(t *testing.T) {
 	require.Equal(t,
 		[]any{semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout, semconv.ExceptionMessageKey, errTimeout.Error()},
 		telemetry.ErrorLogAttrs(semconv.ErrorConsensusTimeout, errTimeout))
+}
+
+func TestPanicGuardWithSDKDisabled(t *testing.T) {
+	// With OTEL_SDK_DISABLED the panic still reaches the local log and the
+	// process still exits.
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	h := newHarness(t, nil)
+	h.tel.Go(context.Background(), "sync.worker", func(context.Context) { explode(nil) })
+	require.Equal(t, telemetry.PanicExitCode, h.waitExit(t))
+	lines := jsonLines(t, readFile(t, h.logFile))
+	require.Len(t, lines, 1)
+	require.Equal(t, semconv.ErrorGoroutinePanic, lines[0][semconv.ErrorTypeKey])
+	require.Equal(t, "sync.worker", lines[0][semconv.ThreadNameKey])
+	require.Contains(t, lines[0][semconv.ExceptionStacktraceKey], "telemetry_test.explode")
+	require.Empty(t, h.spans.GetSpans())
+}
+
+// waitExit returns the code the guard passed to Exit.
+func (h *harness) waitExit(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-h.exits:
+		return code
+	case <-time.After(waitFor):
+		t.Fatal("the guard never called Exit")
+		return 0
+	}
 }

@@ -113,20 +113,23 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 	spanSlots, logSlots := new(slots), new(slots)
 	t.metrics = newMetricSet(&spanSlots.held, &logSlots.held)
 	if err := t.metrics.register(c.Registerer); err != nil {
-		t.closeLog()
+		_ = t.closeLog() // the registration error is the one worth returning
 		return nil, err
 	}
 
 	if disabled {
+		// Spans still carry incoming trace context through (the no-op
+		// tracer returns the parent), so local log lines keep their ids.
 		t.TracerProvider = tracenoop.NewTracerProvider()
 		t.LoggerProvider = lognoop.NewLoggerProvider()
 		t.Endpoint = "none (" + envSDKDisabled + "=true)"
 		t.Logger = newLogger(local, nil, t.LogLevel)
-	} else if err := t.buildProviders(ctx, c, spanSlots, logSlots); err != nil {
-		t.metrics.unregister(c.Registerer)
-		t.closeLog()
-		return nil, err
 	} else {
+		if err := t.buildProviders(ctx, c, spanSlots, logSlots); err != nil {
+			t.metrics.unregister(c.Registerer)
+			_ = t.closeLog() // the build error is the one worth returning
+			return nil, err
+		}
 		t.Logger = newLogger(local, t.lp, t.LogLevel)
 	}
 	t.tracer = t.TracerProvider.Tracer(TracerScope)
