@@ -8,54 +8,36 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/api"
 	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
 
-// What this file knows of the node's HTTP API shapes, in one place.
+// The node's HTTP API, read with the node's own answer types.
 
-// status is the part of GET /status the test reads.
-type status struct {
-	NodeID string `json:"node_id"`
-	Leader string `json:"leader"`
-	Height uint64 `json:"height"`
-}
-
-func getStatus(ctx context.Context, cl *cluster.Client, n *cluster.Node) (status, error) {
-	var s status
+func getStatus(ctx context.Context, cl *cluster.Client, n *cluster.Node) (api.StatusView, error) {
+	var s api.StatusView
 	err := cl.Do(ctx, http.MethodGet, n.API+"/status", nil, &s)
 	return s, err
 }
 
-// blockAnswer is GET /blocks/{height|latest}: the block and its hash.
-type blockAnswer struct {
-	Hash  string      `json:"hash"`
-	Block chain.Block `json:"block"`
-}
-
-func getBlock(ctx context.Context, cl *cluster.Client, n *cluster.Node, which string) (blockAnswer, error) {
-	var b blockAnswer
+// getBlock fetches GET /blocks/{which} and checks the hash it states is the
+// hash of the header it shows.
+func getBlock(ctx context.Context, cl *cluster.Client, n *cluster.Node, which string) (api.BlockView, error) {
+	var b api.BlockView
 	err := cl.Do(ctx, http.MethodGet, n.API+"/blocks/"+which, nil, &b)
-	if err == nil && b.Block.Hash().String() != b.Hash {
-		err = fmt.Errorf("%s: GET /blocks/%s: hash %s does not match the header (%s)", n.ID, which, b.Hash, b.Block.Hash())
+	if err == nil && b.Header.Hash() != b.Hash {
+		err = fmt.Errorf("%s: GET /blocks/%s: hash %s does not match the header (%s)", n.ID, which, b.Hash, b.Header.Hash())
 	}
 	return b, err
 }
 
 func latestHeight(ctx context.Context, cl *cluster.Client, n *cluster.Node) (uint64, error) {
 	b, err := getBlock(ctx, cl, n, "latest")
-	return b.Block.Header.Height, err
+	return b.Header.Height, err
 }
 
-// txAnswer is GET /tx/{hash}: where a committed transaction is.
-type txAnswer struct {
-	TxHash    string `json:"tx_hash"`
-	BlockHash string `json:"block_hash"`
-	Height    uint64 `json:"height"`
-}
-
-func getTx(ctx context.Context, cl *cluster.Client, n *cluster.Node, hash string) (txAnswer, error) {
-	var a txAnswer
+func getTx(ctx context.Context, cl *cluster.Client, n *cluster.Node, hash string) (api.TxLookup, error) {
+	var a api.TxLookup
 	err := cl.Do(ctx, http.MethodGet, n.API+"/tx/"+hash, nil, &a)
 	return a, err
 }

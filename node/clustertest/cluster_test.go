@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chainotel/chainotel/internal/testbin"
+	"github.com/chainotel/chainotel/node/api"
 	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
 
@@ -214,15 +215,18 @@ func checkAllHaveTxs(t *testing.T, cl *cluster.Client, nodes []*cluster.Node, ac
 		for _, r := range acked {
 			got, err := getTx(ctxFor(t, requestTimeout), cl, n, r.TxHash)
 			require.NoError(t, err, "%s: acknowledged tx %s", n.ID, r.TxHash)
-			require.Equal(t, r.BlockHash, got.BlockHash, "%s: block of tx %s", n.ID, r.TxHash)
+			require.Equal(t, r.TxHash, got.Hash.String(), "%s: GET /tx/%s", n.ID, r.TxHash)
+			require.Equal(t, r.BlockHash, got.BlockHash.String(), "%s: block of tx %s", n.ID, r.TxHash)
 			require.Equal(t, r.Height, got.Height, "%s: height of tx %s", n.ID, r.TxHash)
 			if blocks[r.Height] == nil {
 				b, err := getBlock(ctxFor(t, requestTimeout), cl, n, blockPath(r.Height))
 				require.NoError(t, err)
-				require.Equal(t, r.BlockHash, b.Hash, "%s: hash of block %d", n.ID, r.Height)
+				require.Equal(t, r.BlockHash, b.Hash.String(), "%s: hash of block %d", n.ID, r.Height)
 				blocks[r.Height] = map[string]bool{}
-				for i := range b.Block.Txs {
-					blocks[r.Height][b.Block.Txs[i].Hash().String()] = true
+				for i := range b.Txs {
+					// The hash shown must be the transaction's own.
+					require.Equal(t, b.Txs[i].Tx.Hash(), b.Txs[i].Hash, "%s: block %d tx %d", n.ID, r.Height, i)
+					blocks[r.Height][b.Txs[i].Hash.String()] = true
 				}
 			}
 			require.True(t, blocks[r.Height][r.TxHash], "%s: block %d lacks tx %s", n.ID, r.Height, r.TxHash)
@@ -242,7 +246,7 @@ func checkSameChains(t *testing.T, cl *cluster.Client, nodes []*cluster.Node) {
 	}
 	require.Positive(t, top, "no block was committed")
 	for h := uint64(0); h <= top; h++ {
-		var first blockAnswer
+		var first api.BlockView
 		for i, n := range nodes {
 			b, err := getBlock(ctxFor(t, requestTimeout), cl, n, blockPath(h))
 			require.NoError(t, err)
@@ -251,7 +255,7 @@ func checkSameChains(t *testing.T, cl *cluster.Client, nodes []*cluster.Node) {
 				if h > 0 {
 					prev, err := getBlock(ctxFor(t, requestTimeout), cl, n, blockPath(h-1))
 					require.NoError(t, err)
-					require.Equal(t, prev.Hash, b.Block.Header.Parent.String(), "%s: block %d's parent", n.ID, h)
+					require.Equal(t, prev.Hash, b.Header.Parent, "%s: block %d's parent", n.ID, h)
 				}
 				continue
 			}

@@ -115,6 +115,11 @@ func (l *load) sendOne(ctx context.Context, w *worker, c *counters, target, from
 	c.acked.Add(1)
 }
 
+// batchRequest is the body of POST /txs.
+type batchRequest struct {
+	Txs []cluster.Tx `json:"txs"`
+}
+
 func (l *load) sendBatch(ctx context.Context, w *worker, c *counters, target, from string) {
 	n := l.cfg.batchSize
 	txs := make([]cluster.Tx, n)
@@ -124,7 +129,7 @@ func (l *load) sendBatch(ctx context.Context, w *worker, c *counters, target, fr
 	c.sent.Add(uint64(n))
 	t0 := time.Now()
 	var answer json.RawMessage
-	err := l.client.Do(ctx, http.MethodPost, target+"/txs", txs, &answer)
+	err := l.client.Do(ctx, http.MethodPost, target+"/txs", batchRequest{Txs: txs}, &answer)
 	lat := time.Since(t0)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -150,37 +155,34 @@ func (l *load) sendBatch(ctx context.Context, w *worker, c *counters, target, fr
 	}
 }
 
-// batchItem is one transaction's outcome in the answer to POST /txs.
-type batchItem struct {
-	TxHash    string `json:"tx_hash"`
-	BlockHash string `json:"block_hash"`
-	Error     string `json:"error"`
+// batchAnswer is the answer to POST /txs: one outcome per transaction, in
+// order, each a receipt or the status and error it would have had alone.
+type batchAnswer struct {
+	Results []struct {
+		TxHash    string `json:"tx_hash"`
+		BlockHash string `json:"block_hash"`
+		Status    int    `json:"status"`
+		Error     string `json:"error"`
+	} `json:"results"`
 }
 
-// countBatch reads the answer to POST /txs: a list of per-transaction
-// outcomes, either bare or under a "results" or "receipts" key.
+// countBatch counts the acknowledged transactions of a POST /txs answer and
+// the failed ones by kind.
 func countBatch(raw json.RawMessage, n int) (acked int, failures map[string]uint64, err error) {
-	var items []batchItem
-	if err := json.Unmarshal(raw, &items); err != nil {
-		var wrapped struct {
-			Results  []batchItem `json:"results"`
-			Receipts []batchItem `json:"receipts"`
-		}
-		if err := json.Unmarshal(raw, &wrapped); err != nil {
-			return 0, nil, fmt.Errorf("POST /txs: unreadable answer: %v", err)
-		}
-		items = append(wrapped.Results, wrapped.Receipts...)
+	var a batchAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return 0, nil, fmt.Errorf("POST /txs: unreadable answer: %v", err)
 	}
-	if len(items) != n {
-		return 0, nil, fmt.Errorf("POST /txs: %d outcomes for %d transactions", len(items), n)
+	if len(a.Results) != n {
+		return 0, nil, fmt.Errorf("POST /txs: %d outcomes for %d transactions", len(a.Results), n)
 	}
 	failures = map[string]uint64{}
-	for _, it := range items {
+	for _, it := range a.Results {
 		switch {
-		case it.Error != "":
-			failures["batch item: "+it.Error]++
+		case it.Error != "" || (it.Status != 0 && it.Status != http.StatusOK):
+			failures[fmt.Sprintf("%d %s (in a batch)", it.Status, shorten(it.Error, 80))]++
 		case it.BlockHash == "":
-			failures["batch item without block_hash"]++
+			failures["batch outcome without block_hash"]++
 		default:
 			acked++
 		}

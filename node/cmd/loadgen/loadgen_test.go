@@ -48,16 +48,13 @@ func TestParseFlagsRefusesBadInput(t *testing.T) {
 }
 
 func TestCountBatch(t *testing.T) {
-	acked, fails, err := countBatch(json.RawMessage(`[{"tx_hash":"0x1","block_hash":"0xb","height":3},{"error":"insufficient funds"}]`), 2)
+	acked, fails, err := countBatch(json.RawMessage(`{"results":[{"tx_hash":"0x1","block_hash":"0xb","height":3,"status":200},`+
+		`{"status":422,"error":"insufficient funds","field":"amount"}]}`), 2)
 	require.NoError(t, err)
 	assert.Equal(t, 1, acked)
-	assert.Equal(t, map[string]uint64{"batch item: insufficient funds": 1}, fails)
+	assert.Equal(t, map[string]uint64{"422 insufficient funds (in a batch)": 1}, fails)
 
-	acked, _, err = countBatch(json.RawMessage(`{"results":[{"tx_hash":"0x1","block_hash":"0xb"}]}`), 1)
-	require.NoError(t, err)
-	assert.Equal(t, 1, acked)
-
-	_, _, err = countBatch(json.RawMessage(`[{"block_hash":"0xb"}]`), 2)
+	_, _, err = countBatch(json.RawMessage(`{"results":[{"block_hash":"0xb"}]}`), 2)
 	require.ErrorContains(t, err, "1 outcomes for 2 transactions")
 	_, _, err = countBatch(json.RawMessage(`"nope"`), 1)
 	require.ErrorContains(t, err, "unreadable answer")
@@ -90,12 +87,13 @@ func TestLoadAgainstAnHTTPServer(t *testing.T) {
 		case "/tx":
 			_, _ = io.WriteString(w, `{"tx_hash":"0x1","block_hash":"0xb","height":1}`)
 		case "/txs":
-			var txs []cluster.Tx
-			if err := json.NewDecoder(r.Body).Decode(&txs); err != nil {
+			var req batchRequest
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			_, _ = io.WriteString(w, "["+strings.TrimSuffix(strings.Repeat(`{"tx_hash":"0x1","block_hash":"0xb","height":1},`, len(txs)), ",")+"]")
+			one := `{"tx_hash":"0x1","block_hash":"0xb","height":1,"status":200},`
+			_, _ = io.WriteString(w, `{"results":[`+strings.TrimSuffix(strings.Repeat(one, len(req.Txs)), ",")+"]}")
 		default:
 			http.NotFound(w, r)
 		}
