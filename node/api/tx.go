@@ -1,0 +1,266 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus"
+	"github.com/chainotel/chainotel/semconv"
+)
+
+// TxRequest is the body of POST /tx and each element of POST /txs. Numbers
+// are read as json.Number so a negative, fractional or overflowing amount
+// gets an error that says so, instead of a generic type error.
+type TxRequest struct {
+	From      string       `json:"from"`
+	To        string       `json:"to"`
+	Amount    json.Number  `json:"amount"`
+	Type      string       `json:"type,omitempty"`
+	Nonce     *json.Number `json:"nonce,omitempty"`
+	Fee       *json.Number `json:"fee,omitempty"`
+	PubKey    string       `json:"pubkey,omitempty"`
+	Signature string       `json:"signature,omitempty"`
+}
+
+// BatchRequest is the body of POST /txs.
+type BatchRequest struct {
+	Txs []TxRequest `json:"txs"`
+}
+
+// BatchResult is one transaction's outcome in a POST /txs answer: a receipt,
+// or the status and error it would have had alone.
+type BatchResult struct {
+	*Receipt
+	Status int    `json:"status"`
+	Error  string `json:"error,omitempty"`
+	Field  string `json:"field,omitempty"`
+}
+
+func parseUint(field string, n json.Number, positive bool) (uint64, error) {
+	if n == "" {
+		return 0, badRequest(field, "%s is required", field)
+	}
+	v, err := strconv.ParseUint(string(n), 10, 64)
+	if err != nil || (positive && v == 0) {
+		lo := 0
+		if positive {
+			lo = 1
+		}
+		return 0, badRequest(field, "%s must be a whole number from %d to %d, got %s", field, lo, uint64(1<<64-1), n)
+	}
+	return v, nil
+}
+
+// toTx checks the numbers and builds the transaction.
+func (r *TxRequest) toTx() (chain.Tx, error) {
+	tx := chain.Tx{From: r.From, To: r.To, Type: r.Type, PubKey: r.PubKey, Signature: r.Signature}
+	var err error
+	if tx.Amount, err = parseUint("amount", r.Amount, true); err != nil {
+		return tx, err
+	}
+	if r.Fee != nil {
+		if tx.Fee, err = parseUint("fee", *r.Fee, false); err != nil {
+			return tx, err
+		}
+	}
+	if r.Nonce != nil {
+		n, err := parseUint("nonce", *r.Nonce, false)
+		if err != nil {
+			return tx, err
+		}
+		tx.Nonce = &n
+	}
+	return tx, nil
+}
+
+func decodeStrict(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return badRequest("", "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func (a *API) postTx(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxTxBytes)
+	var req TxRequest
+	if err := decodeStrict(r, &req); err != nil {
+		a.writeError(ctx, w, err)
+		return
+	}
+	res := a.submit(ctx, []TxRequest{req})[0]
+	if res.err != nil {
+		a.writeError(ctx, w, res.err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.receipt)
+}
+
+func (a *API) postTxs(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBatchBytes)
+	var req BatchRequest
+	if err := decodeStrict(r, &req); err != nil {
+		a.writeError(ctx, w, err)
+		return
+	}
+	switch {
+	case len(req.Txs) == 0:
+		a.writeError(ctx, w, badRequest("txs", "txs is empty"))
+		return
+	case len(req.Txs) > a.cfg.MaxBatchTxs:
+		a.writeError(ctx, w, &httpError{status: http.StatusRequestEntityTooLarge, field: "txs",
+			msg: fmt.Sprintf("%d transactions in one batch, at most %d", len(req.Txs), a.cfg.MaxBatchTxs)})
+		return
+	}
+	results := a.submit(ctx, req.Txs)
+	out := struct {
+		Results []BatchResult `json:"results"`
+	}{Results: make([]BatchResult, len(results))}
+	for i, res := range results {
+		if res.err != nil {
+			status, body, _ := statusOf(res.err)
+			out.Results[i] = BatchResult{Status: status, Error: body.Error, Field: body.Field}
+			continue
+		}
+		out.Results[i] = BatchResult{Receipt: res.receipt, Status: http.StatusOK}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type result struct {
+	receipt *Receipt
+	err     error
+}
+
+// submit validates each transaction (format and signature, then gas), hands
+// the valid ones to the engine and waits until each commits, fails admission
+// or the commit timeout passes.
+func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
+	results := make([]result, len(reqs))
+	txs := make([]chain.Tx, 0, len(reqs))
+	idx := make([]int, 0, len(reqs))
+	hashes := make([]chain.Hash, 0, len(reqs))
+	traceParent := traceParentOf(ctx)
+	for i := range reqs {
+		tx, err := reqs[i].toTx()
+		if err == nil {
+			err = a.validate(ctx, &tx, len(reqs) == 1)
+		}
+		if err != nil {
+			results[i].err = err
+			continue
+		}
+		if tx.Nonce == nil {
+			tx.ID = newTxID()
+		}
+		tx.TraceParent = traceParent
+		txs = append(txs, tx)
+		idx = append(idx, i)
+		hashes = append(hashes, tx.Hash())
+	}
+	if len(txs) == 0 {
+		return results
+	}
+	if len(reqs) == 1 {
+		trace.SpanFromContext(ctx).SetAttributes(
+			attribute.String(semconv.TxHashKey, hashes[0].String()),
+			attribute.String(semconv.TxTypeKey, txs[0].TypeOrDefault()))
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.CommitTimeout)
+	defer cancel()
+	// Register before submitting, so a commit cannot slip past unseen.
+	chans := make([]<-chan Receipt, len(txs))
+	for j, h := range hashes {
+		chans[j] = a.waiters.add(h)
+	}
+	errs := a.cfg.Engine.Submit(ctx, txs)
+	for j, i := range idx {
+		if errs[j] != nil {
+			a.waiters.remove(hashes[j])
+			results[i].err = errs[j]
+			continue
+		}
+		select {
+		case rc := <-chans[j]:
+			results[i].receipt = &rc
+		case <-ctx.Done():
+			a.waiters.remove(hashes[j])
+			results[i].err = fmt.Errorf("%w: transaction %s not committed within %s; it may still commit, check GET /tx/%s",
+				consensus.ErrNoQuorum, hashes[j], a.cfg.CommitTimeout, hashes[j])
+		}
+	}
+	return results
+}
+
+// validate runs the stateless stages, each a span when tracing one tx (a
+// batch would make thousands).
+func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) error {
+	if !spans {
+		if err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures); err != nil {
+			return err
+		}
+		return a.params.CheckGas(tx)
+	}
+	_, span := a.tracer.Start(ctx, semconv.SpanValidateTransaction, trace.WithAttributes(
+		attribute.String(semconv.TxTypeKey, tx.TypeOrDefault())))
+	err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures)
+	endSpan(span, err)
+	if err != nil {
+		return err
+	}
+	_, span = a.tracer.Start(ctx, semconv.SpanValidateGasUsage, trace.WithAttributes(
+		attribute.Int64(semconv.TxGasKey, int64(a.params.GasPerTx)),
+		attribute.Int64(semconv.TxFeeKey, int64(tx.Fee))))
+	err = a.params.CheckGas(tx)
+	endSpan(span, err)
+	return err
+}
+
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		span.SetAttributes(attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
+	}
+	span.End()
+}
+
+func recordError(ctx context.Context, err error, errType string) {
+	span := trace.SpanFromContext(ctx)
+	span.SetStatus(codes.Error, err.Error())
+	if errType != "" {
+		span.SetAttributes(attribute.String(semconv.ErrorTypeKey, errType))
+	}
+}
+
+// newTxID makes the id that keeps a nonce-less transaction's hash unique.
+func newTxID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+func traceParentOf(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	return carrier["traceparent"]
+}

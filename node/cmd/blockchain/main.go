@@ -1,0 +1,215 @@
+// Command blockchain runs a chainotel node, and makes what a local cluster
+// needs: `blockchain certs` (cluster CA and node certificates) and
+// `blockchain init` (genesis and data folders). main only wires: flags,
+// logging, node.New(cfg).Run(ctx).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/chainotel/chainotel/node"
+	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/pki"
+)
+
+// envPrefix names the environment variables that set flags: --node-id is
+// also BLOCKCHAIN_NODE_ID.
+const envPrefix = "BLOCKCHAIN"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := rootCommand()
+	if err := root.ParseAndRun(ctx, os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "blockchain:", err)
+		os.Exit(1)
+	}
+}
+
+func ffOptions() []ff.Option {
+	return []ff.Option{ff.WithEnvVarPrefix(envPrefix), ff.WithConfigFileFlag("config"), ff.WithConfigFileParser(ff.PlainParser)}
+}
+
+func rootCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("blockchain", flag.ContinueOnError)
+	def := node.DefaultConfig()
+	var (
+		cfg      = def
+		peers    = fs.String("peers", "", `peer addresses, comma-separated; ":8081" means localhost:8081`)
+		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+		logDir   = fs.String("log-dir", "logs", "logs go to <log-dir>/<node-id>/app.log (and stderr)")
+		_        = fs.String("config", "", "file of flag values, one `name value` a line")
+		// The node emits no OTLP itself yet; the telemetry wiring reads this.
+		_ = fs.String("otlp-endpoint", "", "OTLP gRPC endpoint (default from OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317)")
+	)
+	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's id, one of the genesis validators (e.g. node0)")
+	fs.IntVar(&cfg.Port, "port", def.Port, "client HTTP API and peer gRPC (TLS) port")
+	fs.StringVar(&cfg.Consensus, "consensus", def.Consensus, "consensus engine: raft (pow is not supported yet)")
+	fs.StringVar(&cfg.DBPath, "db-path", "", "Badger folder (default ./data/<node-id>/badger)")
+	fs.IntVar(&cfg.HealthPort, "health-port", 0, "health and metrics port (default --port + 1010)")
+	fs.StringVar(&cfg.TLSDir, "tls-dir", def.TLSDir, "folder of ca.crt and <node-id>.crt/.key (make certs)")
+	fs.StringVar(&cfg.GenesisPath, "genesis", def.GenesisPath, "genesis file (make init)")
+	fs.DurationVar(&cfg.CommitTimeout, "commit-timeout", def.CommitTimeout, "how long POST /tx waits for its block before answering 503")
+	fs.IntVar(&cfg.MempoolSize, "mempool-size", def.MempoolSize, "most pending transactions before answering 429")
+	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "raft entries between snapshots (default 10000)")
+	return &ffcli.Command{
+		Name:        "blockchain",
+		ShortUsage:  "blockchain --node-id=node0 --port=8080 --peers=\":8081,:8082\" [flags] | blockchain certs|init [flags]",
+		ShortHelp:   "run a chainotel node",
+		FlagSet:     fs,
+		Options:     ffOptions(),
+		Subcommands: []*ffcli.Command{certsCommand(), initCommand()},
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unexpected arguments %q (flags are --name=value)", args)
+			}
+			if cfg.NodeID == "" {
+				return errors.New("--node-id is required (e.g. --node-id=node0)")
+			}
+			cfg.Peers = splitList(*peers)
+			return runNode(ctx, cfg, *logLevel, *logDir)
+		},
+	}
+}
+
+func runNode(ctx context.Context, cfg node.Config, level, logDir string) error {
+	logger, closeLog, err := newLogger(level, filepath.Join(logDir, cfg.NodeID))
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Logger, cfg.Registerer, cfg.Gatherer = logger, reg, reg
+	n, err := node.New(cfg)
+	if err != nil {
+		logger.Error("node failed to start", "err", err)
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "blockchain: %s serving the API and peers on %s, health on %s\n", cfg.NodeID, n.Addr(), n.HealthAddr())
+	return n.Run(ctx)
+}
+
+// newLogger logs JSON to dir/app.log and to stderr at level.
+func newLogger(level, dir string) (*slog.Logger, func(), error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("create log folder: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "app.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open log file: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	h := slog.NewMultiHandler(slog.NewJSONHandler(f, opts), slog.NewJSONHandler(os.Stderr, opts))
+	return slog.New(h), func() { _ = f.Close() }, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func certsCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("blockchain certs", flag.ContinueOnError)
+	dir := fs.String("dir", "certs", "folder for ca.crt/ca.key and <node>.crt/.key")
+	nodes := fs.String("nodes", "node0,node1,node2", "node ids, comma-separated")
+	rotate := fs.Bool("rotate-ca", false, "make a new CA (and reissue every node certificate)")
+	return &ffcli.Command{
+		Name:       "certs",
+		ShortUsage: "blockchain certs --dir certs --nodes node0,node1,node2 [--rotate-ca]",
+		ShortHelp:  "make the cluster CA and one certificate per node (keeps a valid CA)",
+		FlagSet:    fs,
+		Options:    ffOptions(),
+		Exec: func(_ context.Context, _ []string) error {
+			rep, err := pki.WriteCluster(*dir, splitList(*nodes), pki.Options{RotateCA: *rotate})
+			if err != nil {
+				return err
+			}
+			report(os.Stdout, *dir, rep)
+			return nil
+		},
+	}
+}
+
+func report(w io.Writer, dir string, rep pki.Report) {
+	ca := "kept the existing CA"
+	if rep.CACreated {
+		ca = "made a new CA"
+	}
+	fmt.Fprintf(w, "certs in %s: %s; issued %v, kept %v\n", dir, ca, rep.Issued, rep.Kept)
+}
+
+func initCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("blockchain init", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "data", "folder for genesis.json and one data folder per node")
+	nodes := fs.String("nodes", "node0,node1,node2", "validator node ids, comma-separated")
+	force := fs.Bool("force", false, "overwrite an existing genesis (its chain's data folders become unusable)")
+	return &ffcli.Command{
+		Name:       "init",
+		ShortUsage: "blockchain init --data-dir data --nodes node0,node1,node2 [--force]",
+		ShortHelp:  "write the dev genesis (chain chainotel-dev, 0xabc funded) and the data folders",
+		FlagSet:    fs,
+		Options:    ffOptions(),
+		Exec: func(_ context.Context, _ []string) error {
+			return initData(os.Stdout, *dataDir, splitList(*nodes), *force)
+		},
+	}
+}
+
+func initData(w io.Writer, dataDir string, nodes []string, force bool) error {
+	if len(nodes) == 0 {
+		return errors.New("--nodes is empty")
+	}
+	for _, id := range nodes {
+		if err := pki.ValidateNodeID(id); err != nil {
+			return fmt.Errorf("--nodes: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Join(dataDir, id), 0o755); err != nil {
+			return fmt.Errorf("create data folder: %w", err)
+		}
+	}
+	path := filepath.Join(dataDir, "genesis.json")
+	if _, err := os.Stat(path); err == nil && !force {
+		g, err := chain.LoadGenesis(path)
+		if err != nil {
+			return fmt.Errorf("%w (rerun with --force to replace it)", err)
+		}
+		fmt.Fprintf(w, "kept %s (chain %s, genesis %s); --force replaces it\n", path, g.ChainID, g.Hash())
+		return nil
+	}
+	g := chain.DevGenesis(nodes, time.Now())
+	if err := g.Write(path); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s (chain %s, validators %v, genesis %s) and data folders for %v\n",
+		path, g.ChainID, g.Validators, g.Hash(), nodes)
+	return nil
+}

@@ -1,0 +1,370 @@
+// Package node assembles a blockchain node from its stages: the store, the
+// mempool, the consensus engine, the peer transport and the HTTP API. New
+// builds it from a Config; Run serves until its context ends and then shuts
+// down in order (stop taking requests, finish what is in flight, close the
+// store).
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/soheilhy/cmux"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+
+	"github.com/chainotel/chainotel/node/api"
+	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus"
+	"github.com/chainotel/chainotel/node/consensus/raft"
+	"github.com/chainotel/chainotel/node/mempool"
+	"github.com/chainotel/chainotel/node/p2p"
+	"github.com/chainotel/chainotel/node/pki"
+	"github.com/chainotel/chainotel/node/store"
+	"github.com/chainotel/chainotel/semconv"
+)
+
+// Config is everything a node needs. DefaultConfig fills the defaults.
+type Config struct {
+	NodeID      string
+	Port        int      // client HTTP API and peer gRPC, one listener
+	ListenHost  string   // interface to listen on; "" means all
+	Peers       []string // peer addresses; ":8081" means localhost:8081
+	Consensus   string   // semconv.ConsensusRaft (pow is not supported yet)
+	DBPath      string   // Badger folder; "" means ./data/<node-id>/badger
+	HealthPort  int      // /health, /ready, /metrics; 0 means Port+1010
+	TLSDir      string   // ca.crt, <node-id>.crt, <node-id>.key
+	GenesisPath string
+
+	// Telemetry seams: what the process wires in (no-op when nil).
+	Logger         *slog.Logger
+	TracerProvider trace.TracerProvider
+	Registerer     prometheus.Registerer
+	Gatherer       prometheus.Gatherer
+
+	// Tuning.
+	MempoolSize     int
+	CommitTimeout   time.Duration
+	TickInterval    time.Duration
+	SnapshotEvery   uint64
+	SnapshotCatchUp uint64
+	ShutdownTimeout time.Duration
+}
+
+// HealthPortOffset is how far above --port the health server listens by default.
+const HealthPortOffset = 1010
+
+// DefaultConfig is the configuration the CLI's defaults describe.
+func DefaultConfig() Config {
+	return Config{
+		Port:            8080,
+		Consensus:       semconv.ConsensusRaft,
+		TLSDir:          "certs",
+		GenesisPath:     filepath.Join("data", "genesis.json"),
+		MempoolSize:     200_000,
+		CommitTimeout:   api.DefaultCommitTimeout,
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// Node is a running blockchain node.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	genesis *chain.Genesis
+	store   *store.Store
+	pool    *mempool.Pool
+	engine  *raft.Engine
+	peers   *p2p.Peers
+	api     *api.API
+	grpc    *grpc.Server
+
+	lis, healthLis net.Listener
+}
+
+// New checks cfg, loads the genesis and certificates, opens the store and
+// binds both ports, so every configuration mistake surfaces here with a
+// message that says what to do.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	g, err := chain.LoadGenesis(cfg.GenesisPath)
+	if err != nil {
+		return nil, err
+	}
+	if !g.IsValidator(cfg.NodeID) {
+		return nil, fmt.Errorf("node id %q is not among the validators of %s (%v); use one of them or rerun `make init` with --nodes", cfg.NodeID, cfg.GenesisPath, g.Validators)
+	}
+	bundle, err := pki.LoadNode(cfg.TLSDir, cfg.NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("%w (certificates are read from --tls-dir %s)", err, cfg.TLSDir)
+	}
+	if err := os.MkdirAll(cfg.DBPath, 0o755); err != nil {
+		return nil, fmt.Errorf("create --db-path: %w", err)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With(semconv.ServiceInstanceIDKey, cfg.NodeID), genesis: g}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeAll()
+		}
+	}()
+	if n.store, err = store.Open(cfg.DBPath, n.log); err != nil {
+		return nil, err
+	}
+	if err := n.store.InitGenesis(g); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.DBPath, err)
+	}
+	tracer := cfg.TracerProvider.Tracer("github.com/chainotel/chainotel/node")
+	n.pool = mempool.New(cfg.MempoolSize, tracer)
+	if n.peers, err = p2p.NewPeers(p2p.ClientConfig{
+		NodeID: cfg.NodeID, Genesis: g, TLS: bundle, Addrs: cfg.Peers, Logger: n.log,
+		Tracer: tracer, TracerProvider: cfg.TracerProvider, Hello: n.hello,
+	}); err != nil {
+		return nil, err
+	}
+	rc := raft.DefaultConfig()
+	rc.NodeID, rc.Genesis, rc.Store, rc.Pool, rc.Transport = cfg.NodeID, g, n.store, n.pool, n.peers
+	rc.Logger, rc.Tracer = n.log, tracer
+	rc.OnApplied = func(b *chain.Block) { n.api.OnApplied(b) }
+	if cfg.TickInterval > 0 {
+		rc.TickInterval = cfg.TickInterval
+	}
+	if cfg.SnapshotEvery > 0 {
+		rc.SnapshotEvery, rc.SnapshotCatchUp = cfg.SnapshotEvery, cfg.SnapshotCatchUp
+	}
+	if n.engine, err = raft.New(rc); err != nil {
+		return nil, err
+	}
+	if n.api, err = api.New(api.Config{
+		NodeID: cfg.NodeID, Genesis: g, Chain: n.store, Engine: n.engine, MempoolLen: n.pool.Len,
+		Logger: n.log, TracerProvider: cfg.TracerProvider, Registerer: cfg.Registerer, Gatherer: cfg.Gatherer,
+		CommitTimeout: cfg.CommitTimeout,
+	}); err != nil {
+		return nil, err
+	}
+	n.grpc = p2p.NewServer(p2p.ServerConfig{
+		NodeID: cfg.NodeID, Genesis: g, TLS: bundle, Handler: peerHandler{n}, Logger: n.log, TracerProvider: cfg.TracerProvider,
+	})
+	if n.lis, err = net.Listen("tcp", net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.Port))); err != nil {
+		return nil, fmt.Errorf("listen on --port %d: %w", cfg.Port, err)
+	}
+	if n.healthLis, err = net.Listen("tcp", net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.HealthPort))); err != nil {
+		return nil, fmt.Errorf("listen on --health-port %d: %w", cfg.HealthPort, err)
+	}
+	ok = true
+	return n, nil
+}
+
+func (c *Config) fill() error {
+	if err := pki.ValidateNodeID(c.NodeID); err != nil {
+		return fmt.Errorf("--node-id: %w", err)
+	}
+	switch c.Consensus {
+	case semconv.ConsensusRaft:
+	case semconv.ConsensusPoW:
+		return fmt.Errorf("--consensus=pow: %w yet; use --consensus=raft", consensus.ErrUnsupported)
+	default:
+		return fmt.Errorf("--consensus=%q: %w; use raft", c.Consensus, consensus.ErrUnsupported)
+	}
+	if c.Port <= 0 || c.Port > 65535 {
+		return fmt.Errorf("--port %d: want 1-65535", c.Port)
+	}
+	if c.HealthPort == 0 {
+		c.HealthPort = c.Port + HealthPortOffset
+	}
+	if c.HealthPort < 0 || c.HealthPort > 65535 || c.HealthPort == c.Port {
+		return fmt.Errorf("--health-port %d: want 1-65535 and not --port", c.HealthPort)
+	}
+	for _, p := range c.Peers {
+		if _, err := p2p.NormalizeAddr(p); err != nil {
+			return fmt.Errorf("--peers: %w", err)
+		}
+	}
+	if c.DBPath == "" {
+		c.DBPath = filepath.Join("data", c.NodeID, "badger")
+	}
+	def := DefaultConfig()
+	if c.TLSDir == "" {
+		c.TLSDir = def.TLSDir
+	}
+	if c.GenesisPath == "" {
+		c.GenesisPath = def.GenesisPath
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
+	}
+	if c.MempoolSize <= 0 {
+		c.MempoolSize = def.MempoolSize
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = def.ShutdownTimeout
+	}
+	return nil
+}
+
+// Addr is the address of the client API and peer listener.
+func (n *Node) Addr() net.Addr { return n.lis.Addr() }
+
+// HealthAddr is the address of the health server.
+func (n *Node) HealthAddr() net.Addr { return n.healthLis.Addr() }
+
+func (n *Node) hello() p2p.Hello {
+	head, _ := n.store.Head()
+	return p2p.Hello{NodeID: n.cfg.NodeID, GenesisHash: n.genesis.Hash(), Height: head.Height}
+}
+
+// Run serves until ctx ends, then shuts down: it stops taking client
+// requests and waits for those in flight (they wait for their commits),
+// stops the peer service, lets the engine finish the batch it is applying,
+// and closes the store. It returns nil after a clean shutdown.
+func (n *Node) Run(ctx context.Context) error {
+	mux := cmux.New(n.lis)
+	mux.SetReadTimeout(10 * time.Second)
+	grpcL := mux.Match(cmux.TLS())
+	httpL := mux.Match(cmux.HTTP1Fast())
+	otherL := mux.Match(cmux.Any())
+
+	httpSrv := &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
+	healthSrv := &http.Server{Handler: n.api.HealthHandler(), ReadHeaderTimeout: 10 * time.Second}
+
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	serve := func(name string, f func() error) {
+		wg.Go(func() {
+			if err := f(); err != nil && !isClosed(err) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+	}
+	serve("peer gRPC", func() error { return n.grpc.Serve(grpcL) })
+	serve("client API", func() error { return httpSrv.Serve(httpL) })
+	serve("health server", func() error { return healthSrv.Serve(n.healthLis) })
+	serve("listener", mux.Serve)
+	wg.Go(func() { n.refuse(otherL) })
+	wg.Go(func() { n.peers.Run(engineCtx) })
+	serve("consensus", func() error { return n.engine.Run(engineCtx) })
+
+	n.log.Info("node started", "port", n.cfg.Port, "health_port", n.cfg.HealthPort, "peers", n.cfg.Peers,
+		semconv.ChainIDKey, n.genesis.ChainID, semconv.ChainConsensusKey, n.cfg.Consensus, "db_path", n.cfg.DBPath)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		n.log.Info("shutting down")
+	case runErr = <-errc:
+		n.log.Error("node failed, shutting down", "err", runErr)
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil {
+		n.log.Warn("client API shutdown", "err", err)
+	}
+	_ = healthSrv.Shutdown(shutCtx)
+	n.stopGRPC(shutCtx)
+	stopEngine()
+	mux.Close()
+	wg.Wait()
+	n.closeAll()
+	for {
+		select {
+		case err := <-errc:
+			runErr = errors.Join(runErr, err)
+		default:
+			if runErr == nil {
+				n.log.Info("node stopped")
+			}
+			return runErr
+		}
+	}
+}
+
+func (n *Node) stopGRPC(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { n.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		n.grpc.Stop()
+		<-done
+	}
+}
+
+// refuse closes connections that are neither HTTP/1.1 nor TLS, and says so.
+func (n *Node) refuse(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		n.log.Warn("connection refused: neither HTTP/1.1 nor TLS", "remote", c.RemoteAddr().String())
+		_ = c.Close()
+	}
+}
+
+func (n *Node) closeAll() {
+	if n.peers != nil {
+		n.peers.Close()
+	}
+	for _, l := range []net.Listener{n.lis, n.healthLis} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			n.log.Error("close store", "err", err)
+		}
+		n.store = nil
+	}
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, http.ErrServerClosed) || errors.Is(err, cmux.ErrListenerClosed) ||
+		errors.Is(err, cmux.ErrServerClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, grpc.ErrServerStopped)
+}
+
+// peerHandler serves the peer service from the node's parts.
+type peerHandler struct{ n *Node }
+
+var _ p2p.Handler = peerHandler{}
+
+// maxFetchBytes bounds one answer to a block fetch.
+const maxFetchBytes = 8 << 20
+
+func (h peerHandler) HandleHello(context.Context) p2p.Hello { return h.n.hello() }
+
+func (h peerHandler) HandleRaft(ctx context.Context, msgs []raftpb.Message) error {
+	return h.n.engine.Step(ctx, msgs)
+}
+
+func (h peerHandler) HandleForward(ctx context.Context, txs []chain.Tx) []error {
+	return h.n.engine.Admit(ctx, txs)
+}
+
+func (h peerHandler) HandleFetch(_ context.Context, from, to uint64) ([]*chain.Block, error) {
+	head, _ := h.n.store.Head()
+	if from > head.Height {
+		return nil, fmt.Errorf("fetch from %d: head is %d", from, head.Height)
+	}
+	return h.n.store.Blocks(from, min(to, head.Height), maxFetchBytes)
+}
