@@ -66,7 +66,7 @@ bench-node: build
 	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN))
 
 bench-sampling:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2x ./processors/chainsamplingprocessor/internal/bench/... | $(GO) run ./processors/chainsamplingprocessor/internal/bench/report
+	$(GO) run ./processors/chainsamplingprocessor/internal/bench
 
 bench-telemetry: build collector
 	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --collector $(abspath $(OTELCOL)) --compare-telemetry
