@@ -172,6 +172,7 @@ func TestExportsOverMutualTLS(t *testing.T) {
 	c.OTLPEndpoint = r.addr
 	c.TLS = &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS13}
 	c.ExportTimeout = 300 * time.Millisecond
+	c.BatchTimeout = time.Hour // only the flush below exports, so it sees the failure
 	reg := prometheus.NewRegistry()
 	c.Registerer = reg
 	stranger, err := telemetry.Setup(context.Background(), c)

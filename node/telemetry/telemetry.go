@@ -37,8 +37,9 @@ const errorLogInterval = 10 * time.Second
 // call Shutdown before the process ends. Its fields are safe for concurrent
 // use.
 type Telemetry struct {
-	// TracerProvider exports every span (always-on sampling) over OTLP; a
-	// no-op provider when OTEL_SDK_DISABLED=true.
+	// TracerProvider exports every span over OTLP; a no-op provider when
+	// OTEL_SDK_DISABLED=true. Sampling is always on whatever
+	// OTEL_TRACES_SAMPLER says: the collector's tail sampler decides.
 	TracerProvider trace.TracerProvider
 	// LoggerProvider exports log records over OTLP; no-op when disabled.
 	LoggerProvider log.LoggerProvider
