@@ -23,8 +23,9 @@ const (
 	// ReasonQueueFull: the bounded queue was full when the span or record
 	// ended, so it was dropped there rather than block the caller.
 	ReasonQueueFull = "queue_full"
-	// ReasonExportFailed: the export that carried it failed (collector down
-	// or too slow); the SDK does not retry a failed batch.
+	// ReasonExportFailed: the export that carried it failed after the OTLP
+	// exporter's own retries (collector down, refusing, or too slow); the
+	// batch processor then moves on to the next batch.
 	ReasonExportFailed = "export_failed"
 
 	SignalTraces = "traces"
