@@ -84,7 +84,7 @@ current_step() {
       want[root]=1
       for (changed=1; changed;) { changed=0
         for (i=1;i<=NR;i++) if (want[ppid[i]] && !want[pid[i]]) { want[pid[i]]=1; changed=1 } }
-      for (i=1;i<=NR;i++) if (want[pid[i]] && pid[i]!=root && args[i] !~ /<defunct>/) last=args[i]
+      for (i=1;i<=NR;i++) if (want[pid[i]] && pid[i]!=root && args[i] !~ /<defunct>|^ *\[/) last=args[i]
       print last
     }')
   case "$child" in

@@ -94,9 +94,15 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 [ -x "$BLOCKCHAIN" ] || die "$BLOCKCHAIN is missing: run make build (or make run)"
 [ -x build/otelcol-chain ] || die "build/otelcol-chain is missing: run make collector (or make run)"
 [ -f "$POLICY_FILE" ] || die "the sampling policy file $POLICY_FILE is missing"
-for port in 4317 4318 13133 "${PORTS[@]}"; do
+declare -A WANTED=([4317]="collector OTLP gRPC" [4318]="collector OTLP HTTP" [13133]="collector health_check"
+  [8888]="collector metrics" [1777]="collector pprof" [55679]="collector zpages")
+for i in "${!NODES[@]}"; do
+  WANTED[${PORTS[i]}]="${NODES[i]} API"
+  WANTED[$((PORTS[i] + HEALTH_OFFSET))]="${NODES[i]} health"
+done
+for port in "${!WANTED[@]}"; do
   if port_busy "$port"; then
-    die "port $port is already in use (is another make run still running?)"
+    die "port $port (${WANTED[$port]}) is already in use (is another make run still running?)"
   fi
 done
 
