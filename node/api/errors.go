@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/chainotel/chainotel/node/chain"
@@ -68,6 +69,26 @@ func statusOf(err error) (int, ErrorBody, string) {
 	return http.StatusInternalServerError, body, semconv.ErrorInternal
 }
 
+// jsonKind names the JSON value a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	if t == reflect.TypeFor[json.Number]() {
+		return "number"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "number"
+}
+
 // decodeError explains a JSON decoding failure, naming the field when the
 // decoder knows it.
 func decodeError(err error) error {
@@ -85,8 +106,10 @@ func decodeError(err error) error {
 		return badRequest("", "malformed JSON: the body ends early")
 	case errors.As(err, &syntax):
 		return badRequest("", "malformed JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typ) && typ.Field == "":
+		return badRequest("", "want a JSON object, got %s", typ.Value)
 	case errors.As(err, &typ):
-		return badRequest(typ.Field, "%s: want a JSON %s, got %s", typ.Field, typ.Type, typ.Value)
+		return badRequest(typ.Field, "%s: want a JSON %s, got %s", typ.Field, jsonKind(typ.Type), typ.Value)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
