@@ -54,30 +54,27 @@ func decodeKept(kept []keptTrace) (ptrace.Traces, error) {
 	var u ptrace.ProtoUnmarshaler
 	var errs []error
 	for _, c := range order {
-		td, err := u.UnmarshalTraces(c.data)
+		// A chunk is shared by every trace of its batch: take out only the
+		// spans of traces kept now that hold it (not, say, late spans of a
+		// trace already sent), and decode just those.
+		data, err := extract(c.data, func(id pcommon.TraceID) bool {
+			k, ok := byID[id]
+			return ok && holds(k, c)
+		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("decode buffered spans: %w", err))
+			errs = append(errs, fmt.Errorf("select kept spans: %w", err))
 			continue
 		}
-		rss := td.ResourceSpans()
-		rss.RemoveIf(func(rs ptrace.ResourceSpans) bool {
-			rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
-				ss.Spans().RemoveIf(func(span ptrace.Span) bool {
-					// A chunk is shared by every trace of its batch:
-					// keep only spans of traces kept now that hold it
-					// (not, say, late spans of a trace already sent).
-					k, ok := byID[span.TraceID()]
-					if !ok || !holds(k, c) {
-						return true
-					}
-					stamp(span, k.rule, k.th)
-					return false
-				})
-				return ss.Spans().Len() == 0
-			})
-			return rs.ScopeSpans().Len() == 0
+		td, err := u.UnmarshalTraces(data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("decode kept spans: %w", err))
+			continue
+		}
+		forEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+			k := byID[span.TraceID()]
+			stamp(span, k.rule, k.th)
 		})
-		rss.MoveAndAppendTo(out.ResourceSpans())
+		td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
 	}
 	return out, errors.Join(errs...)
 }
