@@ -73,9 +73,14 @@ func TestCluster(t *testing.T) {
 		checkImpostorRefused(t, c, cl, &acked)
 	})
 	step("metrics pass promtool check metrics", func(t *testing.T) {
+		leaders := 0.0
 		for _, n := range c.Nodes() {
-			checkMetrics(t, cl, promtool, n)
+			m := checkMetrics(t, cl, promtool, n)
+			require.Equal(t, float64(len(c.Nodes())), gaugeValue(t, m, "chainotel_peers_up"), "%s peers up", n.ID)
+			require.Positive(t, gaugeValue(t, m, "chainotel_block_height"), "%s height", n.ID)
+			leaders += gaugeValue(t, m, "chainotel_raft_leader")
 		}
+		require.Equal(t, 1.0, leaders, "nodes reporting chainotel_raft_leader 1")
 	})
 	step("SIGTERM stops every node with exit status 0", func(t *testing.T) {
 		for _, n := range c.Nodes() {

@@ -86,8 +86,11 @@ func checkImpostorRefused(t *testing.T, c *cluster.Cluster, cl *cluster.Client, 
 	// ...and says why it refuses it.
 	err = cluster.Poll(ctxFor(t, catchUpWithin), func() error {
 		for _, n := range rest {
-			if strings.Contains(strings.ToLower(n.Log()[logStart[n.ID]:]), "certificate") {
-				return nil
+			for _, line := range strings.Split(n.Log()[logStart[n.ID]:], "\n") {
+				if strings.Contains(strings.ToLower(line), "certificate") {
+					t.Logf("%s logged the refusal: %s", n.ID, line)
+					return nil
+				}
 			}
 		}
 		return errors.New("no peer has logged a certificate refusal yet")
