@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ import (
 
 // startSingle runs node0 alone with a genesis of the given validators; with
 // only node0 it leads at once, with more it never gets a quorum.
-func startSingle(t *testing.T, validators []string, tune func(*chain.Genesis, *Config)) string {
+func startSingle(t *testing.T, validators []string, tune func(*chain.Genesis, *Config)) single {
 	t.Helper()
 	dir := t.TempDir()
 	_, err := pki.WriteCluster(filepath.Join(dir, "certs"), []string{"node0", "node1", "node2"}, pki.Options{})
@@ -33,6 +34,7 @@ func startSingle(t *testing.T, validators []string, tune func(*chain.Genesis, *C
 	cfg.NodeID, cfg.Port, cfg.HealthPort, cfg.ListenHost = "node0", ports[0], ports[1], "127.0.0.1"
 	cfg.TLSDir, cfg.GenesisPath, cfg.DBPath = filepath.Join(dir, "certs"), filepath.Join(dir, "genesis.json"), filepath.Join(dir, "db")
 	cfg.TickInterval = 10 * time.Millisecond
+	cfg.TLSDir = filepath.Join(dir, "certs")
 	if tune != nil {
 		tune(g, &cfg)
 	}
@@ -46,7 +48,14 @@ func startSingle(t *testing.T, validators []string, tune func(*chain.Genesis, *C
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	return single{base: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), health: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
+}
+
+// single is a node started by startSingle: its API and health base URLs.
+type single struct{ base, health string }
+
+func newTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func post(t *testing.T, url, body string) (int, []byte) {
@@ -73,7 +82,7 @@ func waitLeader(t *testing.T, base string) {
 }
 
 func TestAPIErrorTable(t *testing.T) {
-	base := startSingle(t, []string{"node0"}, nil)
+	base := startSingle(t, []string{"node0"}, nil).base
 	waitLeader(t, base)
 
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
@@ -151,7 +160,7 @@ func TestAPIMempoolFullAndNoQuorum(t *testing.T) {
 			g.Consensus.BlockInterval = chain.Duration{Duration: time.Hour}
 			c.MempoolSize = 2
 			c.CommitTimeout = 300 * time.Millisecond
-		})
+		}).base
 		waitLeader(t, base)
 		tx := `{"from":"0xabc","to":"0xdef","amount":1}`
 		code, raw := post(t, base+"/txs", `{"txs":[`+tx+`,`+tx+`,`+tx+`]}`)
@@ -170,7 +179,7 @@ func TestAPIMempoolFullAndNoQuorum(t *testing.T) {
 	t.Run("503 without a quorum", func(t *testing.T) {
 		base := startSingle(t, []string{"node0", "node1", "node2"}, func(_ *chain.Genesis, c *Config) {
 			c.CommitTimeout = 300 * time.Millisecond
-		})
+		}).base
 		code, raw := post(t, base+"/tx", `{"from":"0xabc","to":"0xdef","amount":1}`)
 		require.Equal(t, http.StatusServiceUnavailable, code, "%s", raw)
 		require.Contains(t, string(raw), "no quorum")
