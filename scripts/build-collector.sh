@@ -102,7 +102,7 @@ if [ -x "$BINARY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
 
-say "building otelcol-chain with ocb; a cold build takes ~5 min, a warm one ~1 min (log: ${LOG#"$ROOT"/})..."
+say "building otelcol-chain with ocb; a cold build takes ~5-6 min, a warm one ~1 min or less (log: ${LOG#"$ROOT"/})..."
 rm -f "$STAMP"
 start=$SECONDS
 "$BUILDER" --config builder-config.yaml >"$LOG" 2>&1 &

@@ -118,7 +118,7 @@ if [ ! -f data/genesis.json ]; then
   "$BLOCKCHAIN" init --data-dir data --nodes "$node_list"
 fi
 
-trap 'say "stopping (Ctrl-C)..."; stop_all; say "all stopped"; exit 0' INT TERM
+trap 'say "stopping everything..."; stop_all; say "all stopped"; exit 0' INT TERM
 
 # --- collector -----------------------------------------------------------------
 start otelcol-chain "$LOG_DIR/otelcol-chain.log" env CHAINOTEL_POLICY_FILE="$POLICY_FILE" scripts/run-collector.sh
