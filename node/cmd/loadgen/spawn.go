@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -53,6 +54,12 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 			if serr := col.stop(); serr != nil {
 				d.status("collector: " + serr.Error())
 			}
+			spans, logs := col.received()
+			d.status(fmt.Sprintf("the collector received %d spans and %d log records", spans, logs))
+			if spans+logs == 0 {
+				d.status("WARNING: no telemetry reached the collector, so this run measured no export cost; " +
+					"check that the node exports (--otlp-endpoint) and see " + col.logPath)
+			}
 		}()
 		ccfg.Args = append(ccfg.Args, "--otlp-endpoint=http://"+col.addr)
 	} else {
@@ -92,13 +99,15 @@ func nodeIDs(n int) []string {
 
 // collector is an otelcol-chain process receiving the nodes' OTLP.
 type collector struct {
-	cmd  *exec.Cmd
-	addr string // host:port of its OTLP gRPC receiver
-	done chan error
+	cmd     *exec.Cmd
+	logPath string
+	addr    string // host:port of its OTLP gRPC receiver
+	done    chan error
 }
 
-// collectorConfig receives OTLP and drops it after batching: the run
-// measures what exporting costs the node, not a particular pipeline.
+// collectorConfig receives OTLP and only counts it after batching (the debug
+// exporter logs one line per batch with its span and log record counts): the
+// run measures what exporting costs the node, not a particular pipeline.
 const collectorConfig = `receivers:
   otlp:
     protocols:
@@ -109,8 +118,6 @@ processors:
 exporters:
   debug:
     verbosity: basic
-    sampling_initial: 1
-    sampling_thereafter: 1000
 service:
   telemetry:
     metrics:
@@ -152,7 +159,7 @@ func startCollector(ctx context.Context, bin, dir string, d *display) (*collecto
 		_ = logf.Close()
 		return nil, fmt.Errorf("--collector: start %s: %w", bin, err)
 	}
-	col := &collector{cmd: cmd, addr: addr, done: make(chan error, 1)}
+	col := &collector{cmd: cmd, logPath: logPath, addr: addr, done: make(chan error, 1)}
 	go func() {
 		col.done <- cmd.Wait()
 		_ = logf.Close()
@@ -190,4 +197,27 @@ func (c *collector) stop() error {
 		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 		return fmt.Errorf("did not stop within %v of SIGTERM; killed", stopTimeout)
 	}
+}
+
+var (
+	spanCount = regexp.MustCompile(`"spans": (\d+)`)
+	logCount  = regexp.MustCompile(`"log records": (\d+)`)
+)
+
+// received sums the counts the debug exporter logged, so the comparison
+// shows that telemetry really flowed.
+func (c *collector) received() (spans, logs int) {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil {
+		return 0, 0
+	}
+	sum := func(re *regexp.Regexp) int {
+		n := 0
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			v, _ := strconv.Atoi(string(m[1]))
+			n += v
+		}
+		return n
+	}
+	return sum(spanCount), sum(logCount)
 }
