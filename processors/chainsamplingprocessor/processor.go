@@ -70,6 +70,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (pr
 		MaxBytes:              cfg.MaxBytes,
 		DecisionCacheSize:     cfg.DecisionCacheSize,
 		MaxSpansPerSecond:     cfg.MaxSpansPerSecond,
+		Compress:              cfg.Compression == compressionS2,
 	}, pol, tel)
 	if err != nil {
 		return nil, err

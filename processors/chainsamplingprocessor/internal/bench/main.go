@@ -50,7 +50,7 @@ type options struct {
 func run() error {
 	var o options
 	flag.IntVar(&o.traces, "traces", 20_000, "traces per throughput round")
-	flag.IntVar(&o.rounds, "rounds", 3, "throughput rounds per processor (the median is reported)")
+	flag.IntVar(&o.rounds, "rounds", 5, "throughput rounds per processor (the median is reported)")
 	flag.IntVar(&o.memTraces, "mem-traces", 10_000, "traces buffered for the memory measurement")
 	flag.IntVar(&o.tracesBatch, "batch", 25, "traces per OTLP batch (about 500 spans)")
 	flag.Parse()
@@ -189,8 +189,14 @@ func newSubjects(dir string, recent int64, maxTraces int) ([]subject, error) {
 	if err := unmarshal(contribCfg, fmt.Sprintf(contribPolicies, recent)+fmt.Sprintf("num_traces: %d\n", maxTraces)); err != nil {
 		return nil, fmt.Errorf("tail_sampling config: %w", err)
 	}
+	ourS2Cfg := ours.CreateDefaultConfig()
+	if err := unmarshal(ourS2Cfg, fmt.Sprintf("policy_file: %s\ndecision_wait: 1h\ndecision_wait_after_root: 0s\nmax_traces: %d\nmax_bytes: %d\nwatch_policy_file: false\ncompression: s2\n",
+		path, maxTraces, int64(8)<<30)); err != nil {
+		return nil, fmt.Errorf("chainsampling config: %w", err)
+	}
 	return []subject{
 		{name: "chainsampling", factory: ours, config: ourCfg},
+		{name: "chainsampling (compression: s2)", factory: ours, config: ourS2Cfg},
 		{name: "tail_sampling (contrib v0.159.0)", factory: contrib, config: contribCfg},
 	}, nil
 }
@@ -312,9 +318,12 @@ func report(rs []result) {
 		m := r.median()
 		fmt.Printf("%-34s %18.0f %18.0f %22.0f\n", r.name, m.perCore, m.wall, r.bytesPerSpan)
 	}
-	ours, base := rs[0], rs[1]
-	fmt.Printf("\nthroughput ratio (chainsampling / contrib): %.2fx per core, %.2fx wall   (target >= 2x)\n",
-		ours.median().perCore/base.median().perCore, ours.median().wall/base.median().wall)
-	fmt.Printf("memory ratio (chainsampling / contrib):     %.2f of contrib's bytes per buffered span   (target <= 0.5)\n",
-		ours.bytesPerSpan/base.bytesPerSpan)
+	base := rs[len(rs)-1]
+	for _, ours := range rs[:len(rs)-1] {
+		fmt.Printf("\n%s / contrib:\n", ours.name)
+		fmt.Printf("  throughput %.2fx per core, %.2fx wall   (target >= 2x)\n",
+			ours.median().perCore/base.median().perCore, ours.median().wall/base.median().wall)
+		fmt.Printf("  memory     %.2f of contrib's bytes per buffered span   (target <= 0.5)\n",
+			ours.bytesPerSpan/base.bytesPerSpan)
+	}
 }

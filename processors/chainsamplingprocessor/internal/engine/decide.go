@@ -71,7 +71,7 @@ func (e *Engine) Tick(now time.Time) (outTraces, error) {
 	}
 	e.recordBuffered()
 	e.mu.Unlock()
-	return decodeKept(kept)
+	return e.decodeKept(kept)
 }
 
 // Flush decides every buffered trace now, for shutdown.
@@ -89,7 +89,7 @@ func (e *Engine) Flush(now time.Time) (outTraces, error) {
 	}
 	e.recordBuffered()
 	e.mu.Unlock()
-	return decodeKept(kept)
+	return e.decodeKept(kept)
 }
 
 func (e *Engine) recordBuffered() {

@@ -7,12 +7,14 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/klauspost/compress/s2"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -31,6 +33,9 @@ type Config struct {
 	MaxBytes              int64
 	DecisionCacheSize     int
 	MaxSpansPerSecond     int // 0: no budget
+	// Compress holds chunks s2-compressed: about a third of the memory per
+	// buffered span for about a fifth more CPU at ingest.
+	Compress bool
 }
 
 // chunk is one incoming batch, marshalled, shared by the traces in it.
@@ -164,6 +169,11 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	if err != nil {
 		return ptrace.NewTraces(), fmt.Errorf("encode spans for buffering: %w", err)
 	}
+	if e.cfg.Compress {
+		// Encode into a scratch slice of the worst-case size, then keep an
+		// exact-size copy so the chunk holds no slack.
+		data = bytes.Clone(s2.Encode(nil, data))
+	}
 	c := &chunk{data: data}
 	late := lateSpans{out: ptrace.NewTraces()}
 
@@ -219,7 +229,7 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 		e.tel.ProcessorChainsamplingTracesReceived.Add(bg, newTraces)
 	}
 	late.record(e.tel)
-	out, err := decodeKept(kept)
+	out, err := e.decodeKept(kept)
 	late.out.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
 	return out, err
 }
@@ -266,7 +276,11 @@ func (e *Engine) resummarise() error {
 	}
 	var u ptrace.ProtoUnmarshaler
 	for c, ts := range byChunk {
-		td, err := u.UnmarshalTraces(c.data)
+		data, err := e.chunkBytes(c)
+		if err != nil {
+			return err
+		}
+		td, err := u.UnmarshalTraces(data)
 		if err != nil {
 			return fmt.Errorf("re-summarise buffered spans: %w", err)
 		}
@@ -282,6 +296,18 @@ func (e *Engine) resummarise() error {
 		})
 	}
 	return nil
+}
+
+// chunkBytes returns the encoded OTLP of a chunk, decompressed if need be.
+func (e *Engine) chunkBytes(c *chunk) ([]byte, error) {
+	if !e.cfg.Compress {
+		return c.data, nil
+	}
+	data, err := s2.Decode(nil, c.data)
+	if err != nil {
+		return nil, fmt.Errorf("decompress buffered spans: %w", err)
+	}
+	return data, nil
 }
 
 func forEachSpan(td ptrace.Traces, f func(ptrace.ResourceSpans, ptrace.ScopeSpans, ptrace.Span)) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,26 +48,60 @@ func traceIDs(td ptrace.Traces) map[pcommon.TraceID]int {
 }
 
 func TestMemoryBoundUnderFlood(t *testing.T) {
-	const maxTraces, maxBytes = 200, 256 << 10
-	e := newEngine(t, Config{MaxTraces: maxTraces, MaxBytes: maxBytes}, "rules: [{name: all, keep: 1}]")
-	g := gen.New(gen.Default(3))
-	sent, out := 0, 0
-	for range 400 {
-		td := g.Batch(25)
-		sent += td.SpanCount()
-		res, err := e.Ingest(td, t0)
-		require.NoError(t, err)
-		out += res.SpanCount()
-		st := e.Stats()
-		require.LessOrEqual(t, st.Traces, int64(maxTraces))
-		require.LessOrEqual(t, st.Bytes, int64(maxBytes))
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			const maxTraces, maxBytes = 200, 128 << 10
+			e := newEngine(t, Config{MaxTraces: maxTraces, MaxBytes: maxBytes, Compress: compress}, "rules: [{name: all, keep: 1}]")
+			g := gen.New(gen.Default(3))
+			sent, out := 0, 0
+			for range 400 {
+				td := g.Batch(25)
+				sent += td.SpanCount()
+				res, err := e.Ingest(td, t0)
+				require.NoError(t, err)
+				out += res.SpanCount()
+				st := e.Stats()
+				require.LessOrEqual(t, st.Traces, int64(maxTraces))
+				require.LessOrEqual(t, st.Bytes, int64(maxBytes))
+			}
+			res, err := e.Flush(t0)
+			require.NoError(t, err)
+			out += res.SpanCount()
+			require.Equal(t, sent, out, "under the flood, traces were decided early, never dropped")
+			require.Zero(t, e.Stats().Spans)
+			require.Zero(t, e.Stats().Bytes)
+		})
 	}
+}
+
+func TestResummariseFromCompressedChunks(t *testing.T) {
+	e := newEngine(t, Config{Compress: true}, "rules: [{name: none, keep: 0}]")
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr(semconv.ServiceInstanceIDKey, "node2")
+	s := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.SetTraceID(pcommon.TraceID{7})
+	s.Attributes().PutInt(semconv.BlockHeightKey, 90)
+	_, err := e.Ingest(td, t0)
+	require.NoError(t, err)
+	require.Zero(t, e.Stats().Head, "the first policy reads no heights")
+
+	p, err := policy.Parse("new.yaml", []byte(`
+rules:
+  - name: node2-near-head
+    match:
+      resource: {key: service.instance.id, equals: node2}
+      block_height: {within_head: 5}
+    keep: 1
+  - name: default
+    keep: 0
+`))
+	require.NoError(t, err)
+	require.NoError(t, e.SetPolicy(p))
+	require.Equal(t, int64(90), e.Stats().Head, "re-summarising followed the head too")
 	res, err := e.Flush(t0)
 	require.NoError(t, err)
-	out += res.SpanCount()
-	require.Equal(t, sent, out, "under the flood, traces were decided early, never dropped")
-	require.Zero(t, e.Stats().Spans)
-	require.Zero(t, e.Stats().Bytes)
+	require.Equal(t, 1, res.SpanCount())
 }
 
 func TestOldestDecidedFirst(t *testing.T) {

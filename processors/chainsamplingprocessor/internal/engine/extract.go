@@ -72,28 +72,32 @@ func filterNested(msg []byte, child protowire.Number, f func([]byte) ([]byte, er
 	return append(other, kids...), nil
 }
 
-// spanTraceID reads the trace id of an encoded Span.
+// spanTraceID reads the trace id of an encoded Span. It is a plain loop
+// rather than eachField because it runs once per span of every kept chunk.
 func spanTraceID(span []byte) (pcommon.TraceID, error) {
 	var id pcommon.TraceID
-	found := false
-	err := eachField(span, func(num protowire.Number, typ protowire.Type, _, val []byte) error {
-		if num == fieldTraceID && typ == protowire.BytesType && len(val) == len(id) {
-			copy(id[:], val)
-			found = true
-			return errStop
+	for len(span) > 0 {
+		num, typ, n := protowire.ConsumeTag(span)
+		if n < 0 {
+			return id, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return id, err
+		span = span[n:]
+		if num == fieldTraceID && typ == protowire.BytesType {
+			val, m := protowire.ConsumeBytes(span)
+			if m < 0 || len(val) != len(id) {
+				return id, fmt.Errorf("%w: bad trace id", errMalformed)
+			}
+			copy(id[:], val)
+			return id, nil
+		}
+		m := protowire.ConsumeFieldValue(num, typ, span)
+		if m < 0 {
+			return id, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(m))
+		}
+		span = span[m:]
 	}
-	if !found {
-		return id, fmt.Errorf("%w: span without trace id", errMalformed)
-	}
-	return id, nil
+	return id, fmt.Errorf("%w: span without trace id", errMalformed)
 }
-
-var errStop = errors.New("stop")
 
 // eachField calls f with every field of msg: its number, wire type, raw
 // bytes (tag included) and, for length-delimited fields, the value.

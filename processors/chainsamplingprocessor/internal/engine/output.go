@@ -34,7 +34,7 @@ func traceRandomness(id pcommon.TraceID) sampling.Randomness {
 
 // decodeKept decodes each chunk that holds kept spans once, keeps only the
 // spans of kept traces and stamps them.
-func decodeKept(kept []keptTrace) (ptrace.Traces, error) {
+func (e *Engine) decodeKept(kept []keptTrace) (ptrace.Traces, error) {
 	out := ptrace.NewTraces()
 	if len(kept) == 0 {
 		return out, nil
@@ -57,7 +57,12 @@ func decodeKept(kept []keptTrace) (ptrace.Traces, error) {
 		// A chunk is shared by every trace of its batch: take out only the
 		// spans of traces kept now that hold it (not, say, late spans of a
 		// trace already sent), and decode just those.
-		data, err := extract(c.data, func(id pcommon.TraceID) bool {
+		raw, err := e.chunkBytes(c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		data, err := extract(raw, func(id pcommon.TraceID) bool {
 			k, ok := byID[id]
 			return ok && holds(k, c)
 		})
