@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -22,7 +23,9 @@ type Ready struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// HealthHandler serves /health, /ready and /metrics on the health port.
+// HealthHandler serves /health, /ready and /metrics on the health port, and
+// Go's profiler under /debug/pprof/ (the health port is for operators, not
+// clients), which is where a CPU profile of a loaded node comes from.
 func (a *API) HealthHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
@@ -41,6 +44,10 @@ func (a *API) HealthHandler() http.Handler {
 			writeJSON(w, http.StatusOK, Ready{Ready: true})
 		}
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.cfg.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	return mux
 }

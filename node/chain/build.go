@@ -16,6 +16,14 @@ type Rejected struct {
 // its state transition or gas check is left out and returned as rejected, so
 // the block only holds transactions that every node will apply.
 func BuildBlock(params *Params, state StateReader, parent Header, parentHash Hash, txs []Tx, proposer string, now time.Time) (*Block, []Rejected, error) {
+	b, _, rejected, err := BuildBlockChanges(params, state, parent, parentHash, txs, proposer, now)
+	return b, rejected, err
+}
+
+// BuildBlockChanges is BuildBlock that also returns the accounts the block
+// changes, so a proposer can build the next block on top of it before it
+// is applied.
+func BuildBlockChanges(params *Params, state StateReader, parent Header, parentHash Hash, txs []Tx, proposer string, now time.Time) (*Block, map[string]Account, []Rejected, error) {
 	ex := NewExecutor(params, state)
 	kept := make([]Tx, 0, len(txs))
 	var rejected []Rejected
@@ -25,7 +33,7 @@ func BuildBlock(params *Params, state StateReader, parent Header, parentHash Has
 				rejected = append(rejected, Rejected{Tx: txs[i], Err: err})
 				continue
 			}
-			return nil, nil, err // the state could not be read
+			return nil, nil, nil, err // the state could not be read
 		}
 		kept = append(kept, txs[i])
 	}
@@ -42,7 +50,7 @@ func BuildBlock(params *Params, state StateReader, parent Header, parentHash Has
 		},
 		Txs: kept,
 	}
-	return b, rejected, nil
+	return b, ex.Changes(), rejected, nil
 }
 
 // IsTxError reports whether err is the fault of a transaction (and not, say,
@@ -50,4 +58,21 @@ func BuildBlock(params *Params, state StateReader, parent Header, parentHash Has
 func IsTxError(err error) bool {
 	var fe *FieldError
 	return errors.As(err, &fe)
+}
+
+// Overlay reads accounts from layers of changes (the newest last) over a base
+// state: the state as it will be once blocks not yet applied are.
+type Overlay struct {
+	Base   StateReader
+	Layers []map[string]Account
+}
+
+// Account implements StateReader.
+func (o Overlay) Account(addr string) (Account, error) {
+	for i := len(o.Layers) - 1; i >= 0; i-- {
+		if a, ok := o.Layers[i][addr]; ok {
+			return a, nil
+		}
+	}
+	return o.Base.Account(addr)
 }

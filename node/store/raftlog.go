@@ -115,10 +115,12 @@ func (r *RaftLog) IsEmpty() (bool, error) {
 
 // Save persists what a raft Ready asks for, in the order a crash must not
 // break: the snapshot first (the entries that follow it build on it), then the
-// entries, then the hard state (whose commit index may point at them), all in
-// one Badger transaction followed by one fsync. Only then does it update the
+// entries, then the hard state (whose commit index may point at them), in one
+// Badger write batch followed by one fsync when mustSync (raft's
+// Ready.MustSync: new entries, term or vote; a commit index alone can be
+// relearned, so it need not cost an fsync). Only then does it update the
 // memory copy raft reads, so raft never sees state that is not durable.
-func (r *RaftLog) Save(hs raftpb.HardState, ents []raftpb.Entry, snap raftpb.Snapshot) error {
+func (r *RaftLog) Save(hs raftpb.HardState, ents []raftpb.Entry, snap raftpb.Snapshot, mustSync bool) error {
 	if raft.IsEmptyHardState(hs) && len(ents) == 0 && raft.IsEmptySnap(snap) {
 		return nil
 	}
@@ -173,8 +175,10 @@ func (r *RaftLog) Save(hs raftpb.HardState, ents []raftpb.Entry, snap raftpb.Sna
 	if err := wb.Flush(); err != nil {
 		return fmt.Errorf("persist raft state: %w", err)
 	}
-	if err := r.db.Sync(); err != nil {
-		return fmt.Errorf("sync raft state: %w", err)
+	if mustSync || !raft.IsEmptySnap(snap) {
+		if err := r.db.Sync(); err != nil {
+			return fmt.Errorf("sync raft state: %w", err)
+		}
 	}
 	r.mu.Lock()
 	r.first, r.last = first, last
@@ -203,18 +207,18 @@ func (r *RaftLog) applyToMemory(hs raftpb.HardState, ents []raftpb.Entry, snap r
 
 // Append persists entries (see Save).
 func (r *RaftLog) Append(ents []raftpb.Entry) error {
-	return r.Save(raftpb.HardState{}, ents, raftpb.Snapshot{})
+	return r.Save(raftpb.HardState{}, ents, raftpb.Snapshot{}, true)
 }
 
 // SetHardState persists the hard state (see Save).
 func (r *RaftLog) SetHardState(hs raftpb.HardState) error {
-	return r.Save(hs, nil, raftpb.Snapshot{})
+	return r.Save(hs, nil, raftpb.Snapshot{}, true)
 }
 
 // ApplySnapshot persists a snapshot received from the leader and replaces the
 // log with it (see Save).
 func (r *RaftLog) ApplySnapshot(snap raftpb.Snapshot) error {
-	return r.Save(raftpb.HardState{}, nil, snap)
+	return r.Save(raftpb.HardState{}, nil, snap, true)
 }
 
 // CreateSnapshot records a snapshot of the state at applied index i (the

@@ -177,9 +177,9 @@ func TestRaftLogPersistsAcrossReopen(t *testing.T) {
 	require.True(t, empty)
 
 	terms := map[uint64]uint64{1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2}
-	require.NoError(t, r.Save(raftpb.HardState{Term: 1, Vote: 1, Commit: 2}, ents(terms, 1, 5), raftpb.Snapshot{}))
+	require.NoError(t, r.Save(raftpb.HardState{Term: 1, Vote: 1, Commit: 2}, ents(terms, 1, 5), raftpb.Snapshot{}, true))
 	// A new leader overwrites 4..5 with a shorter tail of term 3.
-	require.NoError(t, r.Save(raftpb.HardState{Term: 3, Vote: 2, Commit: 3}, []raftpb.Entry{{Index: 4, Term: 3}}, raftpb.Snapshot{}))
+	require.NoError(t, r.Save(raftpb.HardState{Term: 3, Vote: 2, Commit: 3}, []raftpb.Entry{{Index: 4, Term: 3}}, raftpb.Snapshot{}, true))
 	cs := raftpb.ConfState{Voters: []uint64{1, 2, 3}}
 	_, err = r.CreateSnapshot(3, &cs, []byte("at-3"))
 	require.NoError(t, err)
@@ -215,9 +215,9 @@ func TestRaftLogInstallsSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	s := openTemp(t, dir)
 	r := s.RaftLog()
-	require.NoError(t, r.Save(raftpb.HardState{Term: 1, Commit: 2}, ents(map[uint64]uint64{1: 1, 2: 1, 3: 1}, 1, 3), raftpb.Snapshot{}))
+	require.NoError(t, r.Save(raftpb.HardState{Term: 1, Commit: 2}, ents(map[uint64]uint64{1: 1, 2: 1, 3: 1}, 1, 3), raftpb.Snapshot{}, true))
 	snap := raftpb.Snapshot{Data: []byte("leader"), Metadata: raftpb.SnapshotMetadata{Index: 10, Term: 2, ConfState: raftpb.ConfState{Voters: []uint64{1, 2}}}}
-	require.NoError(t, r.Save(raftpb.HardState{Term: 2, Commit: 10}, nil, snap))
+	require.NoError(t, r.Save(raftpb.HardState{Term: 2, Commit: 10}, nil, snap, true))
 	require.NoError(t, s.Close())
 
 	s2 := openTemp(t, dir)

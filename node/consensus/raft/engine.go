@@ -4,10 +4,10 @@
 // committed blocks to its store in log order.
 //
 // One goroutine runs the Ready loop (persist, send, apply, snapshot,
-// Advance); another, on the leader, cuts blocks. At most one proposed block is
-// in flight, and the next is cut on top of the applied head once it commits,
-// so a block is always built on the state it will be applied to. Batching
-// comes from that pipeline: while one block commits, the next one fills.
+// Advance); another, on the leader, cuts blocks. A few proposed blocks are in
+// flight at a time, each built on the state the ones before it leave, so a
+// block is always built on the state it will be applied to. Batching comes
+// from that pipeline: while blocks commit, the next one fills.
 package raft
 
 import (
@@ -63,6 +63,7 @@ type Config struct {
 	SnapshotEvery   uint64        // applied entries between snapshots
 	SnapshotCatchUp uint64        // entries kept after a compaction for slow followers
 	ProposalTimeout time.Duration // a proposed block not committed by then is given up
+	MaxInflight     int           // proposed blocks the leader keeps in flight
 	ForwardWorkers  int           // concurrent forward batches from a follower
 	ForwardBatch    int           // most txs in one forward call
 }
@@ -74,6 +75,7 @@ func DefaultConfig() Config {
 		SnapshotEvery:   10_000,
 		SnapshotCatchUp: 1_000,
 		ProposalTimeout: 3 * time.Second,
+		MaxInflight:     4,
 		ForwardWorkers:  4,
 		ForwardBatch:    2048,
 	}
@@ -143,6 +145,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ProposalTimeout <= 0 {
 		cfg.ProposalTimeout = def.ProposalTimeout
+	}
+	if cfg.MaxInflight <= 0 {
+		cfg.MaxInflight = def.MaxInflight
 	}
 	if cfg.ForwardWorkers <= 0 {
 		cfg.ForwardWorkers = def.ForwardWorkers

@@ -18,18 +18,29 @@ import (
 const maxLinks = 64
 
 // proposer is the leader's block cutter; its state belongs to proposeLoop.
+// It keeps up to MaxInflight proposed blocks in flight, each built on the
+// state the ones before it will leave (their changes layered over the
+// store), so the raft pipeline stays full while earlier blocks commit.
 type proposer struct {
-	inflight *chain.Block // proposed, not yet seen applied
-	since    time.Time
+	inflight []*inflightBlock // proposed, not yet seen applied; oldest first
 }
 
-// proposeLoop cuts a block when this node leads, no block of its own is in
-// flight, it applied everything committed before its term, and either a full
-// block is queued or the oldest queued transaction waited BlockInterval.
+type inflightBlock struct {
+	block   *chain.Block
+	hash    chain.Hash
+	changes map[string]chain.Account
+	since   time.Time
+}
+
+// proposeLoop cuts a block when this node leads, fewer than MaxInflight of
+// its blocks are in flight, it applied everything committed before its term,
+// and either a full block is queued or the oldest queued transaction waited
+// BlockInterval.
 func (e *Engine) proposeLoop(ctx context.Context) {
 	var p proposer
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	defer func() { e.dropInflight(&p, "proposer stopped") }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -43,69 +54,96 @@ func (e *Engine) proposeLoop(ctx context.Context) {
 		if !e.isLeader() {
 			continue
 		}
-		if p.inflight != nil {
+		if len(p.inflight) > 0 {
 			timer.Reset(e.cfg.ProposalTimeout)
-			continue
 		}
-		if e.cfg.Store.AppliedIndex() < e.termStart.Load() {
-			continue // appliedCh wakes us as the backlog applies
+		for len(p.inflight) < e.cfg.MaxInflight && e.cfg.Store.AppliedIndex() >= e.termStart.Load() {
+			queued, age := e.cfg.Pool.Queued()
+			if queued == 0 {
+				break
+			}
+			if wait := e.params.BlockInterval.Duration - age; queued < e.params.BlockMaxTxs && wait > 0 {
+				timer.Reset(wait)
+				break
+			}
+			if !e.cut(ctx, &p) {
+				break
+			}
+			timer.Reset(e.cfg.ProposalTimeout)
 		}
-		queued, age := e.cfg.Pool.Queued()
-		if queued == 0 {
-			continue
-		}
-		if wait := e.params.BlockInterval.Duration - age; queued < e.params.BlockMaxTxs && wait > 0 {
-			timer.Reset(wait)
-			continue
-		}
-		e.cut(ctx, &p)
-		timer.Reset(e.cfg.ProposalTimeout)
 	}
 }
 
-// resolve settles the block in flight: applied (its txs were released by
-// Settle), superseded by another block at its height, or given up on.
+// resolve retires the in-flight blocks the store has applied, and gives up
+// on all of them when one was superseded by another block at its height, the
+// node stopped leading, or the oldest waited ProposalTimeout.
 func (e *Engine) resolve(p *proposer) {
-	if p.inflight == nil {
-		return
-	}
 	head, hash := e.cfg.Store.Head()
-	h := p.inflight.Header.Height
+	for len(p.inflight) > 0 && p.inflight[0].block.Header.Height <= head.Height {
+		ib := p.inflight[0]
+		got := hash
+		if h := ib.block.Header.Height; h != head.Height {
+			b, err := e.cfg.Store.BlockByHeight(h)
+			if err != nil {
+				e.dropInflight(p, "cannot read the committed block: "+err.Error())
+				return
+			}
+			got = b.Hash()
+		}
+		if got != ib.hash {
+			e.dropInflight(p, "superseded by another block at its height")
+			return
+		}
+		p.inflight = p.inflight[1:]
+	}
 	switch {
-	case head.Height >= h:
-		if head.Height == h && hash == p.inflight.Hash() {
-			break
-		}
-		if b, err := e.cfg.Store.BlockByHeight(h); err == nil && b.Hash() == p.inflight.Hash() {
-			break
-		}
-		e.log.Warn("proposed block superseded", "height", h, "txs", len(p.inflight.Txs))
-		e.cfg.Pool.Release(p.inflight.Txs)
-	case !e.isLeader() || time.Since(p.since) > e.cfg.ProposalTimeout:
-		e.log.Warn("proposed block not committed, giving up", "height", h, "txs", len(p.inflight.Txs),
-			"leader", e.isLeader(), semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout)
-		e.cfg.Pool.Release(p.inflight.Txs)
-	default:
+	case len(p.inflight) == 0:
+	case !e.isLeader():
+		e.dropInflight(p, "lost the leadership")
+	case time.Since(p.inflight[0].since) > e.cfg.ProposalTimeout:
+		e.dropInflight(p, "not committed within the proposal timeout")
+	}
+}
+
+// dropInflight forgets the blocks in flight and releases their transactions
+// from the pool's accounting (a block that still commits applies anyway).
+func (e *Engine) dropInflight(p *proposer, why string) {
+	if len(p.inflight) == 0 {
 		return
 	}
+	txs := 0
+	for _, ib := range p.inflight {
+		txs += len(ib.block.Txs)
+		e.cfg.Pool.Release(ib.block.Txs)
+	}
+	e.log.Warn("giving up on proposed blocks", "reason", why, "blocks", len(p.inflight), "txs", txs,
+		"from_height", p.inflight[0].block.Header.Height, semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout)
 	p.inflight = nil
 }
 
-// cut takes queued transactions, builds the next block on the applied head
-// and proposes it as one raft entry.
-func (e *Engine) cut(ctx context.Context, p *proposer) {
+// cut takes queued transactions, builds the next block on the tip (the last
+// block in flight, else the applied head) and proposes it as one raft entry.
+// It reports whether a block was proposed.
+func (e *Engine) cut(ctx context.Context, p *proposer) bool {
 	txs := e.cfg.Pool.Take(e.params.BlockMaxTxs, e.params.BlockMaxBytes)
-	head, hash := e.cfg.Store.Head()
+	tip, tipHash := e.cfg.Store.Head()
+	state := chain.Overlay{Base: e.cfg.Store}
+	if n := len(p.inflight); n > 0 {
+		tip, tipHash = p.inflight[n-1].block.Header, p.inflight[n-1].hash
+		for _, ib := range p.inflight {
+			state.Layers = append(state.Layers, ib.changes)
+		}
+	}
 	ctx, span := e.tracer.Start(ctx, semconv.SpanConsensusPropose, trace.WithLinks(txLinks(txs)...), trace.WithAttributes(
-		attribute.Int64(semconv.BlockHeightKey, int64(head.Height+1)),
+		attribute.Int64(semconv.BlockHeightKey, int64(tip.Height+1)),
 		attribute.Int64(semconv.ConsensusTermKey, int64(e.term.Load()))))
 	defer span.End()
-	b, rejected, err := chain.BuildBlock(e.params, e.cfg.Store, head, hash, txs, e.cfg.NodeID, time.Now())
+	b, changes, rejected, err := chain.BuildBlockChanges(e.params, state, tip, tipHash, txs, e.cfg.NodeID, time.Now())
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
-		e.log.Error("build block", "height", head.Height+1, "err", err, semconv.ErrorTypeKey, semconv.ErrorStorage)
+		e.log.Error("build block", "height", tip.Height+1, "err", err, semconv.ErrorTypeKey, semconv.ErrorStorage)
 		e.cfg.Pool.Release(txs)
-		return
+		return false
 	}
 	for _, r := range rejected {
 		e.log.Warn("transaction dropped at block building", semconv.TxHashKey, r.Tx.Hash().String(), "err", r.Err)
@@ -113,7 +151,7 @@ func (e *Engine) cut(ctx context.Context, p *proposer) {
 	}
 	span.SetAttributes(attribute.Int(semconv.BlockTxCountKey, len(b.Txs)))
 	if len(b.Txs) == 0 {
-		return
+		return false
 	}
 	data, err := b.MarshalBinary()
 	if err == nil {
@@ -124,9 +162,10 @@ func (e *Engine) cut(ctx context.Context, p *proposer) {
 		span.SetStatus(codes.Error, err.Error())
 		e.log.Warn("propose block", "height", b.Header.Height, "err", err)
 		e.cfg.Pool.Release(b.Txs)
-		return
+		return false
 	}
-	p.inflight, p.since = b, time.Now()
+	p.inflight = append(p.inflight, &inflightBlock{block: b, hash: b.Hash(), changes: changes, since: time.Now()})
+	return true
 }
 
 // txLinks links a block's spans to the traces its transactions came from.

@@ -17,13 +17,23 @@ import (
 )
 
 // handleReady processes one Ready in the order raft documents: persist, send,
-// apply, maybe snapshot, Advance.
+// apply, maybe snapshot, Advance. A leader sends before persisting, as etcd
+// does (raft thesis 10.2.1): its messages are appends and heartbeats, which
+// do not promise anything about its own disk, so followers write in parallel
+// with it. Everyone else persists first, since a vote or an append response
+// promises durable state.
 func (e *Engine) handleReady(ctx context.Context, n raft.Node, rd raft.Ready) error {
+	leading := e.isLeader() && (rd.SoftState == nil || rd.SoftState.Lead == e.id)
+	if leading {
+		e.send(n, rd.Messages)
+	}
 	if err := e.persist(rd); err != nil {
 		return err
 	}
 	e.noteSoftState(rd)
-	e.send(n, rd.Messages)
+	if !leading {
+		e.send(n, rd.Messages)
+	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := e.installSnapshot(ctx, rd.Snapshot); err != nil {
 			return err
@@ -43,7 +53,7 @@ func (e *Engine) handleReady(ctx context.Context, n raft.Node, rd raft.Ready) er
 // order, one fsync) before anything is sent or applied: raft's messages
 // promise that what they carry is durable here.
 func (e *Engine) persist(rd raft.Ready) error {
-	if err := e.cfg.Store.RaftLog().Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
+	if err := e.cfg.Store.RaftLog().Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return fmt.Errorf("persist raft state: %w", err)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
