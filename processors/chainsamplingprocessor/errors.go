@@ -2,10 +2,6 @@ package chainsamplingprocessor
 
 import "errors"
 
-// Sentinel errors of the processor's configuration, matched with errors.Is.
-var (
-	// errInvalidConfig is wrapped by every Validate error.
-	errInvalidConfig = errors.New("invalid chainsampling config")
-	// errShutdown is returned by ConsumeTraces after Shutdown.
-	errShutdown = errors.New("chainsampling processor is shut down")
-)
+// errInvalidConfig is wrapped by every Validate error; match it with
+// errors.Is. The policy file's errors wrap policy.ErrInvalid.
+var errInvalidConfig = errors.New("invalid chainsampling config")

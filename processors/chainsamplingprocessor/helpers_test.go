@@ -122,6 +122,18 @@ func (h *harness) counter(name string) int64 {
 	return n
 }
 
+// gauge returns the value of a gauge the processor exports (0 if unset).
+func (h *harness) gauge(name string) int64 {
+	m, err := h.tel.GetMetric(name)
+	if err != nil {
+		return 0
+	}
+	if g, ok := m.Data.(metricdata.Gauge[int64]); ok && len(g.DataPoints) > 0 {
+		return g.DataPoints[0].Value
+	}
+	return 0
+}
+
 // spanSpec describes one span of a hand-made trace.
 type spanSpec struct {
 	id         uint64 // trace id (low bits); the high bits stay zero

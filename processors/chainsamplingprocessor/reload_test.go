@@ -117,6 +117,7 @@ func TestReload(t *testing.T) {
 			require.Eventually(t, func() bool { return p.keptNow(t) }, waitFor, time.Millisecond,
 				"the edited policy comes into force without a restart")
 			require.Equal(t, int64(1), h.counter("otelcol_processor_chainsampling_policy_reloads"))
+			require.Equal(t, int64(2), h.gauge("otelcol_processor_chainsampling_policy_version"))
 
 			// An invalid edit is refused with file, line and problem; the
 			// previous policy stays in force and the failure is counted.
@@ -128,6 +129,8 @@ func TestReload(t *testing.T) {
 			require.Len(t, refused, 1)
 			require.Contains(t, refused[0].ContextMap()["error"], "policies.yaml:8:11: keep: must be a probability between 0 and 1, got 7")
 			require.True(t, p.keptNow(t), "the previous policy is still in force")
+			require.Equal(t, int64(2), h.gauge("otelcol_processor_chainsampling_policy_version"))
+			require.Equal(t, int64(1), h.gauge("otelcol_processor_chainsampling_buffered_traces"), "the trace buffered before the edits is still there")
 
 			h.shutdown()
 			kept := h.kept()[traceID(500)]

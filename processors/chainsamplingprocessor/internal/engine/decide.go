@@ -1,47 +1,11 @@
 package engine
 
 import (
-	"context"
 	"time"
-
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/match"
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/policy"
 )
-
-// Attribute keys and values of the engine's own metrics (see metadata.yaml).
-const (
-	attrRule    = "rule"
-	attrOutcome = "outcome"
-	attrReason  = "reason"
-
-	outcomeKept    = "kept"
-	outcomeDropped = "dropped"
-
-	reasonMaxTraces = "max_traces"
-	reasonMaxBytes  = "max_bytes"
-	reasonShutdown  = "shutdown"
-)
-
-// bg is the context of metric recordings, which never block or cancel.
-var bg = context.Background()
-
-// decidedAttrs is a rule's precomputed metric attributes for one outcome, so
-// that recording a decision allocates nothing.
-type decidedAttrs struct {
-	opt metric.MeasurementOption
-}
-
-func newDecidedAttrs(rule string, kept bool) decidedAttrs {
-	outcome := outcomeDropped
-	if kept {
-		outcome = outcomeKept
-	}
-	return decidedAttrs{opt: metric.WithAttributeSet(attribute.NewSet(
-		attribute.String(attrRule, rule), attribute.String(attrOutcome, outcome)))}
-}
 
 // Tick decides every trace whose wait is over at now and returns the spans
 // of the kept ones, ready to send on.
@@ -67,7 +31,7 @@ func (e *Engine) Tick(now time.Time) (outTraces, error) {
 		kept = e.decide(kept, it.t, now)
 	}
 	if e.budget.roll(now) {
-		e.tel.ProcessorChainsamplingLoadScale.Record(bg, int64(e.budget.scale*1000))
+		e.tel.ProcessorChainsamplingLoadScale.Record(e.tel.ctx, int64(e.budget.scale*1000))
 	}
 	e.recordBuffered()
 	e.mu.Unlock()
@@ -85,7 +49,7 @@ func (e *Engine) Flush(now time.Time) (outTraces, error) {
 		}
 		e.byFirst.pop()
 		kept = e.decide(kept, it.t, now)
-		e.tel.ProcessorChainsamplingTracesDecidedEarly.Add(bg, 1, metric.WithAttributes(attribute.String(attrReason, reasonShutdown)))
+		e.tel.ProcessorChainsamplingTracesDecidedEarly.Add(e.tel.ctx, 1, e.tel.early[reasonShutdown])
 	}
 	e.recordBuffered()
 	e.mu.Unlock()
@@ -93,9 +57,9 @@ func (e *Engine) Flush(now time.Time) (outTraces, error) {
 }
 
 func (e *Engine) recordBuffered() {
-	e.tel.ProcessorChainsamplingBufferedTraces.Record(bg, int64(len(e.traces)))
-	e.tel.ProcessorChainsamplingBufferedSpans.Record(bg, e.spans)
-	e.tel.ProcessorChainsamplingBufferedBytes.Record(bg, e.bytes)
+	e.tel.ProcessorChainsamplingBufferedTraces.Record(e.tel.ctx, int64(len(e.traces)))
+	e.tel.ProcessorChainsamplingBufferedSpans.Record(e.tel.ctx, e.spans)
+	e.tel.ProcessorChainsamplingBufferedBytes.Record(e.tel.ctx, e.bytes)
 }
 
 // decideOldest decides the trace that arrived first, to make room.
@@ -105,7 +69,7 @@ func (e *Engine) decideOldest(kept []keptTrace, now time.Time, reason string) []
 		return kept
 	}
 	e.byFirst.pop()
-	e.tel.ProcessorChainsamplingTracesDecidedEarly.Add(bg, 1, metric.WithAttributes(attribute.String(attrReason, reason)))
+	e.tel.ProcessorChainsamplingTracesDecidedEarly.Add(e.tel.ctx, 1, e.tel.early[reason])
 	return e.decide(kept, it.t, now)
 }
 
@@ -145,9 +109,9 @@ func (e *Engine) decide(kept []keptTrace, t *trace, now time.Time) []keptTrace {
 		attrs = r.keptSet
 		kept = append(kept, keptTrace{id: t.id, chunks: t.chunks, rule: r.Name, th: th})
 	}
-	e.tel.ProcessorChainsamplingTracesDecided.Add(bg, 1, attrs.opt)
-	e.tel.ProcessorChainsamplingSpansDecided.Add(bg, int64(t.spans), attrs.opt)
-	e.tel.ProcessorChainsamplingDecisionLatency.Record(bg, (now.UnixNano()-t.first)/int64(time.Millisecond))
+	e.tel.ProcessorChainsamplingTracesDecided.Add(e.tel.ctx, 1, attrs.opt)
+	e.tel.ProcessorChainsamplingSpansDecided.Add(e.tel.ctx, int64(t.spans), attrs.opt)
+	e.tel.ProcessorChainsamplingDecisionLatency.Record(e.tel.ctx, (now.UnixNano()-t.first)/int64(time.Millisecond))
 	t.chunks = nil
 	return kept
 }

@@ -75,7 +75,7 @@ type ruleState struct {
 // one lock; decoding of kept traces happens outside it.
 type Engine struct {
 	cfg Config
-	tel *metadata.TelemetryBuilder
+	tel telemetry
 
 	mu      sync.Mutex
 	pol     *policy.Policy
@@ -99,7 +99,7 @@ func New(cfg Config, pol *policy.Policy, tel *metadata.TelemetryBuilder) (*Engin
 	}
 	e := &Engine{
 		cfg:    cfg,
-		tel:    tel,
+		tel:    newTelemetry(tel),
 		traces: make(map[pcommon.TraceID]*trace),
 		cache:  cache,
 		intern: newInterner(),
@@ -226,9 +226,9 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	e.mu.Unlock()
 
 	if newTraces > 0 {
-		e.tel.ProcessorChainsamplingTracesReceived.Add(bg, newTraces)
+		e.tel.ProcessorChainsamplingTracesReceived.Add(e.tel.ctx, newTraces)
 	}
-	late.record(e.tel)
+	late.record(&e.tel)
 	out, err := e.decodeKept(kept)
 	late.out.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
 	return out, err

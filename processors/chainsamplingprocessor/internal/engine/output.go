@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/chainotel/chainotel/semconv"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-
-	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/metadata"
-	"github.com/chainotel/chainotel/semconv"
 )
 
 // outTraces is what the engine hands back to send on.
@@ -144,16 +140,11 @@ func (l *lateSpans) add(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptra
 	stamp(ns, d.rule, d.th)
 }
 
-var (
-	lateKept    = metric.WithAttributeSet(attribute.NewSet(attribute.String(attrOutcome, outcomeKept)))
-	lateDropped = metric.WithAttributeSet(attribute.NewSet(attribute.String(attrOutcome, outcomeDropped)))
-)
-
-func (l *lateSpans) record(tel *metadata.TelemetryBuilder) {
+func (l *lateSpans) record(tel *telemetry) {
 	if l.kept > 0 {
-		tel.ProcessorChainsamplingLateSpans.Add(bg, l.kept, lateKept)
+		tel.ProcessorChainsamplingLateSpans.Add(tel.ctx, l.kept, tel.lateKept)
 	}
 	if l.dropped > 0 {
-		tel.ProcessorChainsamplingLateSpans.Add(bg, l.dropped, lateDropped)
+		tel.ProcessorChainsamplingLateSpans.Add(tel.ctx, l.dropped, tel.lateDropped)
 	}
 }
