@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -116,4 +117,22 @@ func TestLoadAgainstAnHTTPServer(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, calls.Load(), int64(2))
 	assert.Positive(t, refused, "the refused requests are counted by kind")
+}
+
+func TestProcCPUReadsAProcess(t *testing.T) {
+	// Burn a little CPU so the count is not zero at a 10ms resolution.
+	x := 0
+	for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); {
+		x++
+	}
+	d, err := procCPU(os.Getpid())
+	require.NoError(t, err)
+	assert.Positive(t, d)
+	_, err = procCPU(0)
+	require.Error(t, err)
+}
+
+func TestFormatCoresPutsLoadgenFirst(t *testing.T) {
+	got := formatCores(map[string]float64{"node1": 0.5, "loadgen": 0.25, "node0": 1})
+	assert.True(t, strings.HasPrefix(got, "loadgen 0.25, node0 1.00, node1 0.50 (total 1.75 of "), got)
 }

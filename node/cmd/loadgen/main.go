@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -112,6 +113,7 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, p
 		if profileDir != "" {
 			prof = startProfiles(ctx, l.client, nodes, profileDir, mode, l.cfg.duration, d)
 		}
+		meter := newCPUMeter(nodes)
 		var c counters
 		stop := make(chan struct{})
 		shown := make(chan struct{})
@@ -122,6 +124,7 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, p
 		r := l.run(ctx, mode, &c)
 		close(stop)
 		<-shown
+		r.cores = meter.cores()
 		prof.wait()
 		rs = append(rs, r)
 	}
@@ -159,3 +162,5 @@ func waitTargets(ctx context.Context, client *cluster.Client, cfg config, d *dis
 
 // stopTimeout bounds a node's graceful shutdown at the end of a run.
 const stopTimeout = 30 * time.Second
+
+func numCPU() int { return runtime.NumCPU() }

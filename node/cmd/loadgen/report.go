@@ -67,6 +67,11 @@ func printResults(w io.Writer, title string, rs []result) {
 		fmt.Fprintf(w, "  %s: %s\n", r.mode, r.versus())
 	}
 	for _, r := range rs {
+		if len(r.cores) > 0 {
+			fmt.Fprintf(w, "  %s cpu: %s\n", r.mode, formatCores(r.cores))
+		}
+	}
+	for _, r := range rs {
 		for _, class := range slices.Sorted(maps.Keys(r.errs)) {
 			fmt.Fprintf(w, "  %s errors: %d x %s\n", r.mode, r.errs[class], class)
 		}

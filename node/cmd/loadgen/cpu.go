@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
+)
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
+// 100 on Linux for every architecture Go supports there).
+const clockTick = 10 * time.Millisecond
+
+// cpuMeter samples the CPU time used by loadgen and by the spawned nodes, so
+// a result shows where the machine's cores went: the nodes or the load
+// generator competing with them.
+type cpuMeter struct {
+	nodes []*cluster.Node
+	at    time.Time
+	start map[string]time.Duration
+}
+
+func newCPUMeter(nodes []*cluster.Node) *cpuMeter {
+	m := &cpuMeter{nodes: nodes}
+	m.at, m.start = time.Now(), m.sample()
+	return m
+}
+
+func (m *cpuMeter) sample() map[string]time.Duration {
+	s := map[string]time.Duration{}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s["loadgen"] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for _, n := range m.nodes {
+		if d, err := procCPU(n.Pid()); err == nil {
+			s[n.ID] = d
+		}
+	}
+	return s
+}
+
+// cores returns, per process, the cores it kept busy on average since the
+// meter was made.
+func (m *cpuMeter) cores() map[string]float64 {
+	end, wall := m.sample(), time.Since(m.at).Seconds()
+	out := map[string]float64{}
+	for k, v := range end {
+		if s, ok := m.start[k]; ok && wall > 0 {
+			out[k] = (v - s).Seconds() / wall
+		}
+	}
+	return out
+}
+
+// procCPU is the user plus system CPU time of process pid so far.
+func procCPU(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		return 0, fmt.Errorf("no process")
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields are counted after
+	// its closing parenthesis. utime and stime are fields 14 and 15.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime %q %q", pid, f[11], f[12])
+	}
+	return time.Duration(utime+stime) * clockTick, nil
+}
+
+// formatCores writes "loadgen 0.9, node0 0.5, ..." with loadgen first.
+func formatCores(c map[string]float64) string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		if k != "loadgen" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if _, ok := c["loadgen"]; ok {
+		keys = append([]string{"loadgen"}, keys...)
+	}
+	parts := make([]string, len(keys))
+	total := 0.0
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.2f", k, c[k])
+		total += c[k]
+	}
+	return fmt.Sprintf("%s (total %.2f of %d cores)", strings.Join(parts, ", "), total, numCPU())
+}
