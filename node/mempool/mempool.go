@@ -69,16 +69,16 @@ func New(max int, tracer trace.Tracer) *Pool {
 // state-transition and gas checks against state plus what is pending. It
 // returns ErrDuplicate, ErrFull, or the chain validation error.
 func (p *Pool) Add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params) error {
-	_, span := p.tracer.Start(ctx, semconv.SpanMempoolAdd, trace.WithAttributes(attribute.String(semconv.TxHashKey, h.String())))
+	ctx, span := p.tracer.Start(ctx, semconv.SpanMempoolAdd, trace.WithAttributes(attribute.String(semconv.TxHashKey, h.String())))
 	defer span.End()
-	err := p.add(tx, h, state, params, span)
+	err := p.add(ctx, tx, h, state, params, span)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	return err
 }
 
-func (p *Pool) add(tx chain.Tx, h chain.Hash, state State, params *chain.Params, span trace.Span) error {
+func (p *Pool) add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params, span trace.Span) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	span.SetAttributes(attribute.Int(semconv.MempoolSizeKey, len(p.byHash)))
@@ -104,8 +104,17 @@ func (p *Pool) add(tx chain.Tx, h chain.Hash, state State, params *chain.Params,
 		acct.Nonce += uint64(s.pending)
 		acct.Balance -= min(acct.Balance, s.spend)
 	}
-	span.SetAttributes(attribute.Int64(semconv.AccountNonceKey, int64(acct.Nonce)))
-	if err := chain.CheckTransition(&tx, acct); err != nil {
+	// The validate.state_transition stage runs here, on the leader, where
+	// the pending transactions of the sender are known.
+	_, vspan := p.tracer.Start(ctx, semconv.SpanValidateStateTransition,
+		trace.WithAttributes(attribute.Int64(semconv.AccountNonceKey, int64(acct.Nonce))))
+	err = chain.CheckTransition(&tx, acct)
+	if err != nil {
+		vspan.SetStatus(codes.Error, err.Error())
+		vspan.SetAttributes(attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
+	}
+	vspan.End()
+	if err != nil {
 		return err
 	}
 	if err := params.CheckGas(&tx); err != nil {
