@@ -63,7 +63,10 @@ func TestCluster(t *testing.T) {
 	})
 	step("peers refuse TLS 1.2 and clients without a certificate", func(t *testing.T) {
 		for _, n := range c.Nodes() {
+			logStart := len(n.Log())
 			checkTLSRefusals(t, n)
+			// "Everything else is refused and logged": crypto/tls's own words.
+			waitLogged(t, n, logStart, "offered only unsupported versions", "didn't provide a certificate")
 		}
 		// Plain HTTP on the same port still serves the API.
 		_, err := latestHeight(ctxFor(t, requestTimeout), cl, c.Nodes()[0])

@@ -46,6 +46,21 @@ func checkTLSRefusals(t *testing.T, n *cluster.Node) {
 	require.Error(t, err, "%s accepted a TLS client without certificate", n.ID)
 }
 
+// waitLogged waits until n's output after offset from holds every one of subs.
+func waitLogged(t *testing.T, n *cluster.Node, from int, subs ...string) {
+	t.Helper()
+	err := cluster.Poll(ctxFor(t, catchUpWithin), func() error {
+		out := n.Log()[from:]
+		for _, s := range subs {
+			if !strings.Contains(out, s) {
+				return fmt.Errorf("%s has not logged %q", n.ID, s)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}
+
 // checkImpostorRefused replaces a follower by a process with the same node id
 // and the same data but certificates from another CA: the other nodes must
 // refuse it (and log why) and it must never receive a block; the real node
