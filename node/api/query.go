@@ -22,10 +22,16 @@ type BlockView struct {
 	Txs    []TxView     `json:"txs"`
 }
 
+func txView(tx chain.Tx) TxView {
+	v := TxView{Hash: tx.Hash(), Tx: tx}
+	v.Type = tx.TypeOrDefault() // show the default type rather than ""
+	return v
+}
+
 func blockView(b *chain.Block) BlockView {
 	v := BlockView{Hash: b.Hash(), Header: b.Header, Txs: make([]TxView, len(b.Txs))}
 	for i := range b.Txs {
-		v.Txs[i] = TxView{Hash: b.Txs[i].Hash(), Tx: b.Txs[i]}
+		v.Txs[i] = txView(b.Txs[i])
 	}
 	return v
 }
@@ -86,7 +92,7 @@ func (a *API) getTx(w http.ResponseWriter, r *http.Request) {
 		a.writeError(r.Context(), w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, TxLookup{TxView: TxView{Hash: hash, Tx: *tx}, BlockHash: b.Hash(),
+	writeJSON(w, http.StatusOK, TxLookup{TxView: txView(*tx), BlockHash: b.Hash(),
 		Height: loc.Height, Index: loc.Index, AppliedNonce: loc.Nonce})
 }
 

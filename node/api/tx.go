@@ -186,14 +186,14 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.CommitTimeout)
 	defer cancel()
 	// Register before submitting, so a commit cannot slip past unseen.
-	chans := make([]<-chan Receipt, len(txs))
+	chans := make([]chan Receipt, len(txs))
 	for j, h := range hashes {
 		chans[j] = a.waiters.add(h)
 	}
 	errs := a.cfg.Engine.Submit(ctx, txs)
 	for j, i := range idx {
 		if errs[j] != nil {
-			a.waiters.remove(hashes[j])
+			a.waiters.remove(hashes[j], chans[j])
 			results[i].err = errs[j]
 			continue
 		}
@@ -201,7 +201,7 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 		case rc := <-chans[j]:
 			results[i].receipt = &rc
 		case <-ctx.Done():
-			a.waiters.remove(hashes[j])
+			a.waiters.remove(hashes[j], chans[j])
 			results[i].err = fmt.Errorf("%w: transaction %s not committed within %s; it may still commit, check GET /tx/%s",
 				consensus.ErrNoQuorum, hashes[j], a.cfg.CommitTimeout, hashes[j])
 		}

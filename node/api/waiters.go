@@ -14,31 +14,53 @@ type Receipt struct {
 }
 
 // waiters wakes the requests waiting for their transactions to commit, by
-// transaction hash. Safe for concurrent use.
+// transaction hash. Several requests may wait on one hash (the same signed
+// transaction posted twice). Safe for concurrent use.
 type waiters struct {
 	mu sync.Mutex
-	m  map[chain.Hash]chan Receipt
+	m  map[chain.Hash][]chan Receipt
 }
 
-func newWaiters() *waiters { return &waiters{m: make(map[chain.Hash]chan Receipt)} }
+func newWaiters() *waiters { return &waiters{m: make(map[chain.Hash][]chan Receipt)} }
 
 // add registers interest in h; the channel receives its receipt once.
-func (w *waiters) add(h chain.Hash) <-chan Receipt {
+func (w *waiters) add(h chain.Hash) chan Receipt {
 	ch := make(chan Receipt, 1)
 	w.mu.Lock()
-	w.m[h] = ch
+	w.m[h] = append(w.m[h], ch)
 	w.mu.Unlock()
 	return ch
 }
 
-func (w *waiters) remove(h chain.Hash) {
+// remove withdraws one registration made by add.
+func (w *waiters) remove(h chain.Hash, ch chan Receipt) {
 	w.mu.Lock()
-	delete(w.m, h)
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	list := w.m[h]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(w.m, h)
+	} else {
+		w.m[h] = list
+	}
+}
+
+func (w *waiters) empty() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m) == 0
 }
 
 // notify wakes the waiters of b's transactions.
 func (w *waiters) notify(b *chain.Block) {
+	if w.empty() { // nobody waits on this node: skip hashing the block
+		return
+	}
 	bh := b.Hash()
 	hashes := make([]chain.Hash, len(b.Txs))
 	for i := range b.Txs {
@@ -46,13 +68,10 @@ func (w *waiters) notify(b *chain.Block) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.m) == 0 {
-		return
-	}
 	for _, h := range hashes {
-		if ch, ok := w.m[h]; ok {
+		for _, ch := range w.m[h] {
 			ch <- Receipt{TxHash: h, BlockHash: bh, Height: b.Header.Height}
-			delete(w.m, h)
 		}
+		delete(w.m, h)
 	}
 }
