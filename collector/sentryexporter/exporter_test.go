@@ -81,6 +81,7 @@ func TestSpanEventFields(t *testing.T) {
 		{Function: "Stack", Module: "runtime/debug", AbsPath: "/usr/local/go/src/runtime/debug/stack.go", Filename: "stack.go", Lineno: 26, InApp: false},
 	}, exc.Stacktrace.Frames)
 
+	exp.stopTraces(t) // the push that sent it has returned
 	metadatatest.AssertEqualExporterSentryEventsSent(t, exp.tt,
 		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 }
