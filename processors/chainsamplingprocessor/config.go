@@ -38,8 +38,9 @@ type Config struct {
 	// when the load falls. 0 means no budget.
 	MaxSpansPerSecond int `mapstructure:"max_spans_per_second"`
 
-	// Compression of the buffered spans: "none", or "s2" for about a third
-	// of the memory per buffered span at about a fifth more CPU.
+	// Compression of the buffered spans: "none"; "s2" for about a third of
+	// the memory per buffered span at about a fifth more CPU; or "auto", s2
+	// only while more than half of max_bytes is in use.
 	Compression string `mapstructure:"compression"`
 
 	// WatchPolicyFile reloads the policy file when it changes.
@@ -55,6 +56,7 @@ var _ component.Config = (*Config)(nil)
 const (
 	compressionNone = "none"
 	compressionS2   = "s2"
+	compressionAuto = "auto"
 )
 
 // Validate checks each field and names the key and the bad value.
@@ -72,8 +74,8 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("%w: max_bytes: must be > 0, got %d", errInvalidConfig, cfg.MaxBytes)
 	case cfg.DecisionCacheSize <= 0:
 		return fmt.Errorf("%w: decision_cache_size: must be > 0, got %d", errInvalidConfig, cfg.DecisionCacheSize)
-	case cfg.Compression != compressionNone && cfg.Compression != compressionS2:
-		return fmt.Errorf("%w: compression: must be %q or %q, got %q", errInvalidConfig, compressionNone, compressionS2, cfg.Compression)
+	case cfg.Compression != compressionNone && cfg.Compression != compressionS2 && cfg.Compression != compressionAuto:
+		return fmt.Errorf("%w: compression: must be %q, %q or %q, got %q", errInvalidConfig, compressionNone, compressionS2, compressionAuto, cfg.Compression)
 	case cfg.MaxSpansPerSecond < 0:
 		return fmt.Errorf("%w: max_spans_per_second: must be >= 0 (0 = no budget), got %d", errInvalidConfig, cfg.MaxSpansPerSecond)
 	}

@@ -29,7 +29,7 @@ func TestLoadConfig(t *testing.T) {
 				MaxTraces:             defaultMaxTraces,
 				MaxBytes:              defaultMaxBytes,
 				DecisionCacheSize:     defaultDecisionCacheSize,
-				Compression:           compressionNone,
+				Compression:           compressionAuto,
 				WatchPolicyFile:       true,
 			},
 		},
@@ -71,7 +71,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"invalid_max_traces.yaml", "max_traces: must be > 0, got 0"},
 		{"invalid_max_bytes.yaml", "max_bytes: must be > 0, got -5"},
 		{"invalid_decision_cache_size.yaml", "decision_cache_size: must be > 0, got 0"},
-		{"invalid_compression.yaml", `compression: must be "none" or "s2", got "zip"`},
+		{"invalid_compression.yaml", `compression: must be "none", "s2" or "auto", got "zip"`},
 		{"invalid_max_spans_per_second.yaml", "max_spans_per_second: must be >= 0 (0 = no budget), got -10"},
 	}
 	for _, tt := range tests {

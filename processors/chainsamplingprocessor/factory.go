@@ -36,7 +36,7 @@ func createDefaultConfig() component.Config {
 		MaxTraces:             defaultMaxTraces,
 		MaxBytes:              defaultMaxBytes,
 		DecisionCacheSize:     defaultDecisionCacheSize,
-		Compression:           compressionNone,
+		Compression:           compressionAuto,
 		WatchPolicyFile:       true,
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -109,6 +110,12 @@ func (h *harness) kept() map[pcommon.TraceID][]ptrace.Span {
 
 // counter sums the data points of a counter the processor exports.
 func (h *harness) counter(name string) int64 {
+	return h.counterWhere(name, "", "")
+}
+
+// counterWhere sums the data points of a counter whose attribute key has
+// value (all of them when key is empty).
+func (h *harness) counterWhere(name, key, value string) int64 {
 	m, err := h.tel.GetMetric(name)
 	if err != nil {
 		return 0
@@ -116,7 +123,9 @@ func (h *harness) counter(name string) int64 {
 	var n int64
 	if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
 		for _, dp := range sum.DataPoints {
-			n += dp.Value
+			if v, ok := dp.Attributes.Value(attribute.Key(key)); key == "" || (ok && v.AsString() == value) {
+				n += dp.Value
+			}
 		}
 	}
 	return n

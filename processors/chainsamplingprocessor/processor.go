@@ -50,6 +50,13 @@ type chainSampling struct {
 	done []<-chan struct{}
 }
 
+// engineCompression maps the compression key to the engine's setting.
+var engineCompression = map[string]engine.Compression{
+	compressionNone: engine.CompressNever,
+	compressionS2:   engine.CompressAlways,
+	compressionAuto: engine.CompressUnderPressure,
+}
+
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (processor.Traces, error) {
 	data, err := os.ReadFile(cfg.PolicyFile)
 	if err != nil {
@@ -70,7 +77,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (pr
 		MaxBytes:              cfg.MaxBytes,
 		DecisionCacheSize:     cfg.DecisionCacheSize,
 		MaxSpansPerSecond:     cfg.MaxSpansPerSecond,
-		Compress:              cfg.Compression == compressionS2,
+		Compression:           engineCompression[cfg.Compression],
 	}, pol, tel)
 	if err != nil {
 		return nil, err

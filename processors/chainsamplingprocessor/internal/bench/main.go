@@ -195,7 +195,7 @@ func newSubjects(dir string, recent int64, maxTraces int) ([]subject, error) {
 		return nil, fmt.Errorf("chainsampling config: %w", err)
 	}
 	return []subject{
-		{name: "chainsampling", factory: ours, config: ourCfg},
+		{name: "chainsampling (default: auto)", factory: ours, config: ourCfg},
 		{name: "chainsampling (compression: s2)", factory: ours, config: ourS2Cfg},
 		{name: "tail_sampling (contrib v0.159.0)", factory: contrib, config: contribCfg},
 	}, nil

@@ -33,6 +33,7 @@ func (e *Engine) Tick(now time.Time) (outTraces, error) {
 	if e.budget.roll(now) {
 		e.tel.ProcessorChainsamplingLoadScale.Record(e.tel.ctx, int64(e.budget.scale*1000))
 	}
+	e.notePressure()
 	e.recordBuffered()
 	e.mu.Unlock()
 	return e.decodeKept(kept)
@@ -51,6 +52,7 @@ func (e *Engine) Flush(now time.Time) (outTraces, error) {
 		kept = e.decide(kept, it.t, now)
 		e.tel.ProcessorChainsamplingTracesDecidedEarly.Add(e.tel.ctx, 1, e.tel.early[reasonShutdown])
 	}
+	e.notePressure()
 	e.recordBuffered()
 	e.mu.Unlock()
 	return e.decodeKept(kept)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -33,15 +34,30 @@ type Config struct {
 	MaxBytes              int64
 	DecisionCacheSize     int
 	MaxSpansPerSecond     int // 0: no budget
-	// Compress holds chunks s2-compressed: about a third of the memory per
-	// buffered span for about a fifth more CPU at ingest.
-	Compress bool
+	// Compression says when chunks are held s2-compressed: about a third
+	// of the memory per buffered span for about a fifth more CPU at ingest.
+	Compression Compression
 }
+
+// Compression is when the engine compresses the chunks it holds.
+type Compression int
+
+const (
+	// CompressNever holds chunks as they were encoded.
+	CompressNever Compression = iota
+	// CompressAlways compresses every chunk.
+	CompressAlways
+	// CompressUnderPressure compresses chunks while more than half of
+	// MaxBytes is in use: full speed while memory is plentiful, and about
+	// three times the traces before MaxBytes forces early decisions.
+	CompressUnderPressure
+)
 
 // chunk is one incoming batch, marshalled, shared by the traces in it.
 type chunk struct {
-	data []byte
-	refs int // undecided traces that hold it
+	data       []byte
+	refs       int  // undecided traces that hold it
+	compressed bool // data is s2-compressed
 }
 
 // trace is the engine's state for one buffered trace.
@@ -76,6 +92,10 @@ type ruleState struct {
 type Engine struct {
 	cfg Config
 	tel telemetry
+
+	// pressure is true while more than half of MaxBytes is held; it is
+	// read without the lock, to choose whether to compress before taking it.
+	pressure atomic.Bool
 
 	mu      sync.Mutex
 	pol     *policy.Policy
@@ -169,12 +189,12 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	if err != nil {
 		return ptrace.NewTraces(), fmt.Errorf("encode spans for buffering: %w", err)
 	}
-	if e.cfg.Compress {
+	c := &chunk{data: data}
+	if e.cfg.Compression == CompressAlways || (e.cfg.Compression == CompressUnderPressure && e.pressure.Load()) {
 		// Encode into a scratch slice of the worst-case size, then keep an
 		// exact-size copy so the chunk holds no slack.
-		data = bytes.Clone(s2.Encode(nil, data))
+		c.data, c.compressed = bytes.Clone(s2.Encode(nil, data)), true
 	}
-	c := &chunk{data: data}
 	late := lateSpans{out: ptrace.NewTraces()}
 
 	e.mu.Lock()
@@ -223,6 +243,7 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	for e.bytes > e.cfg.MaxBytes && len(e.traces) > 0 {
 		kept = e.decideOldest(kept, now, reasonMaxBytes)
 	}
+	e.notePressure()
 	e.mu.Unlock()
 
 	if newTraces > 0 {
@@ -298,9 +319,15 @@ func (e *Engine) resummarise() error {
 	return nil
 }
 
+// notePressure records whether more than half of MaxBytes is held. Called
+// with the lock held whenever the buffered bytes change.
+func (e *Engine) notePressure() {
+	e.pressure.Store(e.bytes > e.cfg.MaxBytes/2)
+}
+
 // chunkBytes returns the encoded OTLP of a chunk, decompressed if need be.
 func (e *Engine) chunkBytes(c *chunk) ([]byte, error) {
-	if !e.cfg.Compress {
+	if !c.compressed {
 		return c.data, nil
 	}
 	data, err := s2.Decode(nil, c.data)

@@ -48,10 +48,10 @@ func traceIDs(td ptrace.Traces) map[pcommon.TraceID]int {
 }
 
 func TestMemoryBoundUnderFlood(t *testing.T) {
-	for _, compress := range []bool{false, true} {
-		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+	for _, compression := range []Compression{CompressNever, CompressAlways, CompressUnderPressure} {
+		t.Run(fmt.Sprintf("compression=%d", compression), func(t *testing.T) {
 			const maxTraces, maxBytes = 200, 128 << 10
-			e := newEngine(t, Config{MaxTraces: maxTraces, MaxBytes: maxBytes, Compress: compress}, "rules: [{name: all, keep: 1}]")
+			e := newEngine(t, Config{MaxTraces: maxTraces, MaxBytes: maxBytes, Compression: compression}, "rules: [{name: all, keep: 1}]")
 			g := gen.New(gen.Default(3))
 			sent, out := 0, 0
 			for range 400 {
@@ -75,7 +75,7 @@ func TestMemoryBoundUnderFlood(t *testing.T) {
 }
 
 func TestResummariseFromCompressedChunks(t *testing.T) {
-	e := newEngine(t, Config{Compress: true}, "rules: [{name: none, keep: 0}]")
+	e := newEngine(t, Config{Compression: CompressAlways}, "rules: [{name: none, keep: 0}]")
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr(semconv.ServiceInstanceIDKey, "node2")
@@ -102,6 +102,41 @@ rules:
 	res, err := e.Flush(t0)
 	require.NoError(t, err)
 	require.Equal(t, 1, res.SpanCount())
+}
+
+func TestCompressesUnderPressureOnly(t *testing.T) {
+	e := newEngine(t, Config{MaxBytes: 64 << 10, Compression: CompressUnderPressure}, "rules: [{name: all, keep: 1}]")
+	g := gen.New(gen.Default(8))
+	held := func() (plain, compressed int) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, t := range e.traces {
+			for _, c := range t.chunks {
+				if c.compressed {
+					compressed++
+				} else {
+					plain++
+				}
+			}
+		}
+		return plain, compressed
+	}
+	for i := 0; !e.pressure.Load(); i++ {
+		require.Less(t, i, 100, "half of max_bytes is never reached")
+		_, err := e.Ingest(g.Batch(5), t0)
+		require.NoError(t, err)
+	}
+	plain, compressed := held()
+	require.Positive(t, plain)
+	require.Zero(t, compressed, "chunks stay plain while under half of max_bytes is held")
+
+	_, err := e.Ingest(g.Batch(5), t0)
+	require.NoError(t, err)
+	_, compressed = held()
+	require.Positive(t, compressed, "and are compressed beyond it")
+	res, err := e.Flush(t0)
+	require.NoError(t, err)
+	require.Positive(t, res.SpanCount())
 }
 
 func TestOldestDecidedFirst(t *testing.T) {
