@@ -283,4 +283,20 @@ func TestClusterCommitsRestartsAndCatchesUp(t *testing.T) {
 	// The restarted node serves submissions too.
 	c.postTx(follower, `{"from":"0xabc","to":"0xdef","amount":1}`)
 	c.chainsAgree()
+
+	// Without its leader the cluster elects another and keeps committing;
+	// the old leader rejoins as a follower and catches up.
+	old := c.leader()
+	c.stop(old)
+	next := c.leader()
+	require.NotEqual(t, old, next)
+	for i := range c.ids {
+		if c.running[i] != nil {
+			c.postTx(i, `{"from":"0xabc","to":"0xdef","amount":1}`)
+		}
+	}
+	c.start(old)
+	c.chainsAgree()
+	require.NoError(t, getJSON(c.url(old, "/accounts/0xabc"), &acct))
+	require.Equal(t, uint64(n+3+30+1+2), acct.Nonce, "every acknowledged transfer applied once")
 }

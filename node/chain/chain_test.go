@@ -184,3 +184,12 @@ func TestGenesisRoundTripAndValidate(t *testing.T) {
 	_, err = LoadGenesis(t.TempDir() + "/none.json")
 	require.ErrorContains(t, err, "make init")
 }
+
+func TestOverlayReadsNewestLayerFirst(t *testing.T) {
+	o := Overlay{Base: mapState{"0xa": {Balance: 1}, "0xb": {Balance: 2}},
+		Layers: []map[string]Account{{"0xa": {Balance: 10}}, {"0xa": {Balance: 100}}}}
+	a, _ := o.Account("0xa")
+	b, _ := o.Account("0xb")
+	require.Equal(t, uint64(100), a.Balance)
+	require.Equal(t, uint64(2), b.Balance)
+}

@@ -89,7 +89,7 @@ func DefaultParams() Params {
 	return Params{
 		BlockMaxTxs:   4096,
 		BlockMaxBytes: 2 << 20,
-		BlockInterval: Duration{2 * time.Millisecond},
+		BlockInterval: Duration{time.Millisecond},
 		GasPerTx:      21000,
 		MinGasPrice:   0,
 	}
