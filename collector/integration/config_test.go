@@ -16,6 +16,7 @@ import (
 
 	"github.com/chainotel/chainotel/internal/collectorproc"
 	"github.com/chainotel/chainotel/internal/otlpsink"
+	"github.com/chainotel/chainotel/internal/sentrytest"
 	"github.com/chainotel/chainotel/internal/testbin"
 	"github.com/chainotel/chainotel/internal/testproc"
 	"github.com/chainotel/chainotel/semconv"
@@ -137,6 +138,42 @@ func TestShippedConfigExportsToOTLPEndpoint(t *testing.T) {
 	require.NotEmpty(t, rule)
 	_, err := os.Stat(filepath.Join(col.OutDir, "traces.jsonl"))
 	require.ErrorIs(t, err, os.ErrNotExist, "traces go to the OTLP endpoint instead of the file")
+}
+
+// With the sentry overlay (SENTRY_DSN set), the error spans of a trace reach
+// Sentry as events, after chainenrich stamped them (node, error category),
+// while the trace itself still goes through the tail sampler to the file.
+func TestShippedConfigSendsErrorsToSentry(t *testing.T) {
+	root := testbin.RepoRoot(t)
+	sentry := sentrytest.NewServer(t)
+	col := collectorproc.Start(t, collectorproc.Options{
+		ConfigFiles: []string{
+			filepath.Join(root, "collector", "config.yaml"),
+			filepath.Join(root, "collector", "overlays", "sentry.yaml"),
+		},
+		Env: []string{policyFileEnv(root), "SENTRY_DSN=" + sentry.DSN()},
+	})
+	traceID := txTrace(context.Background(), newTracer(t, col.OTLPGRPC), semconv.TxTypeTransfer, true)
+
+	// Both error spans (the HTTP span and validate.transaction) become events.
+	events := sentry.WaitForEvents(t, 2, shippedWait)
+	errorTypes := map[string]bool{}
+	for _, ev := range events {
+		require.Equal(t, traceID.String(), sentryTraceID(ev.Raw), "the event links to its trace")
+		require.Equal(t, "node0", ev.Tags[semconv.NodeIDKey], "chainenrich stamped the node before Sentry")
+		errorTypes[ev.Tags[semconv.ErrorTypeKey]] = true
+	}
+	require.True(t, errorTypes[semconv.ErrorValidation], "error categories of the events: %v", errorTypes)
+	require.Empty(t, sentry.Problems(), "the exporter speaks the envelope protocol")
+	waitFileContains(t, filepath.Join(col.OutDir, "traces.jsonl"), traceID.String())
+}
+
+// sentryTraceID digs the trace id out of an event's contexts.trace.
+func sentryTraceID(raw map[string]any) string {
+	contexts, _ := raw["contexts"].(map[string]any)
+	trace, _ := contexts["trace"].(map[string]any)
+	id, _ := trace["trace_id"].(string)
+	return id
 }
 
 func waitFileContains(t *testing.T, path, want string) {
