@@ -114,6 +114,8 @@ func (e *Engine) decide(kept []keptTrace, t *trace, now time.Time) []keptTrace {
 	e.tel.ProcessorChainsamplingTracesDecided.Add(e.tel.ctx, 1, attrs.opt)
 	e.tel.ProcessorChainsamplingSpansDecided.Add(e.tel.ctx, int64(t.spans), attrs.opt)
 	e.tel.ProcessorChainsamplingDecisionLatency.Record(e.tel.ctx, (now.UnixNano()-t.first)/int64(time.Millisecond))
-	t.chunks = nil
+	// The trace may linger in the other wait queue until its turn comes;
+	// let go of everything but the little it needs to be skipped.
+	t.chunks, t.sum = nil, match.Summary{}
 	return kept
 }

@@ -54,7 +54,7 @@ func TestMemoryBoundUnderFlood(t *testing.T) {
 			e := newEngine(t, Config{MaxTraces: maxTraces, MaxBytes: maxBytes, Compression: compression}, "rules: [{name: all, keep: 1}]")
 			g := gen.New(gen.Default(3))
 			sent, out := 0, 0
-			for range 400 {
+			for range 120 {
 				td := g.Batch(25)
 				sent += td.SpanCount()
 				res, err := e.Ingest(td, t0)
