@@ -15,6 +15,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
 	"github.com/chainotel/chainotel/collector/sentryexporter/internal/metadatatest"
 	"github.com/chainotel/chainotel/internal/sentrytest"
 	"github.com/chainotel/chainotel/semconv"
@@ -127,6 +130,8 @@ func eventsBySpan(t *testing.T, evs []sentrytest.Event) map[string]int {
 // TestSentryDownThenUp: Sentry accepts a few events, then is down (503) for
 // a while, then up again. Every event must arrive exactly once: what was
 // delivered before the outage is not resent with the rest of its batch.
+// The queue batches the errors so the exporter gets them as one batch and
+// the outage hits it midway.
 func TestSentryDownThenUp(t *testing.T) {
 	srv := sentrytest.NewServer(t)
 	srv.Respond(func(n int) sentrytest.Response {
@@ -135,7 +140,11 @@ func TestSentryDownThenUp(t *testing.T) {
 		}
 		return sentrytest.Response{Status: http.StatusOK}
 	})
-	exp := start(t, testConfig(srv))
+	cfg := sequential(testConfig(srv))
+	cfg.QueueConfig.Get().Batch = configoptional.Some(exporterhelper.BatchConfig{
+		FlushTimeout: 100 * time.Millisecond, Sizer: exporterhelper.RequestSizerTypeItems, MinSize: 25, MaxSize: 25,
+	})
+	exp := start(t, cfg)
 	const n = 25
 	require.NoError(t, exp.traces.ConsumeTraces(context.Background(), errorSpans(n, semconv.SpanConsensusCommit, semconv.ErrorConsensusTimeout)))
 
@@ -170,7 +179,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 		}
 		return sentrytest.Response{Status: http.StatusOK}
 	})
-	exp := start(t, testConfig(srv))
+	exp := start(t, sequential(testConfig(srv)))
 	require.NoError(t, exp.traces.ConsumeTraces(context.Background(), errorSpans(3, semconv.SpanBlockApply, semconv.ErrorStorage)))
 
 	evs := srv.WaitForEvents(t, 3, waitEvents)
@@ -203,7 +212,7 @@ func TestSentryRateLimitsHeader(t *testing.T) {
 		}
 		return sentrytest.Response{Status: http.StatusOK}
 	})
-	exp := start(t, testConfig(srv))
+	exp := start(t, sequential(testConfig(srv)))
 	require.NoError(t, exp.traces.ConsumeTraces(context.Background(), errorSpans(2, semconv.SpanBlockApply, semconv.ErrorStorage)))
 
 	evs := srv.WaitForEvents(t, 2, waitEvents)
@@ -225,7 +234,7 @@ func TestRejectedEventDropped(t *testing.T) {
 		}
 		return sentrytest.Response{Status: http.StatusOK}
 	})
-	exp := start(t, testConfig(srv))
+	exp := start(t, sequential(testConfig(srv)))
 	require.NoError(t, exp.traces.ConsumeTraces(context.Background(), errorSpans(3, semconv.SpanBlockApply, semconv.ErrorStorage)))
 	srv.WaitForEvents(t, 2, waitEvents)
 	exp.stopTraces(t)

@@ -2,6 +2,7 @@ package sentryexporter
 
 import (
 	"context"
+	"errors"
 
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -11,24 +12,24 @@ import (
 )
 
 // tracesGate sits in front of the exporter helper: it keeps only error
-// spans, applies the per-fingerprint rate limit, and queues copies, so the
-// queue (and a persistent queue on disk) holds only what becomes an event,
-// and a retried batch is never rate-limited twice.
+// spans, applies the per-fingerprint rate limit, and queues each error as a
+// request of its own (a copy). So the queue, and a persistent queue on disk,
+// holds only what becomes an event; an event is acknowledged in the queue
+// as soon as Sentry has it, so a restart never resends what was delivered;
+// and a retried request is never rate-limited twice.
 type tracesGate struct {
 	exporter.Traces
 	e *sentryExporter
 }
 
 func (g *tracesGate) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	out := ptrace.NewTraces()
+	var errs []error
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		var outRS ptrace.ResourceSpans
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
-			var outSS ptrace.ScopeSpans
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				s := spans.At(k)
@@ -39,46 +40,42 @@ func (g *tracesGate) ConsumeTraces(ctx context.Context, td ptrace.Traces) error 
 				if !ok {
 					continue
 				}
-				if outRS == (ptrace.ResourceSpans{}) {
-					outRS = out.ResourceSpans().AppendEmpty()
-					rs.Resource().CopyTo(outRS.Resource())
-					outRS.SetSchemaUrl(rs.SchemaUrl())
-				}
-				if outSS == (ptrace.ScopeSpans{}) {
-					outSS = outRS.ScopeSpans().AppendEmpty()
-					ss.Scope().CopyTo(outSS.Scope())
-					outSS.SetSchemaUrl(ss.SchemaUrl())
-				}
-				c := outSS.Spans().AppendEmpty()
+				one := ptrace.NewTraces()
+				ors := one.ResourceSpans().AppendEmpty()
+				rs.Resource().CopyTo(ors.Resource())
+				ors.SetSchemaUrl(rs.SchemaUrl())
+				oss := ors.ScopeSpans().AppendEmpty()
+				ss.Scope().CopyTo(oss.Scope())
+				oss.SetSchemaUrl(ss.SchemaUrl())
+				c := oss.Spans().AppendEmpty()
 				s.CopyTo(c)
 				if carried > 0 {
 					c.Attributes().PutInt(event.SuppressedKey, carried)
 				}
+				if err := g.Traces.ConsumeTraces(ctx, one); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
-	if out.SpanCount() == 0 {
-		return nil
-	}
-	return g.Traces.ConsumeTraces(ctx, out)
+	return errors.Join(errs...)
 }
 
-// logsGate is tracesGate for logs: error logs only, rate-limited, copied.
+// logsGate is tracesGate for logs: error logs only, rate-limited, one
+// request each.
 type logsGate struct {
 	exporter.Logs
 	e *sentryExporter
 }
 
 func (g *logsGate) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	out := plog.NewLogs()
+	var errs []error
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
-		var outRL plog.ResourceLogs
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
-			var outSL plog.ScopeLogs
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
@@ -89,26 +86,23 @@ func (g *logsGate) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 				if !ok {
 					continue
 				}
-				if outRL == (plog.ResourceLogs{}) {
-					outRL = out.ResourceLogs().AppendEmpty()
-					rl.Resource().CopyTo(outRL.Resource())
-					outRL.SetSchemaUrl(rl.SchemaUrl())
-				}
-				if outSL == (plog.ScopeLogs{}) {
-					outSL = outRL.ScopeLogs().AppendEmpty()
-					sl.Scope().CopyTo(outSL.Scope())
-					outSL.SetSchemaUrl(sl.SchemaUrl())
-				}
-				c := outSL.LogRecords().AppendEmpty()
+				one := plog.NewLogs()
+				orl := one.ResourceLogs().AppendEmpty()
+				rl.Resource().CopyTo(orl.Resource())
+				orl.SetSchemaUrl(rl.SchemaUrl())
+				osl := orl.ScopeLogs().AppendEmpty()
+				sl.Scope().CopyTo(osl.Scope())
+				osl.SetSchemaUrl(sl.SchemaUrl())
+				c := osl.LogRecords().AppendEmpty()
 				lr.CopyTo(c)
 				if carried > 0 {
 					c.Attributes().PutInt(event.SuppressedKey, carried)
 				}
+				if err := g.Logs.ConsumeLogs(ctx, one); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
-	if out.LogRecordCount() == 0 {
-		return nil
-	}
-	return g.Logs.ConsumeLogs(ctx, out)
+	return errors.Join(errs...)
 }

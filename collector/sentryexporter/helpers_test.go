@@ -51,6 +51,13 @@ func testConfig(srv *sentrytest.Server) *Config {
 	return cfg
 }
 
+// sequential makes one queue consumer send at a time, for tests about the
+// order and timing of requests.
+func sequential(cfg *Config) *Config {
+	cfg.QueueConfig.Get().NumConsumers = 1
+	return cfg
+}
+
 type started struct {
 	traces     exporter.Traces
 	logs       exporter.Logs
