@@ -12,7 +12,8 @@ var _ Matcher = MinDuration{}
 
 // Match implements Matcher.
 func (m MinDuration) Match(s *Summary, _ Env) bool {
-	if s.End < s.Start {
+	// Without a start time there is no duration to speak of.
+	if s.Start == 0 || s.End < s.Start {
 		return false
 	}
 	return time.Duration(s.End-s.Start) >= m.Min
