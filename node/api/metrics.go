@@ -74,7 +74,10 @@ func newMetrics(a *API) (*metrics, error) {
 
 // instrument times a route and records it on the request's span.
 func (m *metrics) instrument(route string, h http.HandlerFunc) http.Handler {
-	timed := promhttp.InstrumentHandlerDuration(m.latency.MustCurryWith(prometheus.Labels{"route": route}), h)
+	var timed http.Handler = h
+	if obs, err := m.latency.CurryWith(prometheus.Labels{"route": route}); err == nil {
+		timed = promhttp.InstrumentHandlerDuration(obs, h)
+	} // else untimed: the label set is fixed, so this cannot happen
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String(semconv.HTTPRouteKey, route))
 		timed.ServeHTTP(w, r)

@@ -105,7 +105,8 @@ type Engine struct {
 	termStart atomic.Uint64
 	appliedCh chan struct{} // wakes the proposer after an apply
 
-	fwd chan *fwdReq
+	fwd        chan *fwdReq
+	background sync.WaitGroup // hand-overs started by the Ready loop
 
 	// Owned by the Ready loop.
 	confState raftpb.ConfState
@@ -229,10 +230,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	for range e.cfg.ForwardWorkers {
 		wg.Go(func() { e.forwardLoop(loopCtx) })
 	}
-	err = e.readyLoop(ctx, n)
+	err = e.readyLoop(loopCtx, n)
 	stopHelpers()
 	n.Stop()
 	wg.Wait()
+	e.background.Wait()
 	return err
 }
 

@@ -30,7 +30,7 @@ func (e *Engine) handleReady(ctx context.Context, n raft.Node, rd raft.Ready) er
 	if err := e.persist(rd); err != nil {
 		return err
 	}
-	e.noteSoftState(rd)
+	e.noteSoftState(ctx, rd)
 	if !leading {
 		e.send(n, rd.Messages)
 	}
@@ -66,7 +66,7 @@ func (e *Engine) persist(rd raft.Ready) error {
 // noteSoftState follows leadership changes: it records the leader, marks
 // where a new term's log starts on a new leader, and hands a stepped-down
 // leader's queued transactions to its successor.
-func (e *Engine) noteSoftState(rd raft.Ready) {
+func (e *Engine) noteSoftState(ctx context.Context, rd raft.Ready) {
 	if rd.SoftState == nil {
 		return
 	}
@@ -102,20 +102,20 @@ func (e *Engine) noteSoftState(rd raft.Ready) {
 		e.log.Info("leader elected", "leader", e.names[ss.Lead], "term", term)
 	}
 	if was == e.id {
-		e.handOver()
+		e.handOver(ctx)
 	}
 }
 
 // handOver re-submits the queued transactions of a node that stopped leading,
 // so their submitters still see them commit.
-func (e *Engine) handOver() {
+func (e *Engine) handOver(ctx context.Context) {
 	txs := e.cfg.Pool.Drain()
 	if len(txs) == 0 {
 		return
 	}
 	e.log.Info("stepped down, forwarding queued transactions to the next leader", "txs", len(txs))
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*e.cfg.ProposalTimeout)
+	e.background.Go(func() { // Run waits for it before returning
+		ctx, cancel := context.WithTimeout(ctx, 2*e.cfg.ProposalTimeout)
 		defer cancel()
 		failed := 0
 		for _, err := range e.Submit(ctx, txs) {
@@ -126,7 +126,7 @@ func (e *Engine) handOver() {
 		if failed > 0 {
 			e.log.Warn("queued transactions lost in the leader change", "failed", failed, "of", len(txs))
 		}
-	}()
+	})
 }
 
 // send groups the messages by destination and hands them to the transport;
