@@ -75,12 +75,13 @@ type Server struct {
 	requests  int
 	events    []Event
 	problems  []string
+	seen      map[string]int
 }
 
 // NewServer starts a server on a loopback port, closed at test cleanup.
 func NewServer(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{}
+	s := &Server{seen: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
 	tb.Cleanup(s.srv.Close)
 	return s
@@ -110,6 +111,18 @@ func (s *Server) Events() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Event(nil), s.events...)
+}
+
+// Attempts returns, per event id, how many well-formed requests carried the
+// event, whatever the server answered (accepted or not).
+func (s *Server) Attempts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.seen))
+	for k, v := range s.seen {
+		out[k] = v
+	}
+	return out
 }
 
 // Problems lists the protocol violations seen (malformed envelopes, wrong
@@ -153,6 +166,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	s.mu.Lock()
+	for _, ev := range evs {
+		s.seen[string(ev.EventID)]++
+	}
+	s.mu.Unlock()
 	resp := Response{Status: http.StatusOK}
 	if responder != nil {
 		resp = responder(n)

@@ -1,0 +1,110 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/chainotel/chainotel/internal/collectorproc"
+	"github.com/chainotel/chainotel/internal/sentrytest"
+	"github.com/chainotel/chainotel/internal/testproc"
+	"github.com/chainotel/chainotel/semconv"
+)
+
+// persistentConfig queues Sentry events on disk (file_storage in dir).
+func persistentConfig(dsn, dir string) string {
+	return fmt.Sprintf(`
+extensions:
+  health_check: {}
+  file_storage:
+    directory: %s
+    create_directory: true
+receivers:
+  otlp:
+    protocols:
+      grpc: {}
+processors:
+  chainenrich: {}
+exporters:
+  sentry:
+    dsn: %s
+    sending_queue:
+      storage: file_storage
+    retry_on_failure:
+      initial_interval: 100ms
+      max_interval: 500ms
+service:
+  extensions: [health_check, file_storage]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [chainenrich]
+      exporters: [sentry]
+`, dir, dsn)
+}
+
+// Sentry is down while a collector accepts errors; the collector is
+// stopped and a new one starts on the same queue directory once Sentry is
+// back: every error arrives, exactly once.
+func TestPersistentQueueSurvivesRestart(t *testing.T) {
+	srv := sentrytest.NewServer(t)
+	srv.Respond(func(int) sentrytest.Response { return sentrytest.Response{Status: http.StatusServiceUnavailable} })
+	cfg := persistentConfig(srv.DSN(), filepath.Join(t.TempDir(), "queue"))
+
+	first := collectorproc.Start(t, collectorproc.Options{Config: cfg})
+	const n = 6
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	resource(rs.Resource(), "node0")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	for i := range n {
+		s := spans.AppendEmpty()
+		s.SetName(fmt.Sprintf("%s.%d", semconv.SpanSyncFetch, i)) // distinct fingerprints: no rate limit
+		s.SetTraceID(id16(byte(0x50 + i)))
+		s.SetSpanID(id8(byte(0x60 + i)))
+		s.Status().SetCode(ptrace.StatusCodeError)
+		s.Status().SetMessage("peer went away")
+	}
+	conn, err := grpc.NewClient(first.OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+
+	// Every event was tried (and refused) at least once: all are queued.
+	testproc.WaitFor(t, waitEvents, "every event to be tried while Sentry is down", func() error {
+		if got := len(srv.Attempts()); got < n {
+			return fmt.Errorf("%d of %d events tried", got, n)
+		}
+		return nil
+	})
+	require.NoError(t, first.Stop(30*time.Second))
+	require.Empty(t, srv.Events())
+
+	srv.Respond(nil)
+	second := collectorproc.Start(t, collectorproc.Options{Config: cfg})
+	srv.WaitForEvents(t, n, waitEvents)
+	require.NoError(t, second.Stop(30*time.Second))
+
+	evs := srv.Events()
+	require.Empty(t, srv.Problems())
+	require.Len(t, evs, n, "each queued error is delivered once after the restart")
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		id, _ := ev.Contexts["trace"]["span_id"].(string)
+		assert.False(t, seen[id], "span %s delivered twice", id)
+		seen[id] = true
+	}
+}
