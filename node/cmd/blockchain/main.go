@@ -70,7 +70,7 @@ func rootCommand() *ffcli.Command {
 	fs.StringVar(&cfg.GenesisPath, "genesis", def.GenesisPath, "genesis file (make init)")
 	fs.DurationVar(&cfg.CommitTimeout, "commit-timeout", def.CommitTimeout, "how long POST /tx waits for its block before answering 503")
 	fs.IntVar(&cfg.MempoolSize, "mempool-size", def.MempoolSize, "most pending transactions before answering 429")
-	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "raft entries between snapshots (default 10000)")
+	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "raft entries between snapshots (default 1000)")
 	return &ffcli.Command{
 		Name:        "blockchain",
 		ShortUsage:  "blockchain --node-id=node0 --port=8080 --peers=\":8081,:8082\" [flags] | blockchain certs|init [flags]",

@@ -72,8 +72,10 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		TickInterval:    100 * time.Millisecond,
-		SnapshotEvery:   10_000,
-		SnapshotCatchUp: 1_000,
+		// A raft snapshot is only a pointer to the applied head, so it is
+		// cheap; frequent ones keep the in-memory log (whole blocks) small.
+		SnapshotEvery:   1_000,
+		SnapshotCatchUp: 200,
 		ProposalTimeout: 3 * time.Second,
 		MaxInflight:     4,
 		ForwardWorkers:  4,
