@@ -220,9 +220,6 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 						late.add(rs, sss.At(j), span, d)
 						continue
 					}
-					if len(e.traces) >= e.cfg.MaxTraces {
-						kept = e.decideOldest(kept, now, reasonMaxTraces)
-					}
 					t = &trace{id: id, first: nowNs}
 					e.traces[id] = t
 					e.byFirst.push(t, nowNs)
@@ -239,6 +236,12 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	}
 	if c.refs > 0 {
 		e.bytes += int64(len(c.data))
+	}
+	// Make room only once the whole batch is in: a trace decided halfway
+	// through it would see the rest of its spans in this batch twice, once
+	// from the chunk and once as late spans.
+	for len(e.traces) > e.cfg.MaxTraces {
+		kept = e.decideOldest(kept, now, reasonMaxTraces)
 	}
 	for e.bytes > e.cfg.MaxBytes && len(e.traces) > 0 {
 		kept = e.decideOldest(kept, now, reasonMaxBytes)

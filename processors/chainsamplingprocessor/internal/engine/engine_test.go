@@ -263,3 +263,17 @@ rules:
 		require.Equal(t, 1000, feed(t, e, g, at, 1000))
 	}
 }
+
+// A batch with more new traces than max_traces: each span comes out once,
+// whether its trace was decided early or at the flush.
+func TestBatchLargerThanMaxTraces(t *testing.T) {
+	e := newEngine(t, Config{MaxTraces: 3}, "rules: [{name: all, keep: 1}]")
+	td := gen.New(gen.Default(9)).Batch(10)
+	res, err := e.Ingest(td, t0)
+	require.NoError(t, err)
+	require.LessOrEqual(t, e.Stats().Traces, int64(3))
+	rest, err := e.Flush(t0)
+	require.NoError(t, err)
+	require.Equal(t, td.SpanCount(), res.SpanCount()+rest.SpanCount())
+	require.Zero(t, e.Stats().Bytes)
+}
