@@ -71,7 +71,7 @@ type Config struct {
 // DefaultConfig fills the tuning fields with their defaults.
 func DefaultConfig() Config {
 	return Config{
-		TickInterval:    100 * time.Millisecond,
+		TickInterval: 100 * time.Millisecond,
 		// A raft snapshot is only a pointer to the applied head, so it is
 		// cheap; frequent ones keep the in-memory log (whole blocks) small.
 		SnapshotEvery:   1_000,
