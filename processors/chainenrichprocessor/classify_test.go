@@ -6,7 +6,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/chainotel/chainotel/processors/chainenrichprocessor/internal/metadatatest"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -117,4 +121,18 @@ func TestCustomRules(t *testing.T) {
 		got = append(got, attr(s.Attributes(), semconv.ErrorTypeKey))
 	}
 	assert.Equal(t, []any{"db_error", nil, "rpc_error", nil}, got)
+}
+
+func TestErrorsEnrichedMetric(t *testing.T) {
+	p := newPipeline(t, defaultConfig())
+	td := ptrace.NewTraces()
+	for _, name := range []string{semconv.SpanPanic, semconv.SpanPanic, semconv.SpanValidateTransaction} {
+		newSpan(td, "c", "n0", name).Status().SetCode(ptrace.StatusCodeError)
+	}
+	newSpan(td, "c", "n0", semconv.SpanBlockApply) // not an error
+	p.consumeTraces(td)
+	metadatatest.AssertEqualProcessorChainenrichErrorsEnriched(t, p.tt, []metricdata.DataPoint[int64]{
+		{Value: 2, Attributes: attribute.NewSet(attribute.String("error_type", semconv.ErrorGoroutinePanic))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("error_type", semconv.ErrorValidation))},
+	}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 }

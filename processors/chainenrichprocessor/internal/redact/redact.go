@@ -3,7 +3,6 @@
 package redact
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -49,9 +48,6 @@ type Redactor struct {
 	secrets  []string
 	patterns []compiled
 }
-
-// ErrEmptySecret is returned for an empty secret key; it would match every key.
-var ErrEmptySecret = errors.New("empty secret key would match every attribute")
 
 // New compiles secrets and patterns. Secret keys match case-insensitively,
 // ignoring separators ('.', '_', '-', ' '), anywhere inside an attribute key:
