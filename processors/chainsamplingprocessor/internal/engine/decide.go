@@ -3,13 +3,15 @@ package engine
 import (
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/match"
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/policy"
 )
 
 // Tick decides every trace whose wait is over at now and returns the spans
 // of the kept ones, ready to send on.
-func (e *Engine) Tick(now time.Time) (outTraces, error) {
+func (e *Engine) Tick(now time.Time) (ptrace.Traces, error) {
 	e.mu.Lock()
 	var kept []keptTrace
 	waitNs, rootNs := e.cfg.DecisionWait.Nanoseconds(), e.cfg.DecisionWaitAfterRoot.Nanoseconds()
@@ -40,7 +42,7 @@ func (e *Engine) Tick(now time.Time) (outTraces, error) {
 }
 
 // Flush decides every buffered trace now, for shutdown.
-func (e *Engine) Flush(now time.Time) (outTraces, error) {
+func (e *Engine) Flush(now time.Time) (ptrace.Traces, error) {
 	e.mu.Lock()
 	var kept []keptTrace
 	for {

@@ -11,9 +11,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// outTraces is what the engine hands back to send on.
-type outTraces = ptrace.Traces
-
 // keptTrace is a trace decided as kept, with the chunks that hold its spans.
 type keptTrace struct {
 	id     pcommon.TraceID
