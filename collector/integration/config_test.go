@@ -100,7 +100,7 @@ func runCollector(t *testing.T, root string, env []string, args ...string) strin
 func TestShippedConfigRunsAsIs(t *testing.T) {
 	root := testbin.RepoRoot(t)
 	col := collectorproc.Start(t, collectorproc.Options{
-		ConfigFiles: []string{filepath.Join(root, "collector", "config.yaml")},
+		ConfigFiles: collectorproc.Shipped(t),
 		Env:         []string{policyFileEnv(root)}, // the output goes to col.OutDir
 	})
 	ctx := context.Background()
@@ -123,11 +123,9 @@ func TestShippedConfigExportsToOTLPEndpoint(t *testing.T) {
 	root := testbin.RepoRoot(t)
 	sink := otlpsink.Start(t)
 	col := collectorproc.Start(t, collectorproc.Options{
-		ConfigFiles: []string{
-			filepath.Join(root, "collector", "config.yaml"),
-			filepath.Join(root, "collector", "overlays", "otlp-out.yaml"),
-		},
-		Env: []string{policyFileEnv(root), "CHAINOTEL_TRACES_OTLP_ENDPOINT=" + sink.Addr()},
+		ConfigFiles: collectorproc.Shipped(t, "otlp-out"),
+		Config:      "processors: {chainsampling: {decision_wait: 1s}}", // as collectorproc's doc shows
+		Env:         []string{policyFileEnv(root), "CHAINOTEL_TRACES_OTLP_ENDPOINT=" + sink.Addr()},
 	})
 	traceID := txTrace(context.Background(), newTracer(t, col.OTLPGRPC), semconv.TxTypeTransfer, true)
 	spans := sink.WaitSpans(t, shippedWait, "the error trace at the OTLP endpoint", 2, func(s otlpsink.Span) bool {
@@ -147,11 +145,8 @@ func TestShippedConfigSendsErrorsToSentry(t *testing.T) {
 	root := testbin.RepoRoot(t)
 	sentry := sentrytest.NewServer(t)
 	col := collectorproc.Start(t, collectorproc.Options{
-		ConfigFiles: []string{
-			filepath.Join(root, "collector", "config.yaml"),
-			filepath.Join(root, "collector", "overlays", "sentry.yaml"),
-		},
-		Env: []string{policyFileEnv(root), "SENTRY_DSN=" + sentry.DSN()},
+		ConfigFiles: collectorproc.Shipped(t, "sentry"),
+		Env:         []string{policyFileEnv(root), "SENTRY_DSN=" + sentry.DSN()},
 	})
 	traceID := txTrace(context.Background(), newTracer(t, col.OTLPGRPC), semconv.TxTypeTransfer, true)
 

@@ -8,10 +8,23 @@
 // listening port to a free loopback one: otlp gRPC and HTTP, health_check,
 // pprof, zpages and the collector's own Prometheus metrics, so several
 // collectors can run side by side and next to `make run`.
+//
+// To run the shipped configuration with kept traces going to a test receiver,
+// a policy file of the test's own and a shorter decision wait:
+//
+//	col := collectorproc.Start(t, collectorproc.Options{
+//		ConfigFiles: collectorproc.Shipped(t, "otlp-out"),
+//		Config:      "processors: {chainsampling: {decision_wait: 1s}}",
+//		Env: []string{
+//			"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + sink.Addr(),
+//			"CHAINOTEL_POLICY_FILE=" + policyFile,
+//		},
+//	})
 package collectorproc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -124,8 +137,12 @@ func (c *Collector) waitHealthy(timeout time.Duration) error {
 		}
 		return getOK(ctx, c.HealthURL)
 	})
+	if err != nil && !errors.Is(err, ErrExited) {
+		return fmt.Errorf("waiting %v for otelcol-chain health_check at %s (is health_check in the config's service.extensions?): %w",
+			timeout, c.HealthURL, err)
+	}
 	if err != nil {
-		return fmt.Errorf("waiting %v for otelcol-chain health_check at %s: %w", timeout, c.HealthURL, err)
+		return fmt.Errorf("waiting for otelcol-chain health_check at %s: %w", c.HealthURL, err)
 	}
 	return nil
 }
@@ -137,6 +154,24 @@ func (c *Collector) Metrics(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("collector metrics: %w", err)
 	}
 	return body, nil
+}
+
+// Shipped returns the absolute paths of the repository's collector/config.yaml
+// followed by the named overlays of collector/overlays (e.g. "otlp-out",
+// "sentry"), for Options.ConfigFiles. It fails the test if one is missing.
+func Shipped(tb testing.TB, overlays ...string) []string {
+	tb.Helper()
+	dir := filepath.Join(testbin.RepoRoot(tb), "collector")
+	files := []string{filepath.Join(dir, "config.yaml")}
+	for _, o := range overlays {
+		files = append(files, filepath.Join(dir, "overlays", o+".yaml"))
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			tb.Fatalf("collectorproc: shipped configuration: %v", err)
+		}
+	}
+	return files
 }
 
 func getOK(ctx context.Context, url string) error {
