@@ -10,6 +10,7 @@ import (
 	"github.com/getsentry/sentry-go"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -107,9 +108,31 @@ func (e *sentryExporter) deliver(ctx context.Context, evs []*sentry.Event) (int,
 	return len(evs), nil
 }
 
+// queued handles the outcome of queueing one event. A full queue (Sentry
+// has been down long enough to fill it) is counted and logged, not returned:
+// the error would travel back up the shared pipeline and make the senders
+// retry whole batches that the other exporters already took, slowing the
+// trace pipeline for the sake of Sentry.
+func (e *sentryExporter) queued(ctx context.Context, err error) error {
+	if err == nil || !errors.Is(err, exporterhelper.ErrQueueIsFull) {
+		return err
+	}
+	e.telemetry.ExporterSentryEventsFailed.Add(ctx, 1,
+		metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonQueueFull))))
+	e.logger.Warn("Sentry sending queue is full; dropping an error event", zap.Error(err))
+	return nil
+}
+
+// Reasons of exporter_sentry_events_failed.
+const (
+	reasonRejected  = "rejected"
+	reasonQueueFull = "queue_full"
+	reasonEncode    = "encode"
+)
+
 func reason(err error) string {
 	if errors.Is(err, transport.ErrRejected) {
-		return "rejected"
+		return reasonRejected
 	}
-	return "encode"
+	return reasonEncode
 }

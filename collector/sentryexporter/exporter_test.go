@@ -292,3 +292,32 @@ func TestBurstRateLimited(t *testing.T) {
 	assert.GreaterOrEqual(t, reported, int64(burst-3), "the burst's suppressed count rides on a later event")
 	assert.LessOrEqual(t, reported, suppressed)
 }
+
+// TestQueueFullNotPropagated: when Sentry has been down long enough to
+// fill the queue, further errors are dropped and counted, and the pipeline
+// is not handed an error; everything queued still arrives once Sentry is up.
+func TestQueueFullNotPropagated(t *testing.T) {
+	srv := sentrytest.NewServer(t)
+	srv.Respond(func(int) sentrytest.Response { return sentrytest.Response{Status: http.StatusServiceUnavailable} })
+	cfg := sequential(testConfig(srv))
+	cfg.QueueConfig.Get().QueueSize = 2
+	exp := start(t, cfg)
+
+	const n = 6
+	require.NoError(t, exp.traces.ConsumeTraces(context.Background(), errorSpans(n, semconv.SpanBlockApply, semconv.ErrorStorage)),
+		"a full Sentry queue must not fail the pipeline")
+	got, err := exp.tt.GetMetric("otelcol_exporter_sentry_events_failed")
+	require.NoError(t, err)
+	dps := got.Data.(metricdata.Sum[int64]).DataPoints
+	require.Len(t, dps, 1)
+	reason, _ := dps[0].Attributes.Value("reason")
+	assert.Equal(t, "queue_full", reason.AsString())
+	dropped := int(dps[0].Value)
+	require.Positive(t, dropped)
+
+	srv.Respond(nil)
+	srv.WaitForEvents(t, n-dropped, waitEvents)
+	exp.stopTraces(t)
+	assert.Len(t, srv.Events(), n-dropped, "every event the queue took arrives, once")
+	eventsBySpan(t, srv.Events())
+}

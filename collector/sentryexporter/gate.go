@@ -52,7 +52,7 @@ func (g *tracesGate) ConsumeTraces(ctx context.Context, td ptrace.Traces) error 
 				if carried > 0 {
 					c.Attributes().PutInt(event.SuppressedKey, carried)
 				}
-				if err := g.Traces.ConsumeTraces(ctx, one); err != nil {
+				if err := g.e.queued(ctx, g.Traces.ConsumeTraces(ctx, one)); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -98,7 +98,7 @@ func (g *logsGate) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 				if carried > 0 {
 					c.Attributes().PutInt(event.SuppressedKey, carried)
 				}
-				if err := g.Logs.ConsumeLogs(ctx, one); err != nil {
+				if err := g.e.queued(ctx, g.Logs.ConsumeLogs(ctx, one)); err != nil {
 					errs = append(errs, err)
 				}
 			}

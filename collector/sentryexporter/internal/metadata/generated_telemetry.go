@@ -63,7 +63,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ExporterSentryEventsFailed, err = builder.meter.Int64Counter(
 		"otelcol_exporter_sentry_events_failed",
-		metric.WithDescription("Events dropped because Sentry rejected them for good or they could not be encoded. Retryable failures are not counted here; the sending queue keeps those. [Development]"),
+		metric.WithDescription("Events dropped because Sentry rejected them for good, the sending queue was full, or they could not be encoded. Retryable failures are not counted here; the sending queue keeps those. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)

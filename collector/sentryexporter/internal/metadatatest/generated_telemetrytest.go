@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) exporter.Settings {
 func AssertEqualExporterSentryEventsFailed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_sentry_events_failed",
-		Description: "Events dropped because Sentry rejected them for good or they could not be encoded. Retryable failures are not counted here; the sending queue keeps those. [Development]",
+		Description: "Events dropped because Sentry rejected them for good, the sending queue was full, or they could not be encoded. Retryable failures are not counted here; the sending queue keeps those. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
