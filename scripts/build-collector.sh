@@ -56,7 +56,7 @@ input_files() {
     if [ -n "$imports" ]; then
       # shellcheck disable=SC2086 # one argument per import path
       # shellcheck disable=SC2016 # a Go template, not a shell expansion
-      go list -e -deps -f '{{with .Module}}{{if .Main}}{{$d := $.Dir}}{{range $.GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range $.EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}' $imports \
+      go list -e -deps -f '{{with .Module}}{{if .Main}}{{$d := $.Dir}}{{range $.GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range $.EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}' $imports 2>/dev/null \
         | sed "s|^$ROOT/||"
     fi
     for dir in processors collector semconv; do
