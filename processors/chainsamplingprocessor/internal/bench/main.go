@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -53,6 +54,7 @@ func run() error {
 	flag.IntVar(&o.rounds, "rounds", 5, "throughput rounds per processor (the median is reported)")
 	flag.IntVar(&o.memTraces, "mem-traces", 10_000, "traces buffered for the memory measurement")
 	flag.IntVar(&o.tracesBatch, "batch", 25, "traces per OTLP batch (about 500 spans)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the throughput rounds to this file")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "chainsampling-bench")
@@ -83,6 +85,17 @@ func run() error {
 	results := make([]result, len(subjects))
 	for i, s := range subjects {
 		results[i].name = s.name
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	// Alternate the processors round by round, so that neither always runs
 	// on a warmer or busier machine.

@@ -19,106 +19,127 @@ const (
 
 var errMalformed = errors.New("malformed OTLP in buffered chunk")
 
-// extract copies out of an encoded ExportTraceServiceRequest only the spans
-// whose trace id keep accepts, with their resources and scopes, still
-// encoded. Walking the wire format and skipping the other spans costs far
-// less than decoding the whole batch when one trace in it is kept.
-func extract(data []byte, keep func(pcommon.TraceID) bool) ([]byte, error) {
-	var out []byte
-	err := eachField(data, func(num protowire.Number, typ protowire.Type, raw, val []byte) error {
+// extract appends to dst, as an encoded ExportTraceServiceRequest, the spans
+// of data (another such request) whose trace id is among ids, with their
+// resources and scopes. Walking the wire format and skipping the other spans
+// costs far less than decoding the whole batch to keep a few traces of it.
+func extract(dst, data []byte, ids []pcommon.TraceID) ([]byte, error) {
+	for len(data) > 0 {
+		num, typ, raw, val, err := next(data)
+		if err != nil {
+			return dst, err
+		}
+		data = data[len(raw):]
 		if num != fieldResourceSpans || typ != protowire.BytesType {
-			return nil
+			continue
 		}
 		rs, err := filterNested(val, fieldScopeSpans, func(ss []byte) ([]byte, error) {
 			return filterNested(ss, fieldSpans, func(span []byte) ([]byte, error) {
 				id, err := spanTraceID(span)
-				if err != nil || !keep(id) {
+				if err != nil || !containsID(ids, id) {
 					return nil, err
 				}
 				return span, nil
 			})
 		})
-		if err != nil || rs == nil {
-			return err
+		if err != nil {
+			return dst, err
 		}
-		out = protowire.AppendTag(out, fieldResourceSpans, protowire.BytesType)
-		out = protowire.AppendBytes(out, rs)
-		return nil
-	})
-	return out, err
+		if rs != nil {
+			dst = protowire.AppendTag(dst, fieldResourceSpans, protowire.BytesType)
+			dst = protowire.AppendBytes(dst, rs)
+		}
+	}
+	return dst, nil
+}
+
+// containsID is a linear search: a chunk holds a few kept traces at a time.
+func containsID(ids []pcommon.TraceID, id pcommon.TraceID) bool {
+	for _, have := range ids {
+		if have == id {
+			return true
+		}
+	}
+	return false
 }
 
 // filterNested rebuilds message msg keeping its fields other than child as
-// they are, and each child field (an embedded message) as f returns it; nil
-// from f drops that child. It returns nil when no child is left.
-func filterNested(msg []byte, child protowire.Number, f func([]byte) ([]byte, error)) ([]byte, error) {
-	var other, kids []byte
-	err := eachField(msg, func(num protowire.Number, typ protowire.Type, raw, val []byte) error {
+// they are, and each child field (an embedded message) as keep returns it;
+// nil from keep drops that child. It returns nil when no child is left, and
+// copies nothing until a child is kept.
+func filterNested(msg []byte, child protowire.Number, keep func([]byte) ([]byte, error)) ([]byte, error) {
+	var out []byte
+	var othersBuf [4][]byte // resource or scope and a schema URL, usually
+	others, othersLen := othersBuf[:0], 0
+	for rest := msg; len(rest) > 0; {
+		num, typ, raw, val, err := next(rest)
+		if err != nil {
+			return nil, err
+		}
+		rest = rest[len(raw):]
 		if num != child || typ != protowire.BytesType {
-			other = append(other, raw...)
-			return nil
+			others = append(others, raw)
+			othersLen += len(raw)
+			continue
 		}
-		kept, err := f(val)
-		if err != nil || kept == nil {
-			return err
+		kept, err := keep(val)
+		if err != nil {
+			return nil, err
 		}
-		kids = protowire.AppendTag(kids, child, protowire.BytesType)
-		kids = protowire.AppendBytes(kids, kept)
-		return nil
-	})
-	if err != nil || kids == nil {
-		return nil, err
+		if kept == nil {
+			continue
+		}
+		out = protowire.AppendTag(out, child, protowire.BytesType)
+		out = protowire.AppendBytes(out, kept)
 	}
-	return append(other, kids...), nil
+	if out == nil {
+		return nil, nil
+	}
+	// The other fields go first; field order does not matter to a decoder.
+	head := make([]byte, 0, othersLen+len(out))
+	for _, f := range others {
+		head = append(head, f...)
+	}
+	return append(head, out...), nil
 }
 
-// spanTraceID reads the trace id of an encoded Span. It is a plain loop
-// rather than eachField because it runs once per span of every kept chunk.
+// next splits the first field off msg: its number, wire type, raw bytes
+// (tag included) and, for a length-delimited field, its value.
+func next(msg []byte) (protowire.Number, protowire.Type, []byte, []byte, error) {
+	num, typ, n := protowire.ConsumeTag(msg)
+	if n < 0 {
+		return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+	}
+	if typ == protowire.BytesType {
+		val, m := protowire.ConsumeBytes(msg[n:])
+		if m < 0 {
+			return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(m))
+		}
+		return num, typ, msg[:n+m], val, nil
+	}
+	m := protowire.ConsumeFieldValue(num, typ, msg[n:])
+	if m < 0 {
+		return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(m))
+	}
+	return num, typ, msg[:n+m], nil, nil
+}
+
+// spanTraceID reads the trace id of an encoded Span.
 func spanTraceID(span []byte) (pcommon.TraceID, error) {
 	var id pcommon.TraceID
 	for len(span) > 0 {
-		num, typ, n := protowire.ConsumeTag(span)
-		if n < 0 {
-			return id, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		num, typ, raw, val, err := next(span)
+		if err != nil {
+			return id, err
 		}
-		span = span[n:]
 		if num == fieldTraceID && typ == protowire.BytesType {
-			val, m := protowire.ConsumeBytes(span)
-			if m < 0 || len(val) != len(id) {
-				return id, fmt.Errorf("%w: bad trace id", errMalformed)
+			if len(val) != len(id) {
+				return id, fmt.Errorf("%w: trace id of %d bytes", errMalformed, len(val))
 			}
 			copy(id[:], val)
 			return id, nil
 		}
-		m := protowire.ConsumeFieldValue(num, typ, span)
-		if m < 0 {
-			return id, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(m))
-		}
-		span = span[m:]
+		span = span[len(raw):]
 	}
 	return id, fmt.Errorf("%w: span without trace id", errMalformed)
-}
-
-// eachField calls f with every field of msg: its number, wire type, raw
-// bytes (tag included) and, for length-delimited fields, the value.
-func eachField(msg []byte, f func(num protowire.Number, typ protowire.Type, raw, val []byte) error) error {
-	for len(msg) > 0 {
-		num, typ, n := protowire.ConsumeTag(msg)
-		if n < 0 {
-			return fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
-		}
-		m := protowire.ConsumeFieldValue(num, typ, msg[n:])
-		if m < 0 {
-			return fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(m))
-		}
-		var val []byte
-		if typ == protowire.BytesType {
-			val, _ = protowire.ConsumeBytes(msg[n:])
-		}
-		if err := f(num, typ, msg[:n+m], val); err != nil {
-			return err
-		}
-		msg = msg[n+m:]
-	}
-	return nil
 }

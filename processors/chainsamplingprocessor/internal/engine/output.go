@@ -25,65 +25,50 @@ func traceRandomness(id pcommon.TraceID) sampling.Randomness {
 	return sampling.TraceIDToRandomness(id)
 }
 
-// decodeKept decodes each chunk that holds kept spans once, keeps only the
-// spans of kept traces and stamps them.
+// decodeKept takes the spans of the kept traces out of the chunks that hold
+// them, decodes only those, and stamps them.
 func (e *Engine) decodeKept(kept []keptTrace) (ptrace.Traces, error) {
-	out := ptrace.NewTraces()
 	if len(kept) == 0 {
-		return out, nil
+		return ptrace.NewTraces(), nil
 	}
+	// A chunk is shared by every trace of its batch: from each, take only
+	// the spans of the traces kept now that hold it (not, say, late spans
+	// of a trace already sent).
 	byID := make(map[pcommon.TraceID]*keptTrace, len(kept))
+	ids := map[*chunk][]pcommon.TraceID{}
 	var order []*chunk
-	seen := map[*chunk]bool{}
 	for i := range kept {
-		byID[kept[i].id] = &kept[i]
-		for _, c := range kept[i].chunks {
-			if !seen[c] {
-				seen[c] = true
+		k := &kept[i]
+		byID[k.id] = k
+		for _, c := range k.chunks {
+			if _, seen := ids[c]; !seen {
 				order = append(order, c)
 			}
+			ids[c] = append(ids[c], k.id)
 		}
 	}
-	var u ptrace.ProtoUnmarshaler
+	// Encoded requests concatenate into one request holding all their
+	// resource spans, so the kept spans of every chunk decode in one go.
+	var buf []byte
 	var errs []error
 	for _, c := range order {
-		// A chunk is shared by every trace of its batch: take out only the
-		// spans of traces kept now that hold it (not, say, late spans of a
-		// trace already sent), and decode just those.
 		raw, err := e.chunkBytes(c)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		if err == nil {
+			buf, err = extract(buf, raw, ids[c])
 		}
-		data, err := extract(raw, func(id pcommon.TraceID) bool {
-			k, ok := byID[id]
-			return ok && holds(k, c)
-		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("select kept spans: %w", err))
-			continue
-		}
-		td, err := u.UnmarshalTraces(data)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("decode kept spans: %w", err))
-			continue
-		}
-		forEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-			k := byID[span.TraceID()]
-			stamp(span, k.rule, k.th)
-		})
-		td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
-	}
-	return out, errors.Join(errs...)
-}
-
-func holds(k *keptTrace, c *chunk) bool {
-	for _, have := range k.chunks {
-		if have == c {
-			return true
 		}
 	}
-	return false
+	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(buf)
+	if err != nil {
+		return ptrace.NewTraces(), errors.Join(append(errs, fmt.Errorf("decode kept spans: %w", err))...)
+	}
+	forEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+		k := byID[span.TraceID()]
+		stamp(span, k.rule, k.th)
+	})
+	return td, errors.Join(errs...)
 }
 
 // stamp marks a kept span with its rule and its adjusted count. An upstream
