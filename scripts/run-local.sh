@@ -143,6 +143,7 @@ if [ -n "${CHAINOTEL_TRACES_OTLP_ENDPOINT:-}" ]; then
 else
   traces_out="collector/out/ (traces.jsonl, logs.jsonl, metrics.jsonl)"
 fi
+cluster=$(curl -fsS --max-time 2 "http://localhost:$((PORTS[0] + HEALTH_OFFSET))/health" 2>/dev/null || echo '(no answer)')
 {
   echo
   echo "chainotel is running (Ctrl-C stops everything):"
@@ -153,6 +154,7 @@ fi
     printf '         log %s/%s/app.log (stderr: %s/%s/stderr.log)   pid %s\n' \
       "$LOG_DIR" "${NODES[i]}" "$LOG_DIR" "${NODES[i]}" "${PIDS[${NODES[i]}]}"
   done
+  echo "  cluster (${NODES[0]}'s /health): $cluster"
   echo "  otelcol-chain  OTLP gRPC localhost:4317, OTLP HTTP localhost:4318   health $COLLECTOR_HEALTH"
   echo "         own metrics http://localhost:8888/metrics   zpages http://localhost:55679/debug/tracez"
   echo "         output: $traces_out"
