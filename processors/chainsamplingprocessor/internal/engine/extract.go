@@ -124,8 +124,37 @@ func next(msg []byte) (protowire.Number, protowire.Type, []byte, []byte, error) 
 	return num, typ, msg[:n+m], nil, nil
 }
 
+// traceIDFieldLen is the encoded size of Span.trace_id: tag, length, 16 bytes.
+const traceIDFieldLen = 2 + len(pcommon.TraceID{})
+
 // spanTraceID reads the trace id of an encoded Span.
 func spanTraceID(span []byte) (pcommon.TraceID, error) {
+	if id, ok := lastTraceID(span); ok {
+		return id, nil
+	}
+	return walkTraceID(span)
+}
+
+// lastTraceID is the fast path of spanTraceID. Chunks are encoded by pdata's
+// marshaler, which writes a message back to front and always writes the
+// trace id, so it is the last field of every span. When the last bytes do
+// not read as that field, walkTraceID finds it wherever it is.
+func lastTraceID(span []byte) (pcommon.TraceID, bool) {
+	var id pcommon.TraceID
+	n := len(span)
+	if n < traceIDFieldLen {
+		return id, false
+	}
+	f := span[n-traceIDFieldLen:]
+	if f[0] != byte(protowire.EncodeTag(fieldTraceID, protowire.BytesType)) || f[1] != byte(len(id)) {
+		return id, false
+	}
+	copy(id[:], f[2:])
+	return id, true
+}
+
+// walkTraceID reads the trace id of an encoded Span field by field.
+func walkTraceID(span []byte) (pcommon.TraceID, error) {
 	var id pcommon.TraceID
 	for len(span) > 0 {
 		num, typ, raw, val, err := next(span)

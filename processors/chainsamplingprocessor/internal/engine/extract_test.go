@@ -44,3 +44,31 @@ func TestExtractKeepsOnlyTheChosenTracesWhole(t *testing.T) {
 	_, err = extract(nil, data[:len(data)-3], chosen)
 	require.ErrorIs(t, err, errMalformed)
 }
+
+// The fast path must agree with the field-by-field walk on what pdata
+// encodes; if an upgrade of pdata changed its field order, the fast path
+// would stop applying (and this test would say so) but stay correct.
+func TestTraceIDFastPathAgreesWithWalk(t *testing.T) {
+	td := gen.New(gen.Default(12)).Batch(20)
+	data, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	require.NoError(t, err)
+	spans := 0
+	for rest := data; len(rest) > 0; {
+		_, _, raw, rs, err := next(rest)
+		require.NoError(t, err)
+		rest = rest[len(raw):]
+		_, err = filterNested(rs, fieldScopeSpans, func(ss []byte) ([]byte, error) {
+			return filterNested(ss, fieldSpans, func(span []byte) ([]byte, error) {
+				fast, ok := lastTraceID(span)
+				require.True(t, ok, "pdata writes the trace id last")
+				walked, err := walkTraceID(span)
+				require.NoError(t, err)
+				require.Equal(t, walked, fast)
+				spans++
+				return nil, nil
+			})
+		})
+		require.NoError(t, err)
+	}
+	require.Equal(t, td.SpanCount(), spans)
+}
