@@ -137,6 +137,20 @@ for i in "${!NODES[@]}"; do
   wait_http "${NODES[i]}" "http://localhost:$((PORTS[i] + HEALTH_OFFSET))/health" "$LOG_DIR/${NODES[i]}/stderr.log"
 done
 
+# /health counts the cluster members a node sees alive, itself included
+# (DESIGN.md); the cluster is formed when every node sees all of them.
+say "waiting for the cluster to form (each node's /health showing \"peers\":${#NODES[@]}) ..."
+deadline=$((SECONDS + START_TIMEOUT))
+for i in "${!NODES[@]}"; do
+  url="http://localhost:$((PORTS[i] + HEALTH_OFFSET))/health"
+  until curl -fsS --max-time 2 "$url" 2>/dev/null | grep -q "\"peers\":${#NODES[@]}[,}]"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      die "${NODES[i]} does not see all ${#NODES[@]} members after ${START_TIMEOUT}s: $(curl -fsS --max-time 2 "$url" 2>&1)"
+    fi
+    sleep 0.5
+  done
+done
+
 # --- where everything is ---------------------------------------------------------
 if [ -n "${CHAINOTEL_TRACES_OTLP_ENDPOINT:-}" ]; then
   traces_out="sampled traces -> OTLP $CHAINOTEL_TRACES_OTLP_ENDPOINT; logs and span metrics -> collector/out/"
