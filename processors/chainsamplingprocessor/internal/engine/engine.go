@@ -35,7 +35,7 @@ type Config struct {
 	DecisionCacheSize     int
 	MaxSpansPerSecond     int // 0: no budget
 	// Compression says when chunks are held s2-compressed: about a third
-	// of the memory per buffered span for about a fifth more CPU at ingest.
+	// of the memory per buffered span for about a third more CPU.
 	Compression Compression
 }
 
