@@ -3,6 +3,8 @@ package engine
 import (
 	"time"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
+
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/match"
@@ -95,11 +97,15 @@ func (e *Engine) decide(kept []keptTrace, t *trace, now time.Time) []keptTrace {
 
 	idx := e.pol.First(&t.sum, match.Env{Head: e.head})
 	r := &e.rules[idx]
-	keep := r.Keep * e.budget.factor(r.Always)
-	th := policy.Threshold(keep)
+	th := r.threshold
+	if f := e.budget.factor(r.Always); f < 1 {
+		th = policy.Threshold(r.Keep * f)
+	}
+	// The trace's randomness: an rv from tracestate, else the low 56 bits
+	// of its id, as OpenTelemetry's consistent probability sampling says.
 	rnd := t.rnd
 	if !t.hasRV {
-		rnd = traceRandomness(t.id)
+		rnd = sampling.TraceIDToRandomness(t.id)
 	}
 	isKept := th.ShouldSample(rnd)
 	if isKept && r.limiter != nil && !r.limiter.AllowN(now, 1) {

@@ -83,6 +83,7 @@ type decision struct {
 // ruleState is a compiled rule with the engine's per-rule state.
 type ruleState struct {
 	policy.Rule
+	threshold           sampling.Threshold // of Keep, when no load is shed
 	limiter             *rate.Limiter
 	keptSet, droppedSet decidedAttrs
 }
@@ -154,7 +155,8 @@ func (e *Engine) install(pol *policy.Policy) {
 	e.pol = pol
 	e.rules = make([]ruleState, len(pol.Rules))
 	for i, r := range pol.Rules {
-		e.rules[i] = ruleState{Rule: r, keptSet: newDecidedAttrs(r.Name, true), droppedSet: newDecidedAttrs(r.Name, false)}
+		e.rules[i] = ruleState{Rule: r, threshold: policy.Threshold(r.Keep),
+			keptSet: newDecidedAttrs(r.Name, true), droppedSet: newDecidedAttrs(r.Name, false)}
 		if r.RateLimit > 0 {
 			e.rules[i].limiter = rate.NewLimiter(rate.Limit(r.RateLimit), max(1, int(r.RateLimit)))
 		}

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/chainotel/chainotel/semconv"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/chainotel/chainotel/semconv"
 )
 
 // keptTrace is a trace decided as kept, with the chunks that hold its spans.
@@ -17,12 +18,6 @@ type keptTrace struct {
 	chunks []*chunk
 	rule   string
 	th     sampling.Threshold
-}
-
-// traceRandomness is the trace id's randomness (its low 56 bits), used when
-// no rv rides in tracestate.
-func traceRandomness(id pcommon.TraceID) sampling.Randomness {
-	return sampling.TraceIDToRandomness(id)
 }
 
 // decodeKept takes the spans of the kept traces out of the chunks that hold
