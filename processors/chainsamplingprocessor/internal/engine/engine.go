@@ -143,12 +143,21 @@ func (e *Engine) Policy() *policy.Policy {
 func (e *Engine) SetPolicy(pol *policy.Policy) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	old := e.pol
-	e.install(pol)
-	if old.Keys.Equal(pol.Keys) {
-		return nil
+	if !e.pol.Keys.Equal(pol.Keys) {
+		sums, head, err := e.resummarise(pol)
+		if err != nil {
+			return err // the policy in force stays, summaries untouched
+		}
+		// Every buffered trace gets a summary in the new layout (an empty
+		// one if, impossibly, none of its spans were found): a summary in
+		// the old layout would be read with the wrong slots.
+		for _, t := range e.traces {
+			t.sum = sums[t]
+		}
+		e.head = max(e.head, head)
 	}
-	return e.resummarise()
+	e.install(pol)
+	return nil
 }
 
 func (e *Engine) install(pol *policy.Policy) {
@@ -290,38 +299,52 @@ func (e *Engine) followHead(h float64) {
 	}
 }
 
-// resummarise rebuilds every buffered summary from the held spans, for a
-// policy whose summary layout differs from the previous one.
-func (e *Engine) resummarise() error {
+// resummarise builds, from the held spans, the summaries of every buffered
+// trace in the layout of pol, and the chain head they show. It changes
+// nothing, so that a failure leaves the engine as it was.
+func (e *Engine) resummarise(pol *policy.Policy) (map[*trace]match.Summary, int64, error) {
 	byChunk := map[*chunk][]*trace{}
 	for _, t := range e.traces {
-		t.sum = match.Summary{}
 		for _, c := range t.chunks {
 			byChunk[c] = append(byChunk[c], t)
 		}
 	}
+	sums := make(map[*trace]*match.Summary, len(e.traces))
+	var head int64
+	follow := func(h float64) { head = max(head, int64(h)) }
 	var u ptrace.ProtoUnmarshaler
 	for c, ts := range byChunk {
 		data, err := e.chunkBytes(c)
 		if err != nil {
-			return err
+			return nil, 0, fmt.Errorf("re-summarise buffered spans: %w", err)
 		}
 		td, err := u.UnmarshalTraces(data)
 		if err != nil {
-			return fmt.Errorf("re-summarise buffered spans: %w", err)
+			return nil, 0, fmt.Errorf("re-summarise buffered spans: %w", err)
 		}
 		want := make(map[pcommon.TraceID]*trace, len(ts))
 		for _, t := range ts {
 			want[t.id] = t
 		}
 		forEachSpan(td, func(rs ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-			if t, ok := want[span.TraceID()]; ok {
-				t.sum.AddResource(&e.pol.Keys, rs.Resource(), e.intern)
-				t.sum.AddSpan(&e.pol.Keys, span, e.intern, e.pol.HeightSlot, e.followHead)
+			t, ok := want[span.TraceID()]
+			if !ok {
+				return
 			}
+			s := sums[t]
+			if s == nil {
+				s = &match.Summary{}
+				sums[t] = s
+			}
+			s.AddResource(&pol.Keys, rs.Resource(), e.intern)
+			s.AddSpan(&pol.Keys, span, e.intern, pol.HeightSlot, follow)
 		})
 	}
-	return nil
+	out := make(map[*trace]match.Summary, len(sums))
+	for t, s := range sums {
+		out[t] = *s
+	}
+	return out, head, nil
 }
 
 // notePressure records whether more than half of MaxBytes is held. Called
