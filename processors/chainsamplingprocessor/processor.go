@@ -50,11 +50,17 @@ type chainSampling struct {
 	done []<-chan struct{}
 }
 
-// engineCompression maps the compression key to the engine's setting.
-var engineCompression = map[string]engine.Compression{
-	compressionNone: engine.CompressNever,
-	compressionS2:   engine.CompressAlways,
-	compressionAuto: engine.CompressUnderPressure,
+// engineCompression maps the (validated) compression key to the engine's
+// setting.
+func engineCompression(key string) engine.Compression {
+	switch key {
+	case compressionS2:
+		return engine.CompressAlways
+	case compressionAuto:
+		return engine.CompressUnderPressure
+	default:
+		return engine.CompressNever
+	}
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (processor.Traces, error) {
@@ -77,7 +83,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (pr
 		MaxBytes:              cfg.MaxBytes,
 		DecisionCacheSize:     cfg.DecisionCacheSize,
 		MaxSpansPerSecond:     cfg.MaxSpansPerSecond,
-		Compression:           engineCompression[cfg.Compression],
+		Compression:           engineCompression(cfg.Compression),
 	}, pol, tel)
 	if err != nil {
 		return nil, err
