@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -16,8 +15,6 @@ const (
 	fieldSpans         = 2 // ScopeSpans.spans
 	fieldTraceID       = 1 // Span.trace_id
 )
-
-var errMalformed = errors.New("malformed OTLP in buffered chunk")
 
 // extract appends to dst, as an encoded ExportTraceServiceRequest, the spans
 // of data (another such request) whose trace id is among ids, with their

@@ -169,12 +169,14 @@ func (p *parser) rule(n *yaml.Node) (Rule, error) {
 
 // matchKeys are the keys of a match mapping; several keys in one mapping
 // must all hold.
-var matchKeys = []string{"error", "min_duration", "span_name", "block_height", "tx_type",
-	"rpc_method", "http_route", "attribute", "resource", "all", "any", "not"}
+func matchKeys() []string {
+	return []string{"error", "min_duration", "span_name", "block_height", "tx_type",
+		"rpc_method", "http_route", "attribute", "resource", "all", "any", "not"}
+}
 
 func (p *parser) match(n *yaml.Node) (match.Matcher, error) {
 	var all match.All
-	err := p.fields(n, "match", matchKeys, func(key string, _, v *yaml.Node) error {
+	err := p.fields(n, "match", matchKeys(), func(key string, _, v *yaml.Node) error {
 		m, err := p.matcher(key, v)
 		if err != nil {
 			return err
