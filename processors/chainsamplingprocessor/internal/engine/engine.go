@@ -7,7 +7,6 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
-	"github.com/klauspost/compress/s2"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -106,6 +104,7 @@ type Engine struct {
 	byRoot  queue
 	cache   *simplelru.LRU[pcommon.TraceID, decision]
 	intern  *interner
+	scratch scratch
 	budget  *budget
 	head    int64
 	spans   int64
@@ -202,9 +201,7 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	}
 	c := &chunk{data: data}
 	if e.cfg.Compression == CompressAlways || (e.cfg.Compression == CompressUnderPressure && e.pressure.Load()) {
-		// Encode into a scratch slice of the worst-case size, then keep an
-		// exact-size copy so the chunk holds no slack.
-		c.data, c.compressed = bytes.Clone(s2.Encode(nil, data)), true
+		c.data, c.compressed = e.scratch.compress(data), true
 	}
 	late := lateSpans{out: ptrace.NewTraces()}
 
@@ -314,11 +311,12 @@ func (e *Engine) resummarise(pol *policy.Policy) (map[*trace]match.Summary, int6
 	follow := func(h float64) { head = max(head, int64(h)) }
 	var u ptrace.ProtoUnmarshaler
 	for c, ts := range byChunk {
-		data, err := e.chunkBytes(c)
-		if err != nil {
-			return nil, 0, fmt.Errorf("re-summarise buffered spans: %w", err)
-		}
-		td, err := u.UnmarshalTraces(data)
+		var td ptrace.Traces
+		err := e.withChunk(c, func(data []byte) error {
+			var err error
+			td, err = u.UnmarshalTraces(data)
+			return err
+		})
 		if err != nil {
 			return nil, 0, fmt.Errorf("re-summarise buffered spans: %w", err)
 		}
@@ -353,16 +351,13 @@ func (e *Engine) notePressure() {
 	e.pressure.Store(e.bytes > e.cfg.MaxBytes/2)
 }
 
-// chunkBytes returns the encoded OTLP of a chunk, decompressed if need be.
-func (e *Engine) chunkBytes(c *chunk) ([]byte, error) {
+// withChunk hands the encoded OTLP of a chunk, decompressed if need be, to
+// use, which must not keep it.
+func (e *Engine) withChunk(c *chunk, use func([]byte) error) error {
 	if !c.compressed {
-		return c.data, nil
+		return use(c.data)
 	}
-	data, err := s2.Decode(nil, c.data)
-	if err != nil {
-		return nil, fmt.Errorf("decompress buffered spans: %w", err)
-	}
-	return data, nil
+	return e.scratch.decompress(c.data, use)
 }
 
 func forEachSpan(td ptrace.Traces, f func(ptrace.ResourceSpans, ptrace.ScopeSpans, ptrace.Span)) {

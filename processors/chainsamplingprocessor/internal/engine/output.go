@@ -47,10 +47,11 @@ func (e *Engine) decodeKept(kept []keptTrace) (ptrace.Traces, error) {
 	var buf []byte
 	var errs []error
 	for _, c := range order {
-		raw, err := e.chunkBytes(c)
-		if err == nil {
+		err := e.withChunk(c, func(raw []byte) error {
+			var err error
 			buf, err = extract(buf, raw, ids[c])
-		}
+			return err
+		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("select kept spans: %w", err))
 		}
