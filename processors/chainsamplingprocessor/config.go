@@ -39,7 +39,7 @@ type Config struct {
 	MaxSpansPerSecond int `mapstructure:"max_spans_per_second"`
 
 	// Compression of the buffered spans: "none"; "s2" for about a third of
-	// the memory per buffered span at about a third more CPU; or "auto", s2
+	// the memory per buffered span at about a quarter more CPU; or "auto", s2
 	// only while more than half of max_bytes is in use.
 	Compression string `mapstructure:"compression"`
 

@@ -33,7 +33,7 @@ type Config struct {
 	DecisionCacheSize     int
 	MaxSpansPerSecond     int // 0: no budget
 	// Compression says when chunks are held s2-compressed: about a third
-	// of the memory per buffered span for about a third more CPU.
+	// of the memory per buffered span for about a quarter more CPU.
 	Compression Compression
 }
 
