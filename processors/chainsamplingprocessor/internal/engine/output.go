@@ -60,42 +60,72 @@ func (e *Engine) decodeKept(kept []keptTrace) (ptrace.Traces, error) {
 	if err != nil {
 		return ptrace.NewTraces(), errors.Join(append(errs, fmt.Errorf("decode kept spans: %w", err))...)
 	}
+	var st stamper
 	forEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
 		k := byID[span.TraceID()]
-		stamp(span, k.rule, k.th)
+		st.stamp(span, k.rule, k.th)
 	})
 	return td, errors.Join(errs...)
+}
+
+// stamper marks kept spans with their rule and adjusted count. It remembers
+// each tracestate it rewrote: the spans of a trace, and most traces, carry
+// the same one, so it is parsed and written once rather than once a span.
+type stamper struct {
+	memo map[stampKey]string
+}
+
+type stampKey struct {
+	raw string
+	th  sampling.Threshold
 }
 
 // stamp marks a kept span with its rule and its adjusted count. An upstream
 // threshold that is already higher (a lower probability) is left in place:
 // sampling may only lower a probability, never raise it.
-func stamp(span ptrace.Span, rule string, th sampling.Threshold) {
+func (st *stamper) stamp(span ptrace.Span, rule string, th sampling.Threshold) {
 	span.Attributes().PutStr(semconv.SamplingRuleKey, rule)
-	raw := span.TraceState().AsRaw()
+	key := stampKey{raw: span.TraceState().AsRaw(), th: th}
+	out, ok := st.memo[key]
+	if !ok {
+		out = withThreshold(key.raw, th)
+		if st.memo == nil {
+			st.memo = map[stampKey]string{}
+		}
+		st.memo[key] = out
+	}
+	if out != key.raw {
+		span.TraceState().FromRaw(out)
+	}
+}
+
+// withThreshold returns tracestate raw with th written into its ot value,
+// or raw unchanged if it does not parse or already holds a higher threshold.
+func withThreshold(raw string, th sampling.Threshold) string {
 	w3c, err := sampling.NewW3CTraceState(raw)
 	if err != nil {
 		// An unparseable tracestate is left as it came; the rule
 		// attribute still says why the span was kept.
-		return
+		return raw
 	}
 	ot := w3c.OTelValue()
 	if upstream, ok := ot.TValueThreshold(); ok && sampling.ThresholdGreater(upstream, th) {
-		return
+		return raw
 	}
 	if err := ot.UpdateTValueWithSampling(th); err != nil {
-		return
+		return raw
 	}
 	var sb strings.Builder
 	if err := w3c.Serialize(&sb); err != nil {
-		return
+		return raw
 	}
-	span.TraceState().FromRaw(sb.String())
+	return sb.String()
 }
 
 // lateSpans collects spans of already-decided traces.
 type lateSpans struct {
 	out           ptrace.Traces
+	stamper       stamper
 	kept, dropped int64
 }
 
@@ -115,7 +145,7 @@ func (l *lateSpans) add(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptra
 	nss.SetSchemaUrl(ss.SchemaUrl())
 	ns := nss.Spans().AppendEmpty()
 	span.CopyTo(ns)
-	stamp(ns, d.rule, d.th)
+	l.stamper.stamp(ns, d.rule, d.th)
 }
 
 func (l *lateSpans) record(tel *telemetry) {
