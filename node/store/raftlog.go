@@ -239,8 +239,13 @@ func (r *RaftLog) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (r
 }
 
 // Compact discards the entries before index i, which a snapshot covers.
+// Compacting to an index the log was already compacted past is a no-op: a
+// snapshot taken soon after another one may ask for it.
 func (r *RaftLog) Compact(i uint64) error {
 	if err := r.MemoryStorage.Compact(i); err != nil {
+		if errors.Is(err, raft.ErrCompacted) {
+			return nil
+		}
 		return fmt.Errorf("compact raft log to %d: %w", i, err)
 	}
 	r.mu.Lock()

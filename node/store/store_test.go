@@ -184,6 +184,10 @@ func TestRaftLogPersistsAcrossReopen(t *testing.T) {
 	_, err = r.CreateSnapshot(3, &cs, []byte("at-3"))
 	require.NoError(t, err)
 	require.NoError(t, r.Compact(3))
+	// A second snapshot soon after may ask to compact to where the log
+	// already starts, or before it: that is a no-op, not a failure.
+	require.NoError(t, r.Compact(3))
+	require.NoError(t, r.Compact(1))
 	require.NoError(t, s.Close())
 
 	s2 := openTemp(t, dir)
