@@ -11,14 +11,12 @@ import (
 	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
 
-// snapshotEvery is small so that a node down for a few thousand blocks falls
-// behind the leader's compacted log (which keeps 1000 entries behind each
-// snapshot). It is above those 1000 because at or below them the node fails
-// on its first snapshot ("compact raft log to 1: requested index is
-// unavailable due to compaction"): reported, to be fixed in the node.
+// snapshotEvery is small so that a node down for a few hundred blocks falls
+// behind the leader's compacted log, which keeps snapshotCatchUp entries
+// behind each snapshot.
 const (
-	snapshotEvery   = 1001
-	snapshotCatchUp = 1000 // the node's default; not a flag
+	snapshotEvery   = 300
+	snapshotCatchUp = 200 // the raft engine's default (raft.DefaultConfig); not a flag
 )
 
 // TestCrashedNodeCatchesUpFromASnapshot kills a follower, commits more blocks
