@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/soheilhy/cmux"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
@@ -29,6 +30,7 @@ import (
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/node/consensus/raft"
+	"github.com/chainotel/chainotel/node/guard"
 	"github.com/chainotel/chainotel/node/mempool"
 	"github.com/chainotel/chainotel/node/p2p"
 	"github.com/chainotel/chainotel/node/pki"
@@ -53,6 +55,15 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	Registerer     prometheus.Registerer
 	Gatherer       prometheus.Gatherer
+	// Propagator carries trace context and baggage over HTTP and gRPC (main
+	// passes telemetry's, which filters sensitive baggage); nil means W3C
+	// trace context and baggage.
+	Propagator propagation.TextMapPropagator
+	// Go starts every long-lived goroutine; main passes telemetry's panic
+	// guard. Nil starts plain goroutines.
+	Go guard.Go
+	// DebugFaults serves POST /debug/fault on the health port (see faults.go).
+	DebugFaults bool
 
 	// Tuning.
 	MempoolSize     int
@@ -90,6 +101,7 @@ type Node struct {
 	peers   *p2p.Peers
 	api     *api.API
 	grpc    *grpc.Server
+	tracer  trace.Tracer
 
 	lis, healthLis net.Listener
 }
@@ -132,13 +144,13 @@ func New(cfg Config) (*Node, error) {
 	n.pool = mempool.New(cfg.MempoolSize, tracer)
 	if n.peers, err = p2p.NewPeers(p2p.ClientConfig{
 		NodeID: cfg.NodeID, Genesis: g, TLS: bundle, Addrs: cfg.Peers, Logger: n.log,
-		Tracer: tracer, TracerProvider: cfg.TracerProvider, Hello: n.hello,
+		Tracer: tracer, TracerProvider: cfg.TracerProvider, Propagator: cfg.Propagator, Go: cfg.Go, Hello: n.hello,
 	}); err != nil {
 		return nil, err
 	}
 	rc := raft.DefaultConfig()
 	rc.NodeID, rc.Genesis, rc.Store, rc.Pool, rc.Transport = cfg.NodeID, g, n.store, n.pool, n.peers
-	rc.Logger, rc.Tracer = n.log, tracer
+	rc.Logger, rc.Tracer, rc.Go = n.log, tracer, cfg.Go
 	rc.OnApplied = func(b *chain.Block) { n.api.OnApplied(b) }
 	if cfg.TickInterval > 0 {
 		rc.TickInterval = cfg.TickInterval
@@ -151,14 +163,17 @@ func New(cfg Config) (*Node, error) {
 	}
 	if n.api, err = api.New(api.Config{
 		NodeID: cfg.NodeID, Genesis: g, Chain: n.store, Engine: n.engine, MempoolLen: n.pool.Len,
-		Logger: n.log, TracerProvider: cfg.TracerProvider, Registerer: cfg.Registerer, Gatherer: cfg.Gatherer,
+		Logger: n.log, TracerProvider: cfg.TracerProvider, Propagator: cfg.Propagator,
+		Registerer: cfg.Registerer, Gatherer: cfg.Gatherer,
 		CommitTimeout: cfg.CommitTimeout,
 	}); err != nil {
 		return nil, err
 	}
 	n.grpc = p2p.NewServer(p2p.ServerConfig{
 		NodeID: cfg.NodeID, Genesis: g, TLS: bundle, Handler: peerHandler{n}, Logger: n.log, TracerProvider: cfg.TracerProvider,
+		Propagator: cfg.Propagator,
 	})
+	n.tracer = tracer
 	if n.lis, err = net.Listen("tcp", net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.Port))); err != nil {
 		return nil, fmt.Errorf("listen on --port %d: %w", cfg.Port, err)
 	}
@@ -243,14 +258,14 @@ func (n *Node) Run(ctx context.Context) error {
 
 	httpSrv := &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
-	healthSrv := &http.Server{Handler: n.api.HealthHandler(), ReadHeaderTimeout: 10 * time.Second}
+	healthSrv := &http.Server{Handler: n.healthHandler(ctx), ReadHeaderTimeout: 10 * time.Second}
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
 	serve := func(name string, f func() error) {
-		wg.Go(func() {
+		n.cfg.Go.Start(engineCtx, &wg, name, func(context.Context) {
 			if err := f(); err != nil && !isClosed(err) {
 				errc <- fmt.Errorf("%s: %w", name, err)
 			}
@@ -260,8 +275,8 @@ func (n *Node) Run(ctx context.Context) error {
 	serve("client API", func() error { return httpSrv.Serve(httpL) })
 	serve("health server", func() error { return healthSrv.Serve(n.healthLis) })
 	serve("listener", mux.Serve)
-	wg.Go(func() { n.refuse(otherL) })
-	wg.Go(func() { n.peers.Run(engineCtx) })
+	n.cfg.Go.Start(engineCtx, &wg, "listener.refuse", func(context.Context) { n.refuse(otherL) })
+	n.cfg.Go.Start(engineCtx, &wg, "p2p.peers", n.peers.Run)
 	serve("consensus", func() error { return n.engine.Run(engineCtx) })
 
 	n.log.Info("node started", "port", n.cfg.Port, "health_port", n.cfg.HealthPort, "peers", n.cfg.Peers,

@@ -41,6 +41,7 @@ const (
 	SpanSyncFetch               = "sync.fetch"
 	SpanSyncApply               = "sync.apply"
 	SpanP2PDisconnect           = "p2p.disconnect"
+	SpanStoreWrite              = "store.write" // a failed store write (error.type=storage_error)
 	SpanPanic                   = "goroutine.panic"
 )
 
@@ -97,6 +98,7 @@ const (
 	ExceptionMessageKey    = "exception.message"
 	ExceptionStacktraceKey = "exception.stacktrace"
 	ThreadNameKey          = "thread.name" // on goroutine.panic: the name the panic guard was given
+	EventNameKey           = "event.name"  // on log records: SpanBlockApply on the node's "block applied" log
 )
 
 // Error categories (error.type): stable values for grouping errors.

@@ -46,8 +46,11 @@ type Config struct {
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
-	Registerer     prometheus.Registerer
-	Gatherer       prometheus.Gatherer
+	// Propagator reads trace context and baggage from requests; nil means
+	// W3C trace context and baggage.
+	Propagator propagation.TextMapPropagator
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
 
 	// CommitTimeout is how long POST /tx waits for its block (503 after).
 	CommitTimeout time.Duration
@@ -84,6 +87,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.TracerProvider == nil {
 		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	if cfg.Propagator == nil {
+		cfg.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
 	if cfg.MempoolLen == nil {
 		cfg.MempoolLen = func() int { return 0 }
@@ -143,11 +149,10 @@ func (a *API) Handler() http.Handler {
 		{"GET /accounts/{addr}", a.getAccount},
 		{"GET /status", a.getStatus},
 	}
-	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	for _, rt := range routes {
 		// Traced per route so the server span is named after it ("POST /tx").
 		mux.Handle(rt.pattern, otelhttp.NewHandler(a.metrics.instrument(rt.pattern, rt.h), rt.pattern,
-			otelhttp.WithTracerProvider(a.cfg.TracerProvider), otelhttp.WithPropagators(prop)))
+			otelhttp.WithTracerProvider(a.cfg.TracerProvider), otelhttp.WithPropagators(a.cfg.Propagator)))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
+	"github.com/felixge/httpsnoop"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -72,14 +75,17 @@ func newMetrics(a *API) (*metrics, error) {
 	return m, nil
 }
 
-// instrument times a route and records it on the request's span.
+// instrument times a route, with an exemplar pointing at the request's span
+// (exposed by /metrics in the OpenMetrics format), and records the route on
+// that span.
 func (m *metrics) instrument(route string, h http.HandlerFunc) http.Handler {
-	var timed http.Handler = h
-	if obs, err := m.latency.CurryWith(prometheus.Labels{"route": route}); err == nil {
-		timed = promhttp.InstrumentHandlerDuration(obs, h)
-	} // else untimed: the label set is fixed, so this cannot happen
+	obs := m.latency.MustCurryWith(prometheus.Labels{"route": route}) // the label set is fixed
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String(semconv.HTTPRouteKey, route))
-		timed.ServeHTTP(w, r)
+		ctx := r.Context()
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String(semconv.HTTPRouteKey, route))
+		got := httpsnoop.CaptureMetrics(h, w, r)
+		// Labelled as promhttp.InstrumentHandlerDuration labels them.
+		o := obs.WithLabelValues(strings.ToLower(r.Method), strconv.Itoa(got.Code))
+		telemetry.ObserveWithExemplar(ctx, o, got.Duration.Seconds())
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/guard"
 	"github.com/chainotel/chainotel/node/pki"
 	"github.com/chainotel/chainotel/semconv"
 )
@@ -44,6 +45,11 @@ type ClientConfig struct {
 	Logger         *slog.Logger
 	Tracer         trace.Tracer
 	TracerProvider trace.TracerProvider
+	// Propagator carries trace context and baggage in the calls' metadata;
+	// nil means W3C trace context and baggage.
+	Propagator propagation.TextMapPropagator
+	// Go starts the per-peer loops (under the process's panic guard).
+	Go guard.Go
 	// Hello is this node's own introduction, sent in every probe.
 	Hello func() Hello
 }
@@ -105,7 +111,7 @@ func NewPeers(cfg ClientConfig) (*Peers, error) {
 			grpc.WithUnaryInterceptor(stamp),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 				otelgrpc.WithTracerProvider(cfg.TracerProvider),
-				otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
+				otelgrpc.WithPropagators(propagatorOrDefault(cfg.Propagator)),
 				otelgrpc.WithFilter(traced))),
 		)
 		if err != nil {
@@ -150,8 +156,8 @@ func (p *Peers) clientTLS(r *remote) *tls.Config {
 func (p *Peers) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, r := range p.peers {
-		wg.Go(func() { p.probeLoop(ctx, r) })
-		wg.Go(func() { p.sendLoop(ctx, r) })
+		p.cfg.Go.Start(ctx, &wg, "p2p.probe "+r.addr, func(ctx context.Context) { p.probeLoop(ctx, r) })
+		p.cfg.Go.Start(ctx, &wg, "p2p.send "+r.addr, func(ctx context.Context) { p.sendLoop(ctx, r) })
 	}
 	wg.Wait()
 }
@@ -203,11 +209,39 @@ func (p *Peers) disconnected(ctx context.Context, r *remote, err error) {
 	if v := r.id.Load(); v != nil {
 		id = *v
 	}
-	_, span := p.cfg.Tracer.Start(ctx, semconv.SpanP2PDisconnect, trace.WithAttributes(
+	ctx, span := p.cfg.Tracer.Start(ctx, semconv.SpanP2PDisconnect, trace.WithAttributes(
 		attribute.String(semconv.PeerIDKey, id), attribute.String(semconv.ErrorTypeKey, semconv.ErrorP2PDisconnect)))
+	defer span.End()
+	span.RecordError(err)
 	span.SetStatus(codes.Error, err.Error())
-	span.End()
-	p.log.Warn("peer down", "addr", r.addr, semconv.PeerIDKey, id, "err", err, semconv.ErrorTypeKey, semconv.ErrorP2PDisconnect)
+	// An error (not a warning): a lost peer is what an operator must hear of,
+	// and the collector forwards error logs to Sentry with the chain head.
+	p.log.ErrorContext(ctx, "peer down", "addr", r.addr, semconv.PeerIDKey, id, "err", err,
+		semconv.ErrorTypeKey, semconv.ErrorP2PDisconnect, semconv.ExceptionMessageKey, err.Error())
+}
+
+// Disconnected records a dropped connection to the peer with node id peerID
+// as a p2p.disconnect error span and error log, as a probe that stops
+// answering does. The node's debug fault endpoint uses it.
+func (p *Peers) Disconnected(ctx context.Context, peerID string, err error) {
+	for _, r := range p.peers {
+		if v := r.id.Load(); v != nil && *v == peerID {
+			p.disconnected(ctx, r, err)
+			return
+		}
+	}
+	r := &remote{addr: peerID}
+	r.id.Store(&peerID)
+	p.disconnected(ctx, r, err)
+}
+
+// propagatorOrDefault is the configured propagator, else W3C trace context
+// and baggage.
+func propagatorOrDefault(p propagation.TextMapPropagator) propagation.TextMapPropagator {
+	if p != nil {
+		return p
+	}
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 }
 
 // probe says hello and, the first time, learns the peer's node id.

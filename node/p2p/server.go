@@ -60,6 +60,9 @@ type ServerConfig struct {
 	Handler        Handler
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
+	// Propagator reads trace context and baggage from the calls' metadata;
+	// nil means W3C trace context and baggage.
+	Propagator propagation.TextMapPropagator
 }
 
 // NewServer makes the gRPC server of the peer service. Refused handshakes and
@@ -75,7 +78,7 @@ func NewServer(cfg ServerConfig) *grpc.Server {
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(cfg.TracerProvider),
-			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
+			otelgrpc.WithPropagators(propagatorOrDefault(cfg.Propagator)),
 			otelgrpc.WithFilter(traced))),
 		grpc.UnaryInterceptor(a.intercept),
 	)

@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -58,9 +57,12 @@ func rootCommand() *ffcli.Command {
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
 		logDir   = fs.String("log-dir", "logs", "logs go to <log-dir>/<node-id>/app.log (and stderr)")
 		_        = fs.String("config", "", "file of flag values, one `name value` a line")
-		// The node emits no OTLP itself yet; the telemetry wiring reads this.
-		_ = fs.String("otlp-endpoint", "", "OTLP gRPC endpoint (default from OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317)")
+		tf       telemetryFlags
 	)
+	fs.StringVar(&tf.endpoint, "otlp-endpoint", "", "OTLP gRPC endpoint of the collector, host:port or http(s)://host:port (default from OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317)")
+	fs.BoolVar(&tf.tls, "otlp-tls", false, "mutual TLS to the collector with the cluster certificates of --tls-dir (the collector's certificate must come from the cluster CA)")
+	fs.StringVar(&tf.environment, "environment", "dev", "deployment.environment.name of the node's telemetry")
+	fs.BoolVar(&cfg.DebugFaults, "debug-faults", false, "serve POST /debug/fault?kind=panic|consensus_timeout|p2p_disconnect|storage_error on the health port (tests only)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's id, one of the genesis validators (e.g. node0)")
 	fs.IntVar(&cfg.Port, "port", def.Port, "client HTTP API and peer gRPC (TLS) port")
 	fs.StringVar(&cfg.Consensus, "consensus", def.Consensus, "consensus engine: raft (pow is not supported yet)")
@@ -86,20 +88,23 @@ func rootCommand() *ffcli.Command {
 				return errors.New("--node-id is required (e.g. --node-id=node0)")
 			}
 			cfg.Peers = splitList(*peers)
-			return runNode(ctx, cfg, *logLevel, *logDir)
+			tf.logLevel, tf.logDir = *logLevel, *logDir
+			return runNode(ctx, cfg, tf)
 		},
 	}
 }
 
-func runNode(ctx context.Context, cfg node.Config, level, logDir string) error {
-	logger, closeLog, err := newLogger(level, filepath.Join(logDir, cfg.NodeID))
+func runNode(ctx context.Context, cfg node.Config, tf telemetryFlags) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Registerer, cfg.Gatherer = reg, reg
+	tel, err := setupTelemetry(ctx, &cfg, tf, reg)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cfg.Logger, cfg.Registerer, cfg.Gatherer = logger, reg, reg
+	defer shutdownTelemetry(ctx, tel)
+	logger := cfg.Logger
+	logger.Info("telemetry ready", "otlp", tel.Endpoint, "enabled", tel.Enabled)
 	n, err := node.New(cfg)
 	if err != nil {
 		logger.Error("node failed to start", "err", err)
@@ -107,24 +112,6 @@ func runNode(ctx context.Context, cfg node.Config, level, logDir string) error {
 	}
 	fmt.Fprintf(os.Stderr, "blockchain: %s serving the API and peers on %s, health on %s\n", cfg.NodeID, n.Addr(), n.HealthAddr())
 	return n.Run(ctx)
-}
-
-// newLogger logs JSON to dir/app.log and to stderr at level.
-func newLogger(level, dir string) (*slog.Logger, func(), error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("create log folder: %w", err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "app.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open log file: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	h := slog.NewMultiHandler(slog.NewJSONHandler(f, opts), slog.NewJSONHandler(os.Stderr, opts))
-	return slog.New(h), func() { _ = f.Close() }, nil
 }
 
 func splitList(s string) []string {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
+	"github.com/chainotel/chainotel/node/guard"
 	"github.com/chainotel/chainotel/node/mempool"
 	"github.com/chainotel/chainotel/node/store"
 	"github.com/chainotel/chainotel/semconv"
@@ -58,6 +59,8 @@ type Config struct {
 	Tracer    trace.Tracer
 	// OnApplied is told of every applied block (see consensus.BlockListener).
 	OnApplied consensus.BlockListener
+	// Go starts the engine's helper loops (under the process's panic guard).
+	Go guard.Go
 
 	TickInterval    time.Duration // raft tick; elections time out after 10 ticks
 	SnapshotEvery   uint64        // applied entries between snapshots
@@ -228,9 +231,9 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	loopCtx, stopHelpers := context.WithCancel(ctx)
-	wg.Go(func() { e.proposeLoop(loopCtx) })
+	e.cfg.Go.Start(loopCtx, &wg, "raft.propose", e.proposeLoop)
 	for range e.cfg.ForwardWorkers {
-		wg.Go(func() { e.forwardLoop(loopCtx) })
+		e.cfg.Go.Start(loopCtx, &wg, "raft.forward", e.forwardLoop)
 	}
 	err = e.readyLoop(loopCtx, n)
 	stopHelpers()

@@ -40,7 +40,7 @@ func (e *Engine) proposeLoop(ctx context.Context) {
 	var p proposer
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	defer func() { e.dropInflight(&p, "proposer stopped") }()
+	defer func() { e.dropInflight(&p, "proposer stopped", false) }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -85,13 +85,13 @@ func (e *Engine) resolve(p *proposer) {
 		if h := ib.block.Header.Height; h != head.Height {
 			b, err := e.cfg.Store.BlockByHeight(h)
 			if err != nil {
-				e.dropInflight(p, "cannot read the committed block: "+err.Error())
+				e.dropInflight(p, "cannot read the committed block: "+err.Error(), false)
 				return
 			}
 			got = b.Hash()
 		}
 		if got != ib.hash {
-			e.dropInflight(p, "superseded by another block at its height")
+			e.dropInflight(p, "superseded by another block at its height", false)
 			return
 		}
 		p.inflight = p.inflight[1:]
@@ -99,15 +99,17 @@ func (e *Engine) resolve(p *proposer) {
 	switch {
 	case len(p.inflight) == 0:
 	case !e.isLeader():
-		e.dropInflight(p, "lost the leadership")
+		e.dropInflight(p, "lost the leadership", true)
 	case time.Since(p.inflight[0].since) > e.cfg.ProposalTimeout:
-		e.dropInflight(p, "not committed within the proposal timeout")
+		e.dropInflight(p, "not committed within the proposal timeout", true)
 	}
 }
 
 // dropInflight forgets the blocks in flight and releases their transactions
 // from the pool's accounting (a block that still commits applies anyway).
-func (e *Engine) dropInflight(p *proposer, why string) {
+// A failure (timeout, lost leadership, not a shutdown) is a consensus_timeout
+// error span and error log.
+func (e *Engine) dropInflight(p *proposer, why string, failure bool) {
 	if len(p.inflight) == 0 {
 		return
 	}
@@ -116,8 +118,21 @@ func (e *Engine) dropInflight(p *proposer, why string) {
 		txs += len(ib.block.Txs)
 		e.cfg.Pool.Release(ib.block.Txs)
 	}
-	e.log.Warn("giving up on proposed blocks", "reason", why, "blocks", len(p.inflight), "txs", txs,
-		"from_height", p.inflight[0].block.Header.Height, semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout)
+	from := p.inflight[0].block.Header.Height
+	if !failure {
+		e.log.Warn("giving up on proposed blocks", "reason", why, "blocks", len(p.inflight), "txs", txs, "from_height", from)
+		p.inflight = nil
+		return
+	}
+	ctx, span := e.tracer.Start(context.Background(), semconv.SpanConsensusTimeout, trace.WithAttributes(
+		attribute.String(semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout),
+		attribute.Int64(semconv.BlockHeightKey, int64(from)),
+		attribute.Int64(semconv.ConsensusTermKey, int64(e.term.Load())),
+		attribute.String(semconv.ConsensusValidatorKey, e.cfg.NodeID)))
+	span.SetStatus(codes.Error, why)
+	span.End()
+	e.log.ErrorContext(ctx, "giving up on proposed blocks", "reason", why, "blocks", len(p.inflight), "txs", txs,
+		"from_height", from, semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout, semconv.ExceptionMessageKey, why)
 	p.inflight = nil
 }
 

@@ -84,14 +84,15 @@ func (e *Engine) noteSoftState(ctx context.Context, rd raft.Ready) {
 	term := e.term.Load()
 	switch {
 	case ss.Lead == raft.None:
-		_, span := e.tracer.Start(context.Background(), semconv.SpanConsensusTimeout, trace.WithAttributes(
+		sctx, span := e.tracer.Start(context.Background(), semconv.SpanConsensusTimeout, trace.WithAttributes(
 			attribute.String(semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout),
 			attribute.Int64(semconv.ConsensusTermKey, int64(term)),
 			attribute.String(semconv.ConsensusValidatorKey, e.cfg.NodeID)))
 		span.SetStatus(codes.Error, "lost the leader")
 		span.End()
-		e.log.Warn("no leader", "term", term, "previous", e.names[was], "state", ss.RaftState.String(),
-			semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout)
+		// An error log in the span: the collector forwards it with the chain head.
+		e.log.ErrorContext(sctx, "no leader", "term", term, "previous", e.names[was], "state", ss.RaftState.String(),
+			semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout, semconv.ExceptionMessageKey, "lost the leader")
 	default:
 		_, span := e.tracer.Start(context.Background(), semconv.SpanConsensusPrevote, trace.WithAttributes(
 			attribute.Int64(semconv.ConsensusTermKey, int64(term)),
@@ -221,7 +222,7 @@ func (e *Engine) applyBlockEntry(ctx context.Context, ent raftpb.Entry) error {
 // tells the listener, and wakes the proposer.
 func (e *Engine) applyBlock(ctx context.Context, b *chain.Block, index uint64) (bool, error) {
 	hash := b.Hash()
-	_, span := e.tracer.Start(ctx, semconv.SpanBlockApply, trace.WithLinks(txLinks(b.Txs)...), trace.WithAttributes(
+	sctx, span := e.tracer.Start(ctx, semconv.SpanBlockApply, trace.WithLinks(txLinks(b.Txs)...), trace.WithAttributes(
 		attribute.Int64(semconv.BlockHeightKey, int64(b.Header.Height)),
 		attribute.String(semconv.BlockHashKey, hash.String()),
 		attribute.String(semconv.StateRootKey, b.Header.StateRoot.String()),
@@ -237,6 +238,11 @@ func (e *Engine) applyBlock(ctx context.Context, b *chain.Block, index uint64) (
 		return false, err
 	}
 	if applied {
+		// event.name lets the collector's chainenrich move its chain head
+		// from logs alone (it does from block.apply spans too).
+		e.log.InfoContext(sctx, "block applied", semconv.EventNameKey, semconv.SpanBlockApply,
+			semconv.BlockHeightKey, b.Header.Height, semconv.BlockHashKey, hash.String(),
+			semconv.StateRootKey, b.Header.StateRoot.String(), semconv.BlockTxCountKey, len(b.Txs))
 		e.cfg.OnApplied(b)
 	}
 	select {

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainotel/chainotel/node"
+	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/pki"
+	"github.com/chainotel/chainotel/node/telemetry"
+)
+
+// serviceVersion is the release reported as service.version (Sentry's release).
+const serviceVersion = "0.3.0"
+
+// telemetryShutdownTimeout bounds the final flush of spans and logs on exit.
+const telemetryShutdownTimeout = 5 * time.Second
+
+// telemetryFlags are the command line's telemetry settings.
+type telemetryFlags struct {
+	endpoint    string // --otlp-endpoint
+	tls         bool   // --otlp-tls: mutual TLS with the cluster certificates
+	environment string // --environment
+	logLevel    string
+	logDir      string
+}
+
+// setupTelemetry builds the node's telemetry from the flags and OTEL_*
+// and plugs it into cfg's seams. The genesis names the chain on the
+// resource; a genesis that does not load is left for node.New to report.
+func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg prometheus.Registerer) (*telemetry.Telemetry, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	chainID := ""
+	if g, err := chain.LoadGenesis(cfg.GenesisPath); err == nil {
+		chainID = g.ChainID
+	}
+	var tlsCfg *tls.Config
+	if f.tls {
+		b, err := pki.LoadNode(cfg.TLSDir, cfg.NodeID)
+		if err != nil {
+			return nil, fmt.Errorf("--otlp-tls: %w (certificates are read from --tls-dir %s)", err, cfg.TLSDir)
+		}
+		// The collector's certificate must come from the cluster CA (make
+		// certs NODES=node0,node1,node2,collector); the node presents its own.
+		tlsCfg = b.ClientConfig("")
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Config{
+		NodeID:         cfg.NodeID,
+		ChainID:        chainID,
+		Consensus:      cfg.Consensus,
+		ServiceVersion: serviceVersion,
+		Environment:    f.environment,
+		OTLPEndpoint:   f.endpoint,
+		TLS:            tlsCfg,
+		LogLevel:       f.logLevel,
+		LogFile:        filepath.Join(f.logDir, cfg.NodeID, "app.log"),
+		Stderr:         os.Stderr,
+		Registerer:     reg,
+		Exit:           os.Exit,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	tel.SetGlobals()
+	cfg.Logger, cfg.TracerProvider, cfg.Propagator, cfg.Go = tel.Logger, tel.TracerProvider, tel.Propagator, tel.Go
+	return tel, nil
+}
+
+// shutdownTelemetry flushes what is queued, within telemetryShutdownTimeout
+// even when ctx has ended (it has, on Ctrl-C).
+func shutdownTelemetry(ctx context.Context, tel *telemetry.Telemetry) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), telemetryShutdownTimeout)
+	defer cancel()
+	if err := tel.Shutdown(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "blockchain: flush telemetry:", err)
+	}
+}
