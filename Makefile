@@ -10,7 +10,7 @@ GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path '.
 TEST_TIMEOUT ?= 35m
 
 .PHONY: all build certs init collector run test unit e2e vet tools bench bench-node \
-        bench-sampling bench-telemetry bench-pow clean distclean
+        bench-sampling bench-telemetry bench-pow clean distclean testnet-up testnet-down deploy-test
 
 all: build collector
 
@@ -58,6 +58,19 @@ e2e: build collector
 
 ## test: everything CI runs
 test: tools vet unit e2e
+
+## testnet-up: the docker compose testnet (FROM-scratch images, a sidecar collector per node),
+## waiting until healthy; SCALEOUT=1 adds the sampling tier (deploy/docker-compose.scaleout.yml)
+testnet-up:
+	@deploy/testnet.sh up $(if $(SCALEOUT),--scaleout)
+
+## testnet-down: remove the testnet's containers, network and volumes
+testnet-down:
+	@deploy/testnet.sh down
+
+## deploy-test: only the compose testnet test (deploy/deploy_test.go; skips without Docker)
+deploy-test: collector
+	$(GO) test -count=1 -v -timeout 15m ./deploy/...
 
 ## bench: every benchmark, each printing a ratio against a baseline measured in the same run
 bench: bench-node bench-sampling bench-telemetry
