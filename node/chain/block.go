@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // Header is what a block hash covers.
@@ -16,7 +17,15 @@ type Header struct {
 	StateRoot Hash   `json:"state_root"`
 	Proposer  string `json:"proposer"` // node id of the leader that cut it
 	TxCount   uint32 `json:"tx_count"`
+	// Difficulty and Nonce are the proof of work of a PoW chain (both zero
+	// under raft): the header hash must meet Difficulty's target.
+	Difficulty uint64 `json:"difficulty,omitempty"`
+	Nonce      uint64 `json:"nonce,omitempty"`
 }
+
+// NonceBytes is the size of the nonce, which is the last field of a header's
+// encoding so a miner can rewrite it in place (see AppendBinary).
+const NonceBytes = 8
 
 // Hash is the block hash: SHA-256 of the header's canonical encoding.
 func (h *Header) Hash() Hash {
@@ -31,8 +40,14 @@ func (h *Header) appendBinary(b []byte) []byte {
 	b = appendBytes(b, h.TxRoot[:])
 	b = appendBytes(b, h.StateRoot[:])
 	b = appendString(b, h.Proposer)
-	return binary.AppendUvarint(b, uint64(h.TxCount))
+	b = binary.AppendUvarint(b, uint64(h.TxCount))
+	b = binary.AppendUvarint(b, h.Difficulty)
+	return binary.BigEndian.AppendUint64(b, h.Nonce)
 }
+
+// AppendBinary appends the header's canonical encoding, the bytes its hash
+// covers. The nonce is the last NonceBytes bytes, big-endian.
+func (h *Header) AppendBinary(b []byte) ([]byte, error) { return h.appendBinary(b), nil }
 
 func (h *Header) decode(d *decoder) {
 	h.ChainID = d.string()
@@ -42,8 +57,20 @@ func (h *Header) decode(d *decoder) {
 	h.TxRoot = d.hash()
 	h.StateRoot = d.hash()
 	h.Proposer = d.string()
-	h.TxCount = uint32(d.uvarint())
+	count := d.uvarint()
+	if count > math.MaxUint32 && d.err == nil {
+		d.err = fmt.Errorf("%w: tx count %d over 32 bits", ErrCorrupt, count)
+	}
+	h.TxCount = uint32(count)
+	h.Difficulty = d.uvarint()
+	if n := d.bytesN(NonceBytes); len(n) == NonceBytes {
+		h.Nonce = binary.BigEndian.Uint64(n)
+	}
 }
+
+// minTxBytes is the smallest encoded transaction in a block: its 4-byte
+// length and ten fields of at least one byte each.
+const minTxBytes = 4 + 10
 
 // Block is a header and the transactions it commits.
 type Block struct {
@@ -73,8 +100,10 @@ func (b *Block) UnmarshalBinary(data []byte) error {
 	*b = Block{}
 	b.Header.decode(&d)
 	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		return fmt.Errorf("decode block: %w: %d txs in %d bytes", ErrCorrupt, n, len(d.b))
+	// Bound the count by the bytes left before allocating: a peer's few bytes
+	// claiming millions of transactions must not cost gigabytes.
+	if d.err == nil && n > uint64(len(d.b)/minTxBytes) {
+		return fmt.Errorf("decode block: %w: %d txs cannot fit in %d bytes", ErrCorrupt, n, len(d.b))
 	}
 	b.Txs = make([]Tx, n)
 	for i := range b.Txs {

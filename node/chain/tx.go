@@ -161,9 +161,13 @@ func (tx *Tx) decode(d *decoder) {
 	if tx.Type == semconv.TxTypeTransfer {
 		tx.Type = "" // the encoding always names the type; keep the struct canonical
 	}
-	if hasNonce := d.bytesN(1); len(hasNonce) == 1 && hasNonce[0] == 1 {
+	switch flag := d.bytesN(1); {
+	case len(flag) == 1 && flag[0] == 1:
 		n := d.uvarint()
 		tx.Nonce = &n
+	case len(flag) == 1 && flag[0] != 0 && d.err == nil:
+		// Only 0 and 1 are written; anything else is not this encoding.
+		d.err = fmt.Errorf("%w: nonce flag %d, want 0 or 1", ErrCorrupt, flag[0])
 	}
 	tx.Fee = d.uvarint()
 	tx.PubKey = d.string()
