@@ -161,14 +161,15 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 	for i := range reqs {
 		tx, err := reqs[i].toTx()
 		if err == nil {
+			// Before validation, so its span can name the transaction's hash.
+			if tx.Nonce == nil {
+				tx.ID = newTxID()
+			}
 			err = a.validate(ctx, &tx, len(reqs) == 1)
 		}
 		if err != nil {
 			results[i].err = err
 			continue
-		}
-		if tx.Nonce == nil {
-			tx.ID = newTxID()
 		}
 		tx.TraceParent = traceParent
 		txs = append(txs, tx)
@@ -219,6 +220,7 @@ func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) error {
 		return a.params.CheckGas(tx)
 	}
 	_, span := a.tracer.Start(ctx, semconv.SpanValidateTransaction, trace.WithAttributes(
+		attribute.String(semconv.TxHashKey, tx.Hash().String()),
 		attribute.String(semconv.TxTypeKey, tx.TypeOrDefault())))
 	err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures)
 	endSpan(span, err)
