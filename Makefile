@@ -10,7 +10,7 @@ GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path '.
 TEST_TIMEOUT ?= 35m
 
 .PHONY: all build certs init collector run test unit e2e vet tools bench bench-node \
-        bench-sampling bench-telemetry bench-pow clean distclean testnet-up testnet-down deploy-test
+        bench-sampling bench-telemetry bench-pow chaos clean distclean testnet-up testnet-down deploy-test
 
 all: build collector
 
@@ -55,6 +55,14 @@ unit: build collector
 e2e: build collector
 	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
 	  $(GO) test -race -tags e2e -timeout 15m -count=1 ./test/e2e/...
+
+## chaos: the full fault-injection suite (~5-10 min; the short one runs in unit); prints its table
+chaos: build collector
+	@mkdir -p out
+	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
+	  CHAINOTEL_CHAOS=full CHAINOTEL_CHAOS_REPORT=$(abspath out/chaos.txt) \
+	  $(GO) test -race -count=1 -timeout 25m ./test/chaos/
+	@cat out/chaos.txt
 
 ## test: everything CI runs
 test: tools vet unit e2e

@@ -1,0 +1,139 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chainotel/chainotel/internal/testbin"
+)
+
+// Environment variables: CHAINOTEL_CHAOS=full runs every fault (make chaos);
+// CHAINOTEL_CHAOS_REPORT names a file the table is also written to.
+const (
+	envMode   = "CHAINOTEL_CHAOS"
+	envReport = "CHAINOTEL_CHAOS_REPORT"
+	// diskNode runs on the small filesystem in the full suite.
+	diskNode = "node2"
+	workers  = 9
+)
+
+// TestChaos runs the suite: the short one by default, every fault with
+// CHAINOTEL_CHAOS=full.
+func TestChaos(t *testing.T) {
+	full := os.Getenv(envMode) == "full"
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Minute)
+	defer cancel()
+
+	cfg := EnvConfig{Binary: testbin.Blockchain(t), Telemetry: true, DBPath: map[string]string{}}
+	var disk *SmallDisk
+	if full {
+		disk = mountDisk(t)
+		if disk != nil {
+			cfg.DBPath[diskNode] = filepath.Join(disk.Dir, "badger")
+		}
+	}
+	e := StartEnv(ctx, t, cfg)
+
+	hist := NewHistory()
+	load := NewLoad(e.Client, e.Cluster.Nodes(), hist, workers)
+	load.Start(ctx)
+	t.Cleanup(load.Stop)
+	s := &Suite{Env: e, Load: load, Hist: hist, Hold: 4 * time.Second}
+	faults := []Fault{KillLeader(), PartitionLeader(), PauseLeader(), KillCollector()}
+	if full {
+		s.Hold = 6 * time.Second
+		faults = append(faults, KillFollower(), PartitionFollower(), SentryDown())
+		if disk != nil {
+			faults = append(faults, DiskFull(diskNode, disk))
+		}
+		faults = append(faults,
+			Combined(KillLeader(), KillCollector(), SentryDown()),
+			// No quorum: one follower cut off, the leader paused.
+			Combined(PartitionFollower(), PauseLeader()))
+	}
+
+	require.NoError(t, s.Baseline(ctx))
+	for _, f := range faults {
+		t.Logf("fault: %s", f.Name)
+		require.NoError(t, s.Run(ctx, f))
+	}
+	v, err := s.Finish(ctx, filepath.Join(t.TempDir(), "history.html"))
+	require.NoError(t, err)
+
+	acks := hist.Acks()
+	require.NotEmpty(t, acks, "no transfer was acknowledged at all")
+	waitKeptTraces(t, e, acks[len(acks)-1])
+	split, err := s.judgeTraces(acks)
+	require.NoError(t, err)
+
+	var table bytes.Buffer
+	require.NoError(t, WriteTable(&table, s.Rows, v))
+	t.Logf("chaos results:\n%s", table.String())
+	if p := os.Getenv(envReport); p != "" {
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, table.Bytes(), 0o644))
+	}
+	if disk != nil {
+		t.Logf("small disk after the run: %s", disk.Usage())
+	}
+
+	assert.Empty(t, v.Rejected, "the nodes refused valid transfers")
+	assert.Empty(t, v.Lost, "acknowledged transfers missing from a node's chain")
+	assert.True(t, v.Identical, "chains differ: %s", v.Diverged)
+	assert.NoError(t, v.Linear)
+	assert.Empty(t, split, "kept traces missing the spans of a node they crossed")
+	if e.Sink != nil && len(e.Sink.Spans()) == 0 {
+		t.Logf("note: the nodes exported no spans to the collector, so traces were not judged")
+	}
+	for _, r := range s.Rows {
+		assert.True(t, r.Identical, "%s: the nodes held different blocks at their common height", r.Fault)
+		assert.NotEqual(t, "never", r.Resumed, "%s: no transfer sent after the fault ever committed", r.Fault)
+		if r.CollectorDown {
+			assert.Positive(t, r.AckedWhileCollectorOff, "%s: the nodes stopped committing while the collector was down", r.Fault)
+		}
+	}
+}
+
+// mountDisk mounts the full-disk fault's filesystem, or says why that case
+// is skipped and returns nil.
+func mountDisk(t *testing.T) *SmallDisk {
+	t.Helper()
+	d, err := MountSmallDisk(filepath.Join(t.TempDir(), "small-disk"))
+	if errors.Is(err, os.ErrPermission) {
+		t.Logf("skipping the full-disk fault: %v (it needs root or CAP_SYS_ADMIN to mount a tmpfs)", err)
+		return nil
+	}
+	require.NoError(t, err)
+	// Registered before the cluster's cleanup, so it runs after the nodes stopped.
+	t.Cleanup(func() {
+		if err := d.Unmount(); err != nil {
+			t.Errorf("chaos: %v", err)
+		}
+	})
+	return d
+}
+
+// waitKeptTraces waits until the last acknowledged transfer's trace reached
+// the sink, so every earlier one had its chance too. It does not wait when
+// the nodes exported nothing at all.
+func waitKeptTraces(t *testing.T, e *Env, last Ack) {
+	t.Helper()
+	if e.Sink == nil || len(e.Sink.Spans()) == 0 {
+		return
+	}
+	e.Sink.WaitFor(t, traceWait, "the kept trace of the last acknowledged transfer", func() error {
+		tc, err := checkTrace(e.Sink, last)
+		if err != nil || tc.Kept {
+			return err
+		}
+		return errors.New("not kept yet")
+	})
+}

@@ -1,0 +1,204 @@
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
+)
+
+// Sources are the dev genesis' funded accounts; targets start empty and only
+// ever receive, so a target's balance is the sum of the transfers applied to it.
+var (
+	sourceAccounts = [...]string{"0xabc", "0xdef", "0xa11ce", "0xb0b"}
+	targetAccounts = [...]string{"0xc4a050", "0xc4a051", "0xc4a052", "0xc4a053",
+		"0xc4a054", "0xc4a055", "0xc4a056", "0xc4a057"}
+)
+
+// readBarrierWait bounds how long a read waits for its node to reach the
+// read's barrier height; a node that does not (it is cut off or paused) is
+// not read from.
+const readBarrierWait = 2 * time.Second
+
+// Load drives transfers and reads at every node from a few concurrent
+// clients and records them in a History.
+//
+// A node serves reads from its own state, so a lagging follower answers with
+// an older balance. Reads are made linearizable the way a client can: each
+// read first waits until its node's head is at least the height of every
+// receipt acknowledged before the read began (the barrier), then reads. A
+// node that serves a state missing an acknowledged transfer at or above that
+// height, or counts one twice, makes the history non-linearizable.
+type Load struct {
+	client  *cluster.Client
+	nodes   []*cluster.Node
+	hist    *History
+	workers int
+
+	barrier atomic.Uint64 // highest height of any receipt so far
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// NewLoad prepares workers concurrent clients over nodes.
+func NewLoad(client *cluster.Client, nodes []*cluster.Node, hist *History, workers int) *Load {
+	return &Load{client: client, nodes: nodes, hist: hist, workers: workers}
+}
+
+// Start runs the clients until Stop.
+func (l *Load) Start(ctx context.Context) {
+	ctx, l.cancel = context.WithCancel(ctx)
+	for w := range l.workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.run(ctx, w)
+		}()
+	}
+}
+
+// Stop ends the clients and waits for their last answers.
+func (l *Load) Stop() {
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.wg.Wait()
+}
+
+// Barrier is the highest height of any receipt so far.
+func (l *Load) Barrier() uint64 { return l.barrier.Load() }
+
+func (l *Load) run(ctx context.Context, w int) {
+	for i := 0; ctx.Err() == nil; i++ {
+		n := l.nodes[randN(len(l.nodes))]
+		target := targetAccounts[randN(len(targetAccounts))]
+		if i%4 == 3 {
+			l.read(ctx, w, n, target)
+			continue
+		}
+		l.transfer(ctx, w, n, sourceAccounts[w%len(sourceAccounts)], target)
+	}
+}
+
+// transfer sends one transfer with a fresh W3C trace context, so its trace can
+// be found among the collector's kept traces.
+func (l *Load) transfer(ctx context.Context, w int, n *cluster.Node, from, to string) {
+	amount := uint64(1 + randN(1000))
+	traceID, parent := newTraceParent()
+	call := l.hist.Now()
+	var rc cluster.Receipt
+	// Not ctx: a transfer in flight when the load stops still gets its
+	// answer, so that no acknowledged transfer goes unrecorded.
+	err := l.post(context.WithoutCancel(ctx), n.API+"/tx", parent,
+		cluster.Tx{From: from, To: to, Amount: amount}, &rc)
+	switch {
+	case err == nil:
+		raiseTo(&l.barrier, rc.Height)
+		// Taken after raising the barrier: a read that starts after this
+		// return time is sure to wait for this receipt's height.
+		ret := l.hist.Now()
+		l.hist.Transfer(w, to, amount, Ack{Hash: rc.TxHash, BlockHash: rc.BlockHash, Height: rc.Height, Node: n.ID,
+			TraceID: traceID, Call: call, Return: ret})
+	case errors.Is(err, syscall.ECONNREFUSED):
+		// Nothing was sent: the node is down. Not an operation.
+	case isClientError(err):
+		l.hist.Rejected(fmt.Sprintf("%s: %v", n.ID, err))
+	default:
+		l.hist.TransferUnknown(w, to, amount, call)
+	}
+}
+
+func (l *Load) read(ctx context.Context, w int, n *cluster.Node, account string) {
+	call := l.hist.Now()
+	barrier := l.barrier.Load()
+	bctx, cancel := context.WithTimeout(ctx, readBarrierWait)
+	defer cancel()
+	if err := l.waitHeight(bctx, n, barrier); err != nil {
+		return // the node lags (cut off, paused, down): a read there proves nothing
+	}
+	var acct struct {
+		Balance uint64 `json:"balance"`
+	}
+	if err := l.client.Do(bctx, http.MethodGet, n.API+"/accounts/"+account, nil, &acct); err != nil {
+		return // a read that got no answer has no effect to record
+	}
+	l.hist.Read(w, account, acct.Balance, call, l.hist.Now())
+}
+
+// ReadAll reads every target account at every node after the load stopped,
+// behind the final barrier, so the history ends with the balances every node
+// settled on.
+func (l *Load) ReadAll(ctx context.Context) error {
+	for _, n := range l.nodes {
+		for _, a := range targetAccounts {
+			call := l.hist.Now()
+			if err := l.waitHeight(ctx, n, l.barrier.Load()); err != nil {
+				return fmt.Errorf("final read of %s at %s: %w", a, n.ID, err)
+			}
+			var acct struct {
+				Balance uint64 `json:"balance"`
+			}
+			if err := l.client.Do(ctx, http.MethodGet, n.API+"/accounts/"+a, nil, &acct); err != nil {
+				return fmt.Errorf("final read of %s at %s: %w", a, n.ID, err)
+			}
+			l.hist.Read(len(l.nodes)*l.workers, a, acct.Balance, call, l.hist.Now())
+		}
+	}
+	return nil
+}
+
+// waitHeight polls node n's /status until its height is at least h.
+func (l *Load) waitHeight(ctx context.Context, n *cluster.Node, h uint64) error {
+	return cluster.Poll(ctx, func() error {
+		got, err := height(ctx, l.client, n)
+		if err != nil {
+			return err
+		}
+		if got < h {
+			return fmt.Errorf("%s at height %d, want %d", n.ID, got, h)
+		}
+		return nil
+	})
+}
+
+// post sends POST url with the body and a traceparent header.
+func (l *Load) post(ctx context.Context, url, traceparent string, body, out any) error {
+	return l.client.Do(withTraceParent(ctx, traceparent), http.MethodPost, url, body, out)
+}
+
+func isClientError(err error) bool {
+	var he *cluster.HTTPError
+	return errors.As(err, &he) && he.Status/100 == 4 && he.Status != http.StatusRequestTimeout &&
+		he.Status != http.StatusTooManyRequests
+}
+
+func raiseTo(v *atomic.Uint64, h uint64) {
+	for {
+		cur := v.Load()
+		if h <= cur || v.CompareAndSwap(cur, h) {
+			return
+		}
+	}
+}
+
+// newTraceParent makes a sampled W3C trace context with random ids.
+func newTraceParent() (traceID, header string) {
+	var b [24]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	traceID = hex.EncodeToString(b[:16])
+	return traceID, "00-" + traceID + "-" + hex.EncodeToString(b[16:]) + "-01"
+}
+
+func randN(n int) int {
+	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	return int(v.Int64())
+}

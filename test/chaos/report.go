@@ -1,0 +1,45 @@
+package chaos
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable prints one line per fault: the fault, how soon a transfer sent
+// after it committed, how long until every node was back at the cluster's
+// head after healing, the transfers acknowledged meanwhile, how many of those
+// are missing from some node's chain, whether the chains were identical, and
+// whether kept traces were whole.
+func WriteTable(w io.Writer, rows []*Row, v *Verdict) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "fault\tcommit resumed\tcaught up after heal\tacked\tlost\tchains identical\ttraces whole\tnote")
+	for _, r := range rows {
+		note := r.Note
+		if r.CollectorDown {
+			note = strings.TrimPrefix(note+fmt.Sprintf("; %d acked while the collector was down", r.AckedWhileCollectorOff), "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Fault, r.Resumed, r.CaughtUp.Round(10*time.Millisecond),
+			r.Acked, r.Lost, yesNo(r.Identical), r.Traces, note)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	lin := "yes"
+	if v.Linear != nil {
+		lin = "NO: " + v.Linear.Error()
+	}
+	_, err := fmt.Fprintf(w, "whole run: %d operations, %d transfers acknowledged, %d unknown outcomes, %d rejected, "+
+		"%d lost; %d blocks identical on every node: %s; linearizable: %s\n",
+		v.Ops, v.Acked, v.Unknown, len(v.Rejected), len(v.Lost), v.Height, yesNo(v.Identical), lin)
+	return err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "NO"
+}

@@ -1,0 +1,144 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
+)
+
+// recoverWait bounds the wait for every node to be back, connected and at
+// the cluster's height after a fault is healed.
+const recoverWait = 90 * time.Second
+
+// Row is one fault's outcome; times are offsets on the History's clock.
+type Row struct {
+	Fault                  string
+	Inject, Heal, Settled  time.Duration
+	CaughtUp               time.Duration // from heal until every node is back at the cluster's height
+	Identical              bool          // every node held the same block at the common height
+	CollectorDown          bool
+	Note                   string
+	Acked, Lost            int    // filled by the final checks
+	Resumed                string // time from injection to the first commit of a transfer sent after it
+	Traces                 string
+	AckedWhileCollectorOff int
+}
+
+// Suite injects faults into an Env under a Load and records a Row for each.
+type Suite struct {
+	Env  *Env
+	Load *Load
+	Hist *History
+	Hold time.Duration // how long each fault is held
+	Rows []*Row
+}
+
+// Baseline records a period without faults, so the table shows the load's
+// normal rate next to the faults.
+func (s *Suite) Baseline(ctx context.Context) error {
+	row := &Row{Fault: "none (baseline)", Inject: s.Hist.Now()}
+	if err := hold(ctx, s.Hold); err != nil {
+		return err
+	}
+	row.Heal = s.Hist.Now()
+	return s.settle(ctx, row)
+}
+
+// Run injects f, holds it, heals it and waits until the cluster recovered.
+func (s *Suite) Run(ctx context.Context, f Fault) error {
+	row := &Row{Fault: f.Name, CollectorDown: f.CollectorDown, Inject: s.Hist.Now()}
+	heal, err := f.Inject(ctx, s.Env)
+	if err != nil {
+		return fmt.Errorf("inject %s: %w", f.Name, err)
+	}
+	if err := hold(ctx, s.Hold); err != nil {
+		return err
+	}
+	for _, n := range s.Env.Cluster.Nodes() {
+		if !n.Running() {
+			if ee := n.ExitErr(); ee != nil && row.Note == "" {
+				row.Note = fmt.Sprintf("%s exited (%v)", n.ID, ee)
+			}
+		}
+	}
+	row.Heal = s.Hist.Now()
+	if err := heal(ctx); err != nil {
+		return fmt.Errorf("heal %s: %w", f.Name, err)
+	}
+	return s.settle(ctx, row)
+}
+
+// settle waits until every node runs, sees all members and has reached the
+// height of every receipt given so far, then compares the nodes' blocks at
+// their common height.
+func (s *Suite) settle(ctx context.Context, row *Row) error {
+	target := s.Load.Barrier()
+	e := s.Env
+	if err := e.Cluster.WaitHealthy(ctx, recoverWait); err != nil {
+		return fmt.Errorf("after %s: %w", row.Fault, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, recoverWait)
+	defer cancel()
+	var heights []uint64
+	err := cluster.Poll(wctx, func() error {
+		heights = heights[:0]
+		for _, n := range e.Cluster.Nodes() {
+			h, err := height(wctx, e.Client, n)
+			if err != nil {
+				return err
+			}
+			if h < target {
+				return fmt.Errorf("%s at height %d, the cluster acknowledged height %d", n.ID, h, target)
+			}
+			heights = append(heights, h)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("after %s, waiting %v for every node to catch up: %w", row.Fault, recoverWait, err)
+	}
+	row.CaughtUp = s.Hist.Now() - row.Heal
+	common := heights[0]
+	for _, h := range heights {
+		common = min(common, h)
+	}
+	row.Identical, err = sameBlock(ctx, e, common)
+	if err != nil {
+		return fmt.Errorf("after %s: %w", row.Fault, err)
+	}
+	row.Settled = s.Hist.Now()
+	s.Rows = append(s.Rows, row)
+	return nil
+}
+
+// sameBlock reports whether every node holds the same block at height h.
+// Blocks are hash-linked, so the same block means the same chain below it.
+func sameBlock(ctx context.Context, e *Env, h uint64) (bool, error) {
+	var first string
+	for i, n := range e.Cluster.Nodes() {
+		hash, err := blockHash(ctx, e.Client, n, h)
+		if err != nil {
+			return false, fmt.Errorf("block %d at %s: %w", h, n.ID, err)
+		}
+		if i == 0 {
+			first = hash
+		} else if hash != first {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// hold waits d (the fault's deliberate duration), or until ctx ends.
+func hold(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,196 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
+)
+
+// checkers is how many requests the final checks keep in flight.
+const checkers = 8
+
+// Verdict is what the final checks found over the whole run.
+type Verdict struct {
+	Acked     int
+	Unknown   int
+	Ops       int
+	Rejected  []string
+	Lost      map[string]string // tx hash -> what is wrong
+	Height    uint64
+	Identical bool
+	Diverged  string // the first height where the chains differ, and how
+	Linear    error
+}
+
+// Finish stops the load, waits until every node holds the same head, reads
+// every account at every node, and checks every acknowledged transfer in
+// every node's chain, every block against the other nodes' and the history
+// with porcupine. It fills the rows' per-fault counts.
+func (s *Suite) Finish(ctx context.Context, vizPath string) (*Verdict, error) {
+	s.Load.Stop()
+	e := s.Env
+	v := &Verdict{Lost: map[string]string{}}
+	target := s.Load.Barrier()
+	wctx, cancel := context.WithTimeout(ctx, recoverWait)
+	defer cancel()
+	err := cluster.Poll(wctx, func() error {
+		var first nodeStatus
+		for i, n := range e.Cluster.Nodes() {
+			st, err := status(wctx, e.Client, n)
+			if err != nil {
+				return err
+			}
+			if st.Height < target {
+				return fmt.Errorf("%s at height %d, want at least %d", n.ID, st.Height, target)
+			}
+			if i == 0 {
+				first = st
+			} else if st.Height != first.Height {
+				return fmt.Errorf("%s at height %d, %s at %d", first.NodeID, first.Height, n.ID, st.Height)
+			}
+		}
+		v.Height = first.Height
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting %v for the nodes to agree on a head after the load: %w", recoverWait, err)
+	}
+	if err := s.Load.ReadAll(ctx); err != nil {
+		return nil, err
+	}
+	acks := s.Hist.Acks()
+	v.Acked = len(acks)
+	v.Ops, v.Unknown, v.Rejected = s.Hist.Counts()
+	for h, why := range checkAcks(ctx, e, acks) {
+		v.Lost[h] = why
+	}
+	v.Identical, v.Diverged, err = compareChains(ctx, e, v.Height)
+	if err != nil {
+		return nil, err
+	}
+	v.Linear = s.Hist.CheckLinearizable(2*time.Minute, vizPath)
+	s.fillRows(acks, v)
+	return v, nil
+}
+
+// txLookup is the part of GET /tx/{hash} the check reads.
+type txLookup struct {
+	BlockHash string `json:"block_hash"`
+	Height    uint64 `json:"height"`
+}
+
+// checkAcks looks every acknowledged transfer up at every node; the result
+// maps the hash of each one missing or misplaced somewhere to what is wrong.
+func checkAcks(ctx context.Context, e *Env, acks []Ack) map[string]string {
+	var (
+		mu   sync.Mutex
+		lost = map[string]string{}
+	)
+	parallel(len(acks), func(i int) {
+		a := acks[i]
+		for _, n := range e.Cluster.Nodes() {
+			var got txLookup
+			err := e.Client.Do(ctx, http.MethodGet, n.API+"/tx/"+a.Hash, nil, &got)
+			why := ""
+			switch {
+			case err != nil:
+				why = fmt.Sprintf("%s: %v", n.ID, err)
+			case got.BlockHash != a.BlockHash || got.Height != a.Height:
+				why = fmt.Sprintf("%s has it in block %d %s, the receipt from %s said %d %s",
+					n.ID, got.Height, got.BlockHash, a.Node, a.Height, a.BlockHash)
+			}
+			if why != "" {
+				mu.Lock()
+				lost[a.Hash] = why
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return lost
+}
+
+// compareChains compares every block of every node up to height h.
+func compareChains(ctx context.Context, e *Env, h uint64) (bool, string, error) {
+	nodes := e.Cluster.Nodes()
+	var (
+		mu       sync.Mutex
+		diverged uint64
+		how      string
+		errs     []error
+	)
+	parallel(int(h), func(i int) {
+		height := uint64(i + 1)
+		var first string
+		for j, n := range nodes {
+			hash, err := blockHash(ctx, e.Client, n, height)
+			mu.Lock()
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case j == 0:
+				first = hash
+			case hash != first && (diverged == 0 || height < diverged):
+				diverged = height
+				how = fmt.Sprintf("%v at height %d: %s has %s, %s has %s", ErrDiverged, height, nodes[0].ID, first, n.ID, hash)
+			}
+			mu.Unlock()
+		}
+	})
+	if len(errs) > 0 {
+		return false, "", fmt.Errorf("compare chains: %w", errors.Join(errs[:min(len(errs), 3)]...))
+	}
+	return diverged == 0, how, nil
+}
+
+// parallel calls f(0..n-1) from a few goroutines.
+func parallel(n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range checkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// fillRows counts, per fault, the transfers acknowledged between its
+// injection and the end of its recovery, how many of those were lost, and
+// how soon the first transfer sent after the injection committed.
+func (s *Suite) fillRows(acks []Ack, v *Verdict) {
+	for _, r := range s.Rows {
+		resumed := time.Duration(-1)
+		for _, a := range acks {
+			if a.Return >= r.Inject && a.Return <= r.Settled {
+				r.Acked++
+				if _, ok := v.Lost[a.Hash]; ok {
+					r.Lost++
+				}
+			}
+			if a.Call >= r.Inject && (resumed < 0 || a.Return-r.Inject < resumed) {
+				resumed = a.Return - r.Inject
+			}
+			if r.CollectorDown && a.Call >= r.Inject && a.Return <= r.Heal {
+				r.AckedWhileCollectorOff++
+			}
+		}
+		r.Resumed = "never"
+		if resumed >= 0 {
+			r.Resumed = resumed.Round(10 * time.Millisecond).String()
+		}
+	}
+}
