@@ -150,7 +150,10 @@ func lastTraceID(span []byte) (pcommon.TraceID, bool) {
 	return id, true
 }
 
-// walkTraceID reads the trace id of an encoded Span field by field.
+// walkTraceID reads the trace id of an encoded Span field by field. An
+// empty or absent trace_id is the zero id, as protobuf and pdata read it and
+// as Ingest grouped the span: pdata encodes a span without a trace id as a
+// field of 0 bytes, and refusing it here would fail the whole chunk.
 func walkTraceID(span []byte) (pcommon.TraceID, error) {
 	var id pcommon.TraceID
 	for len(span) > 0 {
@@ -159,7 +162,7 @@ func walkTraceID(span []byte) (pcommon.TraceID, error) {
 			return id, err
 		}
 		if num == fieldTraceID && typ == protowire.BytesType {
-			if len(val) != len(id) {
+			if len(val) != 0 && len(val) != len(id) {
 				return id, fmt.Errorf("%w: trace id of %d bytes", errMalformed, len(val))
 			}
 			copy(id[:], val)
@@ -167,5 +170,5 @@ func walkTraceID(span []byte) (pcommon.TraceID, error) {
 		}
 		span = span[len(raw):]
 	}
-	return id, fmt.Errorf("%w: span without trace id", errMalformed)
+	return id, nil
 }
