@@ -68,9 +68,10 @@ chaos: build collector
 test: tools vet unit e2e
 
 ## testnet-up: the docker compose testnet (FROM-scratch images, a sidecar collector per node),
-## waiting until healthy; SCALEOUT=1 adds the sampling tier (deploy/docker-compose.scaleout.yml)
+## waiting until healthy; SCALEOUT=1 adds the sampling tier (deploy/docker-compose.scaleout.yml),
+## EXTERNAL=1 Jaeger and Prometheus (their images must be pullable; deploy/README.md)
 testnet-up:
-	@deploy/testnet.sh up $(if $(SCALEOUT),--scaleout)
+	@deploy/testnet.sh up $(if $(SCALEOUT),--scaleout) $(if $(EXTERNAL),--external)
 
 ## testnet-down: remove the testnet's containers, network and volumes
 testnet-down:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The docker compose testnet of `make testnet-up` / `make testnet-down`.
 #
-#   deploy/testnet.sh up [--scaleout]   build the images (cached), start the testnet
-#                                       (certs and genesis are made by the one-shot
-#                                       certs/genesis services when missing), wait
-#                                       until the three nodes are healthy and see
-#                                       each other, print the ports
-#   deploy/testnet.sh down              stop and remove its containers, network and
-#                                       volumes (both profiles)
+#   deploy/testnet.sh up [--scaleout] [--external]
+#       build the images (cached), start the testnet (certs and genesis are made
+#       by the one-shot certs/genesis services when missing), wait until the
+#       three nodes are healthy and see each other, print the ports.
+#       --scaleout adds the sampling tier (docker-compose.scaleout.yml);
+#       --external adds Jaeger and Prometheus (docker-compose.external*.yml),
+#       whose images must be pullable.
+#   deploy/testnet.sh down
+#       stop and remove its containers, network and volumes (every profile)
 #
 # Environment: CHAINOTEL_PROJECT (compose project name, default chainotel),
 # START_TIMEOUT (seconds, default 90), CHAINOTEL_NODE<i>_API_PORT and
@@ -35,11 +37,24 @@ preflight() {
 
 up() {
   FILES=(-f docker-compose.yml)
-  local profile=testnet
-  if [ "${1:-}" = --scaleout ]; then
+  local profile=testnet scaleout=false external=false arg
+  for arg in "$@"; do
+    case "$arg" in
+      --scaleout) scaleout=true ;;
+      --external) external=true ;;
+      *) die "up: unknown option $arg (want --scaleout, --external)" ;;
+    esac
+  done
+  if $scaleout; then
     FILES+=(-f docker-compose.scaleout.yml)
-    profile="testnet, scale-out profile"
+    profile+=", scale-out profile"
   fi
+  if $external && $scaleout; then
+    FILES+=(-f docker-compose.external-scaleout.yml)
+  elif $external; then
+    FILES+=(-f docker-compose.external.yml)
+  fi
+  $external && profile+=", Jaeger on http://127.0.0.1:${CHAINOTEL_JAEGER_UI_PORT:-16686}, Prometheus on http://127.0.0.1:${CHAINOTEL_PROMETHEUS_PORT:-9099}"
   preflight
   local i port
   if [ -z "$(compose ps -q 2>/dev/null)" ]; then
@@ -100,8 +115,9 @@ print_ports() {
 }
 
 down() {
-  # Both profiles' files, so the samplers and their volumes go too.
-  FILES=(-f docker-compose.yml -f docker-compose.scaleout.yml)
+  # Every profile's files, so the samplers, Jaeger, Prometheus and their
+  # volumes go too.
+  FILES=(-f docker-compose.yml -f docker-compose.scaleout.yml -f docker-compose.external-scaleout.yml)
   preflight
   say "removing the containers, network and volumes of compose project $PROJECT ..."
   compose down --volumes --remove-orphans
@@ -110,5 +126,5 @@ down() {
 case "${1:-}" in
   up) shift; up "$@" ;;
   down) down ;;
-  *) die "usage: deploy/testnet.sh up [--scaleout] | down" ;;
+  *) die "usage: deploy/testnet.sh up [--scaleout] [--external] | down" ;;
 esac
