@@ -112,6 +112,7 @@ func NewPeers(cfg ClientConfig) (*Peers, error) {
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 				otelgrpc.WithTracerProvider(cfg.TracerProvider),
 				otelgrpc.WithPropagators(propagatorOrDefault(cfg.Propagator)),
+				otelgrpc.WithSpanAttributes(rpcAttrs()...),
 				otelgrpc.WithFilter(traced))),
 		)
 		if err != nil {
@@ -233,6 +234,16 @@ func (p *Peers) Disconnected(ctx context.Context, peerID string, err error) {
 	r := &remote{addr: peerID}
 	r.id.Store(&peerID)
 	p.disconnected(ctx, r, err)
+}
+
+// rpcAttrs are the rpc.* attributes of CONVENTIONS.md that otelgrpc no longer
+// writes itself (it writes rpc.system.name and rpc.method as "Service/Method"):
+// the collector's error classification matches rpc.system.
+func rpcAttrs() []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attribute.String(semconv.RPCSystemKey, "grpc"),
+		attribute.String(semconv.RPCServiceKey, ServiceName),
+	}
 }
 
 // propagatorOrDefault is the configured propagator, else W3C trace context

@@ -79,10 +79,11 @@ func NewServer(cfg ServerConfig) *grpc.Server {
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(cfg.TracerProvider),
 			otelgrpc.WithPropagators(propagatorOrDefault(cfg.Propagator)),
+			otelgrpc.WithSpanAttributes(rpcAttrs()...),
 			otelgrpc.WithFilter(traced))),
 		grpc.UnaryInterceptor(a.intercept),
 	)
-	s.RegisterService(&serviceDesc, &service{h: cfg.Handler})
+	s.RegisterService(&serviceDesc, &service{h: cfg.Handler, log: log})
 	return s
 }
 
@@ -172,7 +173,21 @@ func first(v []string) string {
 }
 
 // service adapts Handler to the hand-written service descriptor.
-type service struct{ h Handler }
+type service struct {
+	h   Handler
+	log *slog.Logger
+}
+
+// refused logs a message the service could not take (over the size limit,
+// or not decodable as what the method takes) before gRPC answers the error:
+// gRPC refuses it before any interceptor runs.
+func (s *service) refused(ctx context.Context, method string, err error) {
+	remote := ""
+	if p, ok := peer.FromContext(ctx); ok {
+		remote = p.Addr.String()
+	}
+	s.log.Warn("peer message refused", "method", method, "remote", remote, "err", err)
+}
 
 func (s *service) hello(ctx context.Context, _ *Hello) (*Hello, error) {
 	h := s.h.HandleHello(ctx)
@@ -215,6 +230,7 @@ func unary[Req, Resp any](name string, call func(*service, context.Context, *Req
 		Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
 			in := new(Req)
 			if err := dec(in); err != nil {
+				srv.(*service).refused(ctx, full, err)
 				return nil, err
 			}
 			handler := func(ctx context.Context, req any) (any, error) { return call(srv.(*service), ctx, req.(*Req)) }
@@ -234,6 +250,7 @@ var serviceDesc = grpc.ServiceDesc{
 		unary("Raft", (*service).raft),
 		unary("Forward", (*service).forward),
 		unary("Fetch", (*service).fetch),
+		unary("Block", (*service).block),
 	},
 	Metadata: "chainotel/p2p/v1/peer",
 }
