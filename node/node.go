@@ -29,6 +29,7 @@ import (
 	"github.com/chainotel/chainotel/node/api"
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
+	"github.com/chainotel/chainotel/node/consensus/pow"
 	"github.com/chainotel/chainotel/node/consensus/raft"
 	"github.com/chainotel/chainotel/node/guard"
 	"github.com/chainotel/chainotel/node/mempool"
@@ -44,7 +45,7 @@ type Config struct {
 	Port        int      // client HTTP API and peer gRPC, one listener
 	ListenHost  string   // interface to listen on; "" means all
 	Peers       []string // peer addresses; ":8081" means localhost:8081
-	Consensus   string   // semconv.ConsensusRaft (pow is not supported yet)
+	Consensus   string   // semconv.ConsensusRaft or semconv.ConsensusPoW (the genesis must match)
 	DBPath      string   // Badger folder; "" means ./data/<node-id>/badger
 	HealthPort  int      // /health, /ready, /metrics; 0 means Port+1010
 	TLSDir      string   // ca.crt, <node-id>.crt, <node-id>.key
@@ -64,6 +65,11 @@ type Config struct {
 	Go guard.Go
 	// DebugFaults serves POST /debug/fault on the health port (see faults.go).
 	DebugFaults bool
+
+	// The miner under --consensus=pow: its goroutines (0 means 1) and the
+	// hashes per second it may try in all (0 is unlimited).
+	PoWThreads     int
+	PoWMaxHashRate float64
 
 	// Tuning.
 	MempoolSize     int
@@ -97,7 +103,9 @@ type Node struct {
 	genesis *chain.Genesis
 	store   *store.Store
 	pool    *mempool.Pool
-	engine  *raft.Engine
+	engine  consensus.Engine // raft or pow, whichever runs
+	raft    *raft.Engine
+	pow     *pow.Engine
 	peers   *p2p.Peers
 	api     *api.API
 	grpc    *grpc.Server
@@ -148,18 +156,28 @@ func New(cfg Config) (*Node, error) {
 	}); err != nil {
 		return nil, err
 	}
-	rc := raft.DefaultConfig()
-	rc.NodeID, rc.Genesis, rc.Store, rc.Pool, rc.Transport = cfg.NodeID, g, n.store, n.pool, n.peers
-	rc.Logger, rc.Tracer, rc.Go = n.log, tracer, cfg.Go
-	rc.OnApplied = func(b *chain.Block) { n.api.OnApplied(b) }
-	if cfg.TickInterval > 0 {
-		rc.TickInterval = cfg.TickInterval
-	}
-	if cfg.SnapshotEvery > 0 {
-		rc.SnapshotEvery, rc.SnapshotCatchUp = cfg.SnapshotEvery, cfg.SnapshotCatchUp
-	}
-	if n.engine, err = raft.New(rc); err != nil {
-		return nil, err
+	if cfg.Consensus == semconv.ConsensusPoW {
+		if err := n.newPoW(g, tracer); err != nil {
+			return nil, err
+		}
+	} else {
+		if g.PoW != nil {
+			return nil, fmt.Errorf("%s is a proof-of-work genesis: run with --consensus=pow, or rerun `make init` for raft", cfg.GenesisPath)
+		}
+		rc := raft.DefaultConfig()
+		rc.NodeID, rc.Genesis, rc.Store, rc.Pool, rc.Transport = cfg.NodeID, g, n.store, n.pool, n.peers
+		rc.Logger, rc.Tracer, rc.Go = n.log, tracer, cfg.Go
+		rc.OnApplied = func(b *chain.Block) { n.api.OnApplied(b) }
+		if cfg.TickInterval > 0 {
+			rc.TickInterval = cfg.TickInterval
+		}
+		if cfg.SnapshotEvery > 0 {
+			rc.SnapshotEvery, rc.SnapshotCatchUp = cfg.SnapshotEvery, cfg.SnapshotCatchUp
+		}
+		if n.raft, err = raft.New(rc); err != nil {
+			return nil, err
+		}
+		n.engine = n.raft
 	}
 	if n.api, err = api.New(api.Config{
 		NodeID: cfg.NodeID, Genesis: g, Chain: n.store, Engine: n.engine, MempoolLen: n.pool.Len,
@@ -189,11 +207,9 @@ func (c *Config) fill() error {
 		return fmt.Errorf("--node-id: %w", err)
 	}
 	switch c.Consensus {
-	case semconv.ConsensusRaft:
-	case semconv.ConsensusPoW:
-		return fmt.Errorf("--consensus=pow: %w yet; use --consensus=raft", consensus.ErrUnsupported)
+	case semconv.ConsensusRaft, semconv.ConsensusPoW:
 	default:
-		return fmt.Errorf("--consensus=%q: %w; use raft", c.Consensus, consensus.ErrUnsupported)
+		return fmt.Errorf("--consensus=%q: %w; use raft or pow", c.Consensus, consensus.ErrUnsupported)
 	}
 	if c.Port <= 0 || c.Port > 65535 {
 		return fmt.Errorf("--port %d: want 1-65535", c.Port)
@@ -369,11 +385,17 @@ const maxFetchBytes = 8 << 20
 func (h peerHandler) HandleHello(context.Context) p2p.Hello { return h.n.hello() }
 
 func (h peerHandler) HandleRaft(ctx context.Context, msgs []raftpb.Message) error {
-	return h.n.engine.Step(ctx, msgs)
+	if h.n.raft == nil {
+		return errNotRaft
+	}
+	return h.n.raft.Step(ctx, msgs)
 }
 
 func (h peerHandler) HandleForward(ctx context.Context, txs []chain.Tx) []error {
-	return h.n.engine.Admit(ctx, txs)
+	if h.n.pow != nil {
+		return h.n.pow.Admit(ctx, txs)
+	}
+	return h.n.raft.Admit(ctx, txs)
 }
 
 func (h peerHandler) HandleFetch(_ context.Context, from, to uint64) ([]*chain.Block, error) {

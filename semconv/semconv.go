@@ -38,6 +38,7 @@ const (
 	SpanBlockApply              = "block.apply"
 	SpanPoWMine                 = "pow.mine"
 	SpanPoWReorg                = "pow.reorg"
+	SpanPoWBlock                = "pow.block" // a block through the checks and fork choice
 	SpanSyncFetch               = "sync.fetch"
 	SpanSyncApply               = "sync.apply"
 	SpanP2PDisconnect           = "p2p.disconnect"
@@ -68,6 +69,9 @@ const (
 	PoWDifficultyKey = "pow.difficulty"
 	PoWAttemptsKey   = "pow.attempts"
 	PoWReorgDepthKey = "pow.reorg.depth"
+	PoWFoundKey      = "pow.found"       // on pow.mine: a nonce was found (else a better head stopped it)
+	PoWForkChoiceKey = "pow.fork_choice" // on pow.block: extend, reorg, side, duplicate, orphan, invalid
+	PoWTotalWorkKey  = "pow.total_work"  // cumulative work of the block's branch
 
 	PeerIDKey          = "p2p.peer_id"
 	SyncHeightRangeKey = "sync.height_range" // "120-180"

@@ -75,6 +75,9 @@ type Genesis struct {
 	Validators  []string         `json:"validators"`
 	Consensus   Params           `json:"consensus"`
 	Accounts    []GenesisAccount `json:"accounts"`
+	// PoW makes this a proof-of-work chain (`blockchain init --consensus pow`);
+	// nil means raft.
+	PoW *PoWParams `json:"pow,omitempty"`
 }
 
 // devAccounts are the funded accounts of the dev genesis; 0xabc is the one the
@@ -122,6 +125,11 @@ func (g *Genesis) Validate() error {
 		return fmt.Errorf("%w: consensus.block_max_bytes must be > 1024, got %d", ErrBadGenesis, g.Consensus.BlockMaxBytes)
 	case g.Consensus.BlockInterval.Duration < 0:
 		return fmt.Errorf("%w: consensus.block_interval must be >= 0, got %s", ErrBadGenesis, g.Consensus.BlockInterval)
+	}
+	if g.PoW != nil {
+		if err := g.PoW.Validate(); err != nil {
+			return err
+		}
 	}
 	if _, ok := g.Consensus.MinFee(); !ok {
 		return fmt.Errorf("%w: consensus.gas_per_tx * min_gas_price overflows", ErrBadGenesis)

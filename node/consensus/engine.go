@@ -1,7 +1,7 @@
 // Package consensus is the seam between the node and the protocol that orders
-// its transactions into blocks. Raft (node/consensus/raft) sits behind it
-// today; a proof-of-work engine can sit behind it later without the API,
-// mempool or store changing.
+// its transactions into blocks: Raft (node/consensus/raft) or proof of work
+// (node/consensus/pow), chosen by --consensus, with the same API, mempool and
+// store in front of either.
 package consensus
 
 import (
@@ -30,7 +30,8 @@ type Engine interface {
 	// error that stopped it (a storage failure, say).
 	Run(ctx context.Context) error
 	// Submit hands transactions whose format was checked to whoever orders
-	// them (the raft leader). It returns one admission error per transaction,
+	// them (the raft leader; under proof of work, this node's miner and its
+	// peers'). It returns one admission error per transaction,
 	// nil for each one admitted; an admitted transaction is later seen in a
 	// block passed to the BlockListener. It blocks until the orderer answered
 	// or ctx ended (then the errors wrap ErrNoQuorum).
@@ -55,4 +56,19 @@ type Status struct {
 	Applied   uint64 `json:"applied_index"`
 	Members   int    `json:"members"`
 	PeersUp   int    `json:"peers_up"` // live members, this node included
+
+	// PoW is the proof-of-work view; nil under raft.
+	PoW *PoWStatus `json:"pow,omitempty"`
+}
+
+// PoWStatus is what a proof-of-work engine reports about its best chain and
+// its miner.
+type PoWStatus struct {
+	Height     uint64     `json:"height"`
+	Hash       chain.Hash `json:"hash"`
+	TotalWork  uint64     `json:"total_work"` // sum of the best chain's difficulties
+	Difficulty uint64     `json:"difficulty"` // of the block being mined
+	HashRate   float64    `json:"hash_rate"`  // header hashes per second, last second
+	Reorgs     uint64     `json:"reorgs"`
+	Banned     []string   `json:"banned_peers,omitempty"`
 }

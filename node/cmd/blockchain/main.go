@@ -25,6 +25,7 @@ import (
 	"github.com/chainotel/chainotel/node"
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/pki"
+	"github.com/chainotel/chainotel/semconv"
 )
 
 // envPrefix names the environment variables that set flags: --node-id is
@@ -65,7 +66,9 @@ func rootCommand() *ffcli.Command {
 	fs.BoolVar(&cfg.DebugFaults, "debug-faults", false, "serve POST /debug/fault?kind=panic|consensus_timeout|p2p_disconnect|storage_error on the health port (tests only)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's id, one of the genesis validators (e.g. node0)")
 	fs.IntVar(&cfg.Port, "port", def.Port, "client HTTP API and peer gRPC (TLS) port")
-	fs.StringVar(&cfg.Consensus, "consensus", def.Consensus, "consensus engine: raft (pow is not supported yet)")
+	fs.StringVar(&cfg.Consensus, "consensus", def.Consensus, "consensus engine: raft or pow (a pow genesis comes from `blockchain init --consensus pow`)")
+	fs.IntVar(&cfg.PoWThreads, "pow-threads", 1, "mining goroutines under --consensus=pow")
+	fs.Float64Var(&cfg.PoWMaxHashRate, "pow-max-hashrate", 0, "most header hashes per second the miner tries under --consensus=pow (0: unlimited)")
 	fs.StringVar(&cfg.DBPath, "db-path", "", "Badger folder (default ./data/<node-id>/badger)")
 	fs.IntVar(&cfg.HealthPort, "health-port", 0, "health and metrics port (default --port + 1010)")
 	fs.StringVar(&cfg.TLSDir, "tls-dir", def.TLSDir, "folder of ca.crt and <node-id>.crt/.key (make certs)")
@@ -160,18 +163,22 @@ func initCommand() *ffcli.Command {
 	nodes := fs.String("nodes", "node0,node1,node2", "validator node ids, comma-separated")
 	force := fs.Bool("force", false, "overwrite an existing genesis (its chain's data folders become unusable)")
 	return &ffcli.Command{
+	consensusName := fs.String("consensus", "raft", "raft, or pow for a proof-of-work genesis (its pow section: 1 s target block time)")
 		Name:       "init",
-		ShortUsage: "blockchain init --data-dir data --nodes node0,node1,node2 [--force]",
+		ShortUsage: "blockchain init --data-dir data --nodes node0,node1,node2 [--consensus raft|pow] [--force]",
 		ShortHelp:  "write the dev genesis (chain chainotel-dev, 0xabc funded) and the data folders",
 		FlagSet:    fs,
 		Options:    ffOptions(),
 		Exec: func(_ context.Context, _ []string) error {
-			return initData(os.Stdout, *dataDir, splitList(*nodes), *force)
+			return initData(os.Stdout, *dataDir, splitList(*nodes), *force, *consensusName)
 		},
 	}
 }
 
-func initData(w io.Writer, dataDir string, nodes []string, force bool) error {
+func initData(w io.Writer, dataDir string, nodes []string, force bool, consensusName string) error {
+	if consensusName != semconv.ConsensusRaft && consensusName != semconv.ConsensusPoW {
+		return fmt.Errorf("--consensus %q: want raft or pow", consensusName)
+	}
 	if len(nodes) == 0 {
 		return errors.New("--nodes is empty")
 	}
@@ -194,6 +201,10 @@ func initData(w io.Writer, dataDir string, nodes []string, force bool) error {
 	}
 	g := chain.DevGenesis(nodes, time.Now())
 	if err := g.Write(path); err != nil {
+	if consensusName == semconv.ConsensusPoW {
+		p := chain.DevPoWParams()
+		g.PoW = &p
+	}
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s (chain %s, validators %v, genesis %s) and data folders for %v\n",

@@ -70,7 +70,7 @@ func TestNodeRefusesBadSetupClearly(t *testing.T) {
 		want string
 	}{
 		{"no node id", nil, "--node-id is required"},
-		{"pow", []string{"--node-id=node0", "--consensus=pow"}, "not supported yet"},
+		{"unknown consensus", []string{"--node-id=node0", "--consensus=pbft"}, `want "raft" or "pow"`},
 		{"no genesis", []string{"--node-id=node0"}, "make init"},
 		{"bad log level", []string{"--node-id=node0", "--log-level=loud"}, "--log-level"},
 	}
