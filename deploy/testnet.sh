@@ -86,7 +86,7 @@ wait_healthy() {
     if [ "$SECONDS" -ge "$deadline" ]; then
       say "the last lines of ${NODES[i]}'s log:"
       compose logs --tail=30 "${NODES[i]}" >&2 || true
-      die "${NODES[i]} not healthy after ${START_TIMEOUT}s (last answer: ${body:-none}); see: docker-compose -p $PROJECT logs"
+      die "${NODES[i]} not healthy after ${START_TIMEOUT}s (last answer: ${body:-none}); see: docker-compose -p $PROJECT -f deploy/docker-compose.yml logs"
     fi
     if [ "$SECONDS" -ge "$next" ]; then
       say "still waiting for ${NODES[i]} ($((SECONDS + START_TIMEOUT - deadline))s; last answer: ${body:-none})"
@@ -106,7 +106,7 @@ print_ports() {
       printf '  %-6s API http://127.0.0.1:%s   health http://127.0.0.1:%s/health   metrics http://127.0.0.1:%s/metrics\n' \
         "${NODES[i]}" "$(api_port "$i")" "$(health_port "$i")" "$(health_port "$i")"
     done
-    echo "  collectors: $(compose ps --services | grep -E 'otel|sampler' | tr '\n' ' ')(logs: docker-compose -p $PROJECT logs <name>)"
+    echo "  collectors: $(compose ps --services | grep -E 'otel|sampler' | tr '\n' ' ')(logs: docker-compose -p $PROJECT -f deploy/docker-compose.yml logs <name>)"
     echo
     echo "  try:  curl -X POST http://127.0.0.1:$(api_port 0)/tx -H 'Content-Type: application/json' \\"
     echo "             -d '{\"from\":\"0xabc\",\"to\":\"0xdef\",\"amount\":100}'"
@@ -114,11 +114,25 @@ print_ports() {
   } >&2
 }
 
+# ran service volume: whether the project has (or had) service's container or the volume.
+ran() {
+  docker volume inspect "${PROJECT}_$2" >/dev/null 2>&1 ||
+    [ -n "$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
+      --filter "label=com.docker.compose.service=$1")" ]
+}
+
 down() {
-  # Every profile's files, so the samplers, Jaeger, Prometheus and their
-  # volumes go too.
-  FILES=(-f docker-compose.yml -f docker-compose.scaleout.yml -f docker-compose.external-scaleout.yml)
+  # The files of every profile that ran, so the samplers, Jaeger, Prometheus
+  # and their volumes go too (a profile's file when it did not run would
+  # only make compose report its volumes as not found).
+  FILES=(-f docker-compose.yml)
   preflight
+  if ! ran node0 data && [ -z "$(docker network ls -q --filter "name=^${PROJECT}_default$")" ]; then
+    say "compose project $PROJECT has no containers, network or volumes; nothing to remove"
+    return
+  fi
+  ran sampler0 sampler0-out && FILES+=(-f docker-compose.scaleout.yml)
+  ran jaeger prometheus-data && FILES+=(-f docker-compose.external-scaleout.yml)
   say "removing the containers, network and volumes of compose project $PROJECT ..."
   compose down --volumes --remove-orphans
 }
