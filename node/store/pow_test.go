@@ -14,7 +14,9 @@ import (
 func TestApplyBranchIsAllOrNothing(t *testing.T) {
 	s, g, _ := devStore(t)
 	params := &g.Consensus
-	tx := func(to string, amount uint64) chain.Tx { return chain.Tx{From: "0xabc", To: to, Amount: amount, ID: to} }
+	tx := func(to string, amount uint64) chain.Tx {
+		return chain.Tx{From: "0xabc", To: to, Amount: amount, ID: to}
+	}
 
 	b1 := nextBlock(t, s, g, tx("0x1", 5))
 	_, err := s.ApplyBranch(t.Context(), params, 0, []*chain.Block{b1}, []uint64{1})

@@ -115,7 +115,9 @@ func (tr *testTransport) announcedCount() int {
 	return len(tr.announced)
 }
 
-func (tr *testTransport) Forward(context.Context, string, []chain.Tx) ([]error, error) { return nil, nil }
+func (tr *testTransport) Forward(context.Context, string, []chain.Tx) ([]error, error) {
+	return nil, nil
+}
 
 func (tr *testTransport) FetchBlocks(_ context.Context, _ string, from, to uint64) ([]*chain.Block, error) {
 	tr.mu.Lock()
