@@ -29,8 +29,11 @@ const (
 	downTimeout    = 2 * time.Minute
 )
 
-// nodeNames are the compose services of the nodes, which are also their ids.
-var nodeNames = [...]string{"node0", "node1", "node2"}
+// nodeCount is how many nodes the testnet runs.
+const nodeCount = 3
+
+// nodeNames returns the compose services of the nodes, which are also their ids.
+func nodeNames() []string { return []string{"node0", "node1", "node2"} }
 
 // requireDocker skips the test when there is no usable Docker daemon or no
 // docker-compose, saying which.
@@ -103,8 +106,8 @@ type testnet struct {
 	dir        string   // deploy/, the compose project folder
 	files      []string // -f arguments
 	env        []string
-	apiPort    [len(nodeNames)]int
-	healthPort [len(nodeNames)]int
+	apiPort    [nodeCount]int
+	healthPort [nodeCount]int
 }
 
 // startTestnet brings up the compose files (relative to deploy/) under a
@@ -125,8 +128,8 @@ func startTestnet(t *testing.T, extraEnv []string, files ...string) *testnet {
 	for _, f := range files {
 		n.files = append(n.files, "-f", f)
 	}
-	ports := testproc.FreePorts(t, 2*len(nodeNames))
-	for i := range nodeNames {
+	ports := testproc.FreePorts(t, 2*nodeCount)
+	for i := range nodeNames() {
 		n.apiPort[i], n.healthPort[i] = ports[2*i], ports[2*i+1]
 		n.env = append(n.env,
 			fmt.Sprintf("CHAINOTEL_NODE%d_API_PORT=%d", i, n.apiPort[i]),
@@ -137,7 +140,7 @@ func startTestnet(t *testing.T, extraEnv []string, files ...string) *testnet {
 	if _, err := n.compose(composeTimeout, "up", "-d"); err != nil {
 		t.Fatalf("docker-compose up: %v", err)
 	}
-	for i, name := range nodeNames {
+	for i, name := range nodeNames() {
 		n.waitHealthy(i, name)
 	}
 	return n

@@ -15,14 +15,16 @@ import (
 	"github.com/chainotel/chainotel/internal/testbin"
 )
 
-// profiles are the combinations of compose files that the README, the
-// Makefile and the tests use.
-var profiles = [][]string{
-	{"docker-compose.yml"},
-	{"docker-compose.yml", "docker-compose.scaleout.yml"},
-	{"docker-compose.yml", "docker-compose.external.yml"},
-	{"docker-compose.yml", "docker-compose.scaleout.yml", "docker-compose.external-scaleout.yml"},
-	{"docker-compose.yml", "docker-compose.scaleout.yml", "testdata/docker-compose.test.yml"},
+// composeProfiles returns the combinations of compose files that the README,
+// the Makefile and the tests use.
+func composeProfiles() [][]string {
+	return [][]string{
+		{"docker-compose.yml"},
+		{"docker-compose.yml", "docker-compose.scaleout.yml"},
+		{"docker-compose.yml", "docker-compose.external.yml"},
+		{"docker-compose.yml", "docker-compose.scaleout.yml", "docker-compose.external-scaleout.yml"},
+		{"docker-compose.yml", "docker-compose.scaleout.yml", "testdata/docker-compose.test.yml"},
+	}
 }
 
 // composeService is what these tests read of a service in `docker-compose config`.
@@ -69,7 +71,7 @@ func resolvedProfile(t *testing.T, files []string) map[string]composeService {
 // Every profile is a file set docker-compose v1 accepts, and it publishes
 // host ports on 127.0.0.1 only.
 func TestComposeProfilesPublishOnLoopbackOnly(t *testing.T) {
-	for _, files := range profiles {
+	for _, files := range composeProfiles() {
 		t.Run(strings.Join(files, "+"), func(t *testing.T) {
 			services := resolvedProfile(t, files)
 			for name, s := range services {
@@ -79,7 +81,7 @@ func TestComposeProfilesPublishOnLoopbackOnly(t *testing.T) {
 					}
 				}
 			}
-			for _, node := range nodeNames {
+			for _, node := range nodeNames() {
 				if _, ok := services[node]; !ok {
 					t.Errorf("no service %s", node)
 				}
@@ -105,7 +107,7 @@ func TestCollectorConfigsOfEveryProfileValidate(t *testing.T) {
 	bin := testbin.OtelcolChain(t)
 	root := testbin.RepoRoot(t)
 	paths := containerPaths(root)
-	for _, files := range profiles {
+	for _, files := range composeProfiles() {
 		t.Run(strings.Join(files, "+"), func(t *testing.T) {
 			services := resolvedProfile(t, files)
 			var names []string
@@ -179,7 +181,7 @@ func TestPrometheusConfig(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, n := range nodeNames {
+	for _, n := range nodeNames() {
 		want = append(want, n+":9090", n+"-otel:8888")
 	}
 	want = append(want, "sampler0:8888", "sampler1:8888")

@@ -37,7 +37,7 @@ func TestTestnet(t *testing.T) {
 
 	// The node's OTLP goes to its sidecar: each sidecar's logs come from its
 	// node alone (config.yaml's file/logs, in the sidecar's volume).
-	for _, name := range nodeNames {
+	for _, name := range nodeNames() {
 		sidecar := name + "-otel"
 		var got map[string]int
 		testproc.WaitFor(t, logsWait, sidecar+" holding "+name+"'s OTLP logs", func() error {
@@ -71,7 +71,7 @@ func TestScaleOutTracesWhole(t *testing.T) {
 	buildImages(t)
 	out := t.TempDir()
 	dirs := []string{"sampler0", "sampler1"}
-	for _, name := range nodeNames {
+	for _, name := range nodeNames() {
 		dirs = append(dirs, filepath.Join("tap", name))
 	}
 	for _, d := range dirs {
@@ -89,7 +89,7 @@ func TestScaleOutTracesWhole(t *testing.T) {
 
 	leader := n.leader()
 	var followers []int
-	for i := range nodeNames {
+	for i := range nodeNames() {
 		if i != leader {
 			followers = append(followers, i)
 		}
@@ -99,7 +99,7 @@ func TestScaleOutTracesWhole(t *testing.T) {
 
 	readAll := func() (tap spanSet, samplers [2]spanSet, err error) {
 		tap = spanSet{}
-		for _, name := range nodeNames {
+		for _, name := range nodeNames() {
 			if err := tap.readFile(filepath.Join(out, "tap", name, "spans.jsonl")); err != nil {
 				return nil, samplers, err
 			}
@@ -205,7 +205,7 @@ func submit(t *testing.T, n *testnet, to []int) []api.Receipt {
 	for k := range txCount {
 		i := to[k%len(to)]
 		r := n.postTx(i, k+1)
-		t.Logf("tx %s via %s (127.0.0.1:%d): committed in block %d", r.TxHash, nodeNames[i], n.apiPort[i], r.Height)
+		t.Logf("tx %s via %s (127.0.0.1:%d): committed in block %d", r.TxHash, nodeNames()[i], n.apiPort[i], r.Height)
 		receipts = append(receipts, r)
 	}
 	return receipts
@@ -234,7 +234,7 @@ func requireLoopbackPorts(t *testing.T, n *testnet) {
 			if line == "" {
 				continue
 			}
-			if !slices.Contains(nodeNames[:], name) {
+			if !slices.Contains(nodeNames(), name) {
 				t.Errorf("%s publishes %s; only the nodes publish ports", name, line)
 			} else if !strings.Contains(line, "-> 127.0.0.1:") {
 				t.Errorf("%s publishes %q, not on 127.0.0.1 only", name, line)

@@ -19,11 +19,13 @@ const (
 	agreeWait   = 30 * time.Second
 )
 
-var httpClient = &http.Client{Timeout: 15 * time.Second}
+// apiTimeout bounds one request to a node (POST /tx waits for the commit).
+const apiTimeout = 15 * time.Second
 
 // getJSON decodes the JSON answer of a GET into v, refusing any status but 200.
 func getJSON(url string, v any) error {
-	resp, err := httpClient.Get(url)
+	client := http.Client{Timeout: apiTimeout}
+	resp, err := client.Get(url)
 	if err != nil {
 		return err
 	}
@@ -45,13 +47,13 @@ func getJSON(url string, v any) error {
 // with every member alive and a leader elected.
 func (n *testnet) waitHealthy(i int, name string) {
 	n.t.Helper()
-	n.t.Logf("waiting for %s: %s answering with %d peers and a leader ...", name, n.healthURL(i), len(nodeNames))
+	n.t.Logf("waiting for %s: %s answering with %d peers and a leader ...", name, n.healthURL(i), nodeCount)
 	var h api.Health
 	testproc.WaitFor(n.t, healthyWait, name+" healthy", func() error {
 		if err := getJSON(n.healthURL(i), &h); err != nil {
 			return err
 		}
-		if h.Peers != len(nodeNames) || h.Leader == "" {
+		if h.Peers != nodeCount || h.Leader == "" {
 			return fmt.Errorf("%s: %+v", name, h)
 		}
 		return nil
@@ -66,12 +68,12 @@ func (n *testnet) leader() int {
 	if err := getJSON(n.healthURL(0), &h); err != nil {
 		n.t.Fatalf("leader: %v", err)
 	}
-	for i, name := range nodeNames {
+	for i, name := range nodeNames() {
 		if name == h.Leader {
 			return i
 		}
 	}
-	n.t.Fatalf("leader: node0 names %q, not one of %v", h.Leader, nodeNames)
+	n.t.Fatalf("leader: node0 names %q, not one of %v", h.Leader, nodeNames())
 	return -1
 }
 
@@ -84,7 +86,8 @@ func (n *testnet) postTx(i int, amount int) api.Receipt {
 		n.t.Fatal(err)
 	}
 	url := n.apiURL(i, "/tx")
-	resp, err := httpClient.Post(url, "application/json", bytes.NewReader(body))
+	client := http.Client{Timeout: apiTimeout}
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		n.t.Fatalf("POST %s: %v", url, err)
 	}
@@ -112,16 +115,16 @@ func (n *testnet) requireAgreement(receipts []api.Receipt) {
 	for _, r := range receipts {
 		want = max(want, r.Height)
 	}
-	var views [len(nodeNames)]api.StatusView
+	var views [nodeCount]api.StatusView
 	testproc.WaitFor(n.t, agreeWait, fmt.Sprintf("the three nodes at one head, height >= %d", want), func() error {
-		for i := range nodeNames {
+		for i := range nodeNames() {
 			if err := getJSON(n.apiURL(i, "/status"), &views[i]); err != nil {
 				return err
 			}
 		}
 		for i, v := range views {
 			if v.Height < want || v.HeadHash != views[0].HeadHash || v.GenesisHash != views[0].GenesisHash {
-				return fmt.Errorf("%s at height %d head %s genesis %s; node0 at %d %s %s", nodeNames[i],
+				return fmt.Errorf("%s at height %d head %s genesis %s; node0 at %d %s %s", nodeNames()[i],
 					v.Height, v.HeadHash, v.GenesisHash, views[0].Height, views[0].HeadHash, views[0].GenesisHash)
 			}
 		}
@@ -129,7 +132,7 @@ func (n *testnet) requireAgreement(receipts []api.Receipt) {
 	})
 	n.t.Logf("the three nodes agree: height %d, head %s", views[0].Height, views[0].HeadHash)
 	for _, r := range receipts {
-		for i, name := range nodeNames {
+		for i, name := range nodeNames() {
 			var got api.TxLookup
 			if err := getJSON(n.apiURL(i, "/tx/"+r.TxHash.String()), &got); err != nil {
 				n.t.Fatalf("%s lacks acknowledged tx %s: %v", name, r.TxHash, err)
