@@ -90,8 +90,11 @@ bench-node: build
 bench-sampling:
 	$(GO) run ./processors/chainsamplingprocessor/internal/bench
 
+## bench-telemetry: committed tx/s exporting every span to otelcol-chain vs OTEL_SDK_DISABLED=true, with the
+## nodes' CPU profiles in out/profiles/{telemetry,disabled} (go tool pprof -top out/profiles/telemetry/single-node0.pprof)
 bench-telemetry: build collector
-	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --collector $(abspath $(OTELCOL)) --compare-telemetry
+	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --collector $(abspath $(OTELCOL)) --compare-telemetry \
+	  --node-profiles out/profiles
 
 clean:
 	rm -rf $(BLOCKCHAIN) out

@@ -73,6 +73,8 @@ func TestNodeRefusesBadSetupClearly(t *testing.T) {
 		{"unknown consensus", []string{"--node-id=node0", "--consensus=pbft"}, `want "raft" or "pow"`},
 		{"no genesis", []string{"--node-id=node0"}, "make init"},
 		{"bad log level", []string{"--node-id=node0", "--log-level=loud"}, "--log-level"},
+		{"otlp tls without certificates", []string{"--node-id=node0", "--otlp-tls", "--tls-dir=missing"}, "--otlp-tls"},
+		{"bad otlp endpoint", []string{"--node-id=node0", "--otlp-endpoint=ftp://collector:4317"}, `scheme "ftp"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,7 +86,17 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 		targets = append(targets, n.API)
 	}
 	l := &load{cfg: cfg, client: cluster.NewClient(cfg.clients+cfg.batchClients, cfg.timeout), targets: targets}
-	return runModes(ctx, l, d, c.Nodes(), cfg.nodeProfiles)
+	profiles := cfg.nodeProfiles
+	if profiles != "" && cfg.compare {
+		// Both runs of --compare-telemetry profile the same modes and nodes:
+		// one folder each, so the second does not overwrite the first.
+		sub := "disabled"
+		if telemetry {
+			sub = "telemetry"
+		}
+		profiles = filepath.Join(profiles, sub)
+	}
+	return runModes(ctx, l, d, c.Nodes(), profiles)
 }
 
 func nodeIDs(n int) []string {
