@@ -130,6 +130,10 @@ exporters:
     verbosity: basic
 service:
   telemetry:
+    # Every debug line counts: the logger must not sample them away.
+    logs:
+      sampling:
+        enabled: false
     metrics:
       level: none
   pipelines:
