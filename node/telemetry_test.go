@@ -389,3 +389,45 @@ func TestDebugFaultsAreOffByDefault(t *testing.T) {
 	code, _ := post(t, s.health+FaultPath+"?kind=panic", "")
 	require.Equal(t, http.StatusNotFound, code)
 }
+
+// TestNodeCommitsWhileTheCollectorIsDown exports to a port nobody listens
+// on: transactions still commit, and the spans that could not be exported are
+// counted on /metrics.
+func TestNodeCommitsWhileTheCollectorIsDown(t *testing.T) {
+	nobody := testproc.FreePorts(t, 1)[0]
+	s := startSingle(t, []string{"node0"}, func(g *chain.Genesis, c *Config) {
+		reg := prometheus.NewRegistry()
+		c.Registerer, c.Gatherer = reg, reg
+		tel, err := telemetry.Setup(t.Context(), telemetry.Config{
+			NodeID: c.NodeID, ChainID: g.ChainID, Consensus: semconv.ConsensusRaft, Registerer: reg,
+			OTLPEndpoint: fmt.Sprintf("127.0.0.1:%d", nobody),
+			QueueSize:    64, BatchSize: 16, BatchTimeout: 20 * time.Millisecond, ExportTimeout: 200 * time.Millisecond,
+			Exit: func(int) { t.Error("no panic expected") },
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = tel.Shutdown(ctx)
+		})
+		c.Logger, c.TracerProvider, c.Propagator, c.Go = tel.Logger, tel.TracerProvider, tel.Propagator, tel.Go
+	})
+	waitLeader(t, s.base)
+	for i := range 20 {
+		code, raw := post(t, s.base+"/tx", fmt.Sprintf(`{"from":"0xabc","to":"0xdef","amount":%d}`, i+1))
+		require.Equal(t, http.StatusOK, code, "%s", raw)
+	}
+	dropped := regexp.MustCompile(`chainotel_telemetry_dropped_spans_total\{reason="(export_failed|queue_full)"\} ([1-9]\d*)`)
+	testproc.WaitFor(t, 20*time.Second, "dropped spans counted on /metrics", func() error {
+		resp, err := http.Get(s.health + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !dropped.Match(body) {
+			return fmt.Errorf("no dropped spans counted yet")
+		}
+		return nil
+	})
+}
