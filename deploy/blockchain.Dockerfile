@@ -5,9 +5,9 @@
 # The node needs no CA bundle: peers are checked against the cluster CA in
 # /certs, and OTLP goes in plain text to the sidecar on the compose network.
 FROM scratch
-# /tmp (mode 1777) for Go's temporary files and the node's logs; /certs and
-# /data owned by the runtime user, so named volumes mounted there start with
-# that owner.
+# /tmp (mode 1777) for Go's temporary files and the node's logs; /certs,
+# /genesis and /data owned by the runtime user, so named volumes mounted there
+# start with that owner.
 COPY --chown=65532:65532 rootfs/ /
 COPY blockchain /blockchain
 USER 65532:65532

@@ -61,7 +61,7 @@ if ! go version -m build/otelcol-chain | grep -q 'CGO_ENABLED=0'; then
   die "build/otelcol-chain was not built with CGO_ENABLED=0, so it cannot run FROM scratch (see builder-config.yaml)"
 fi
 
-prepare_context blockchain "$CONTEXT/blockchain.bin" certs data
+prepare_context blockchain "$CONTEXT/blockchain.bin" certs genesis data
 prepare_context otelcol-chain build/otelcol-chain out
 
 # --- images ---------------------------------------------------------------------

@@ -23,9 +23,10 @@ const (
 )
 
 // TestTestnet brings up deploy/docker-compose.yml, submits transfers through
-// the nodes' published 127.0.0.1 ports, and checks that the nodes agree, that
-// nothing but the nodes' ports is published (and only on 127.0.0.1), and that
-// each node's telemetry reaches its own sidecar collector.
+// the nodes' published 127.0.0.1 ports, and checks that the nodes agree (also
+// after a node restarts), that nothing but the nodes' ports is published (and
+// only on 127.0.0.1), and that each node's telemetry reaches its own sidecar
+// collector.
 func TestTestnet(t *testing.T) {
 	requireDocker(t)
 	buildImages(t)
@@ -33,6 +34,15 @@ func TestTestnet(t *testing.T) {
 
 	requireLoopbackPorts(t, n)
 	receipts := submit(t, n, []int{0, 1, 2})
+	n.requireAgreement(receipts)
+
+	// A node restarted by compose comes back from its own data volume, rejoins
+	// and takes transactions again.
+	if _, err := n.compose(composeTimeout, "restart", "--timeout", "20", "node1"); err != nil {
+		t.Fatalf("restarting node1: %v", err)
+	}
+	n.waitHealthy(1, "node1")
+	receipts = append(receipts, n.postTx(1, txCount+1))
 	n.requireAgreement(receipts)
 
 	// The node's OTLP goes to its sidecar: each sidecar's logs come from its

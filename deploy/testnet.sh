@@ -127,7 +127,7 @@ down() {
   # only make compose report its volumes as not found).
   FILES=(-f docker-compose.yml)
   preflight
-  if ! ran node0 data && [ -z "$(docker network ls -q --filter "name=^${PROJECT}_default$")" ]; then
+  if ! ran node0 node0-data && [ -z "$(docker network ls -q --filter "name=^${PROJECT}_default$")" ]; then
     say "compose project $PROJECT has no containers, network or volumes; nothing to remove"
     return
   fi
