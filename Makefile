@@ -24,10 +24,11 @@ certs:
 	@test -x $(BLOCKCHAIN) || $(MAKE) --no-print-directory build
 	$(BLOCKCHAIN) certs --dir certs --nodes $(NODES) $(if $(ROTATE),--rotate-ca)
 
-## init: genesis (dev accounts funded, 0xabc among them) and the data folders
+## init: genesis (dev accounts funded, 0xabc among them) and the data folders;
+## CONSENSUS=pow writes a proof-of-work genesis (run the nodes with --consensus=pow)
 init:
 	@test -x $(BLOCKCHAIN) || $(MAKE) --no-print-directory build
-	$(BLOCKCHAIN) init --data-dir data --nodes $(NODES)
+	$(BLOCKCHAIN) init --data-dir data --nodes $(NODES) --consensus $(or $(CONSENSUS),raft)
 
 
 ## collector: build/otelcol-chain with ocb from builder-config.yaml (only when its inputs changed)
@@ -82,7 +83,7 @@ deploy-test: collector
 	$(GO) test -count=1 -v -timeout 15m ./deploy/...
 
 ## bench: every benchmark, each printing a ratio against a baseline measured in the same run
-bench: bench-node bench-sampling bench-telemetry
+bench: bench-node bench-sampling bench-telemetry bench-pow
 
 bench-node: build
 	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN))
@@ -92,6 +93,10 @@ bench-sampling:
 
 ## bench-telemetry: committed tx/s exporting every span to otelcol-chain vs OTEL_SDK_DISABLED=true, with the
 ## nodes' CPU profiles in out/profiles/{telemetry,disabled} (go tool pprof -top out/profiles/telemetry/single-node0.pprof)
+## bench-pow: the PoW miner's hash rate against a raw SHA-256 loop over the same header bytes (target ratio >= 0.9)
+bench-pow:
+	$(GO) run ./node/consensus/pow/internal/bench -rounds 3
+
 bench-telemetry: build collector
 	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --collector $(abspath $(OTELCOL)) --compare-telemetry \
 	  --node-profiles out/profiles
