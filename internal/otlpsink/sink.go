@@ -17,6 +17,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	// The collector's OTLP exporter compresses with gzip by default; a real
+	// OTLP receiver accepts it, so this one must too.
+	_ "google.golang.org/grpc/encoding/gzip"
 )
 
 // Sink is a running OTLP/gRPC server and what it has received.

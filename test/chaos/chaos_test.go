@@ -20,6 +20,9 @@ import (
 const (
 	envMode   = "CHAINOTEL_CHAOS"
 	envReport = "CHAINOTEL_CHAOS_REPORT"
+	// envHistory names where the history is saved (by TestChaos) or read
+	// from (by TestReplayHistory).
+	envHistory = "CHAINOTEL_CHAOS_HISTORY"
 	// diskNode runs on the small filesystem in the full suite.
 	diskNode = "node2"
 	workers  = 9
@@ -65,7 +68,11 @@ func TestChaos(t *testing.T) {
 		t.Logf("fault: %s", f.Name)
 		require.NoError(t, s.Run(ctx, f))
 	}
-	v, err := s.Finish(ctx, filepath.Join(t.TempDir(), "history.html"))
+	historyPath := os.Getenv(envHistory)
+	if historyPath == "" {
+		historyPath = filepath.Join(t.TempDir(), "history.json")
+	}
+	v, err := s.Finish(ctx, historyPath)
 	require.NoError(t, err)
 
 	acks := hist.Acks()
@@ -87,6 +94,8 @@ func TestChaos(t *testing.T) {
 
 	assert.Empty(t, v.Rejected, "the nodes refused valid transfers")
 	assert.Empty(t, v.Lost, "acknowledged transfers missing from a node's chain")
+	assert.Empty(t, v.Twice, "transfers applied more than once")
+	assert.Empty(t, v.Phantom, "transfers in the chain that no client sent")
 	assert.True(t, v.Identical, "chains differ: %s", v.Diverged)
 	assert.NoError(t, v.Linear)
 	assert.Empty(t, split, "kept traces missing the spans of a node they crossed")

@@ -123,7 +123,8 @@ func DiskFull(id string, disk *SmallDisk) Fault {
 			if err := disk.Free(); err != nil {
 				return err
 			}
-			if !e.Cluster.Node(id).Running() {
+			if n := e.Cluster.Node(id); !n.Running() {
+				e.tb.Logf("%s ended on the full disk (%v); its last lines:\n%s", id, n.ExitErr(), n.Tail(15))
 				return e.Start(id)
 			}
 			return nil

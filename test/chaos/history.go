@@ -51,8 +51,10 @@ type History struct {
 
 	mu       sync.Mutex
 	ops      []porcupine.Operation
+	pending  []porcupine.Operation // transfers of unknown outcome, until Resolve
 	acks     []Ack
-	unknown  int
+	unknown  int // resolved unknown outcomes
+	resolved int // of which the chain holds
 	rejected []string
 }
 
@@ -72,14 +74,69 @@ func (h *History) Transfer(client int, account string, amount uint64, a Ack) {
 	h.acks = append(h.acks, a)
 }
 
-// TransferUnknown records a transfer whose outcome is unknown.
+// TransferUnknown records a transfer whose outcome is unknown. It stays out
+// of the history until Resolve says what the chain shows of it.
 func (h *History) TransferUnknown(client int, account string, amount uint64, call time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ops = append(h.ops, porcupine.Operation{ClientId: client,
+	h.pending = append(h.pending, porcupine.Operation{ClientId: client,
 		Input: input{Kind: opTransfer, Account: account, Amount: amount},
 		Call:  int64(call), Output: output{Unknown: true}, Return: math.MaxInt64})
-	h.unknown++
+}
+
+// Resolve moves the transfers of unknown outcome into the history, once the
+// load has stopped and the chains have converged. applied maps the amount of
+// every transfer into a target account found in the chain to its block
+// height (the suite makes amounts unique, so an amount names one transfer).
+//
+// An unknown transfer is an operation with an infinite return time: it may
+// take effect at any point after its call. The chain, now final and
+// identical on every node, narrows that down, which porcupine needs: each
+// open-ended operation doubles the states it must consider, and a run with a
+// no-quorum period leaves a hundred.
+//   - One the chain holds took effect when its block committed, which was
+//     before any receipt for that height or a later one came back: the
+//     earliest such return time bounds it (end, when none came later).
+//   - One the chain does not hold never took effect, and nothing can apply
+//     it any more; in the history it could only be placed after every
+//     operation, where it changes nothing. It is left out and counted.
+func (h *History) Resolve(applied map[uint64]uint64, end time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, op := range h.pending {
+		height, ok := applied[op.Input.(input).Amount]
+		if !ok {
+			continue
+		}
+		op.Return = int64(end)
+		for _, a := range h.acks {
+			if a.Height >= height && int64(a.Return) < op.Return {
+				op.Return = int64(a.Return)
+			}
+		}
+		if op.Return < op.Call { // cannot happen in a correct cluster; let porcupine say so
+			op.Return = op.Call
+		}
+		h.resolved++
+		h.ops = append(h.ops, op)
+	}
+	h.unknown += len(h.pending)
+	h.pending = nil
+}
+
+// Amounts returns the amount of every transfer sent, acknowledged or not.
+func (h *History) Amounts() map[uint64]bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[uint64]bool{}
+	for _, list := range [][]porcupine.Operation{h.ops, h.pending} {
+		for _, op := range list {
+			if in := op.Input.(input); in.Kind == opTransfer {
+				out[in.Amount] = true
+			}
+		}
+	}
+	return out
 }
 
 // Rejected records a transfer the node refused with a 4xx: the suite sends
@@ -108,11 +165,12 @@ func (h *History) Acks() []Ack {
 	return out
 }
 
-// Counts returns how many operations, unknown transfers and rejections were recorded.
-func (h *History) Counts() (ops, unknown int, rejected []string) {
+// Counts returns how many operations, unknown transfers (and how many of
+// those the chain holds) and rejections were recorded.
+func (h *History) Counts() (ops, unknown, applied int, rejected []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.ops), h.unknown, append([]string(nil), h.rejected...)
+	return len(h.ops), h.unknown, h.resolved, append([]string(nil), h.rejected...)
 }
 
 // accountModel is a set of accounts that only receive transfers: each
@@ -162,7 +220,7 @@ func accountModel() porcupine.Model {
 // porcupine's visualisation to vizPath (if set) and names it in the error.
 func (h *History) CheckLinearizable(timeout time.Duration, vizPath string) error {
 	h.mu.Lock()
-	ops := append([]porcupine.Operation(nil), h.ops...)
+	ops := append(append([]porcupine.Operation(nil), h.ops...), h.pending...)
 	h.mu.Unlock()
 	res, info := porcupine.CheckOperationsVerbose(accountModel(), ops, timeout)
 	switch res {

@@ -45,6 +45,7 @@ type Load struct {
 	workers int
 
 	barrier atomic.Uint64 // highest height of any receipt so far
+	amounts atomic.Uint64 // the last amount sent: every transfer's is unique
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -92,7 +93,9 @@ func (l *Load) run(ctx context.Context, w int) {
 // transfer sends one transfer with a fresh W3C trace context, so its trace can
 // be found among the collector's kept traces.
 func (l *Load) transfer(ctx context.Context, w int, n *cluster.Node, from, to string) {
-	amount := uint64(1 + randN(1000))
+	// A unique amount names the transfer in the chain, so the final checks
+	// can tell whether a transfer of unknown outcome was applied (and once).
+	amount := l.amounts.Add(1)
 	traceID, parent := newTraceParent()
 	call := l.hist.Now()
 	var rc cluster.Receipt

@@ -31,9 +31,10 @@ func WriteTable(w io.Writer, rows []*Row, v *Verdict) error {
 	if v.Linear != nil {
 		lin = "NO: " + v.Linear.Error()
 	}
-	_, err := fmt.Fprintf(w, "whole run: %d operations, %d transfers acknowledged, %d unknown outcomes, %d rejected, "+
-		"%d lost; %d blocks identical on every node: %s; linearizable: %s\n",
-		v.Ops, v.Acked, v.Unknown, len(v.Rejected), len(v.Lost), v.Height, yesNo(v.Identical), lin)
+	_, err := fmt.Fprintf(w, "whole run: %d operations, %d transfers acknowledged, %d of unknown outcome (%d of them in the chain), "+
+		"%d rejected, %d lost, %d applied twice, %d never sent; %d blocks identical on every node: %s; linearizable: %s\n",
+		v.Ops, v.Acked, v.Unknown, v.Applied, len(v.Rejected), len(v.Lost), len(v.Twice), len(v.Phantom),
+		v.Height, yesNo(v.Identical), lin)
 	return err
 }
 

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chainotel/chainotel/node/clustertest/cluster"
@@ -24,6 +25,9 @@ type Row struct {
 	Resumed                string // time from injection to the first commit of a transfer sent after it
 	Traces                 string
 	AckedWhileCollectorOff int
+	// Died are the nodes that were down when the fault was healed: spans
+	// they had made but not yet exported died with them.
+	Died []string
 }
 
 // Suite injects faults into an Env under a Load and records a Row for each.
@@ -48,6 +52,7 @@ func (s *Suite) Baseline(ctx context.Context) error {
 
 // Run injects f, holds it, heals it and waits until the cluster recovered.
 func (s *Suite) Run(ctx context.Context, f Fault) error {
+	before, _ := s.Env.Leader(ctx) // "" if none: the note then says so
 	row := &Row{Fault: f.Name, CollectorDown: f.CollectorDown, Inject: s.Hist.Now()}
 	heal, err := f.Inject(ctx, s.Env)
 	if err != nil {
@@ -56,18 +61,32 @@ func (s *Suite) Run(ctx context.Context, f Fault) error {
 	if err := hold(ctx, s.Hold); err != nil {
 		return err
 	}
+	var notes []string
 	for _, n := range s.Env.Cluster.Nodes() {
 		if !n.Running() {
-			if ee := n.ExitErr(); ee != nil && row.Note == "" {
-				row.Note = fmt.Sprintf("%s exited (%v)", n.ID, ee)
-			}
+			row.Died = append(row.Died, n.ID)
+			notes = append(notes, fmt.Sprintf("%s down (%v)%s", n.ID, n.ExitErr(), exitReason(n)))
 		}
 	}
 	row.Heal = s.Hist.Now()
 	if err := heal(ctx); err != nil {
 		return fmt.Errorf("heal %s: %w", f.Name, err)
 	}
-	return s.settle(ctx, row)
+	if err := s.settle(ctx, row); err != nil {
+		return err
+	}
+	// Which leader the fault met and which one the cluster settled on shows
+	// the fault took effect (a cut-off or paused leader is replaced).
+	after, _ := s.Env.Leader(ctx)
+	row.Note = strings.Join(append([]string{fmt.Sprintf("leader %s -> %s", orNone(before), orNone(after))}, notes...), "; ")
+	return nil
+}
+
+func orNone(id string) string {
+	if id == "" {
+		return "none"
+	}
+	return id
 }
 
 // settle waits until every node runs, sees all members and has reached the
@@ -141,4 +160,21 @@ func hold(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// exitReason is the line of a node's log that says why it died on its own
+// (a panic, a runtime fault, a full disk), or "".
+func exitReason(n *cluster.Node) string {
+	lines := strings.Split(n.Tail(200), "\n")
+	for _, l := range lines {
+		for _, k := range []string{"no space left", "panic:", "fatal error:", "unexpected fault address", "SIGBUS"} {
+			if strings.Contains(l, k) {
+				if len(l) > 160 {
+					l = l[:160] + "..."
+				}
+				return ": " + strings.TrimSpace(l)
+			}
+		}
+	}
+	return ""
 }

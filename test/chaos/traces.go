@@ -3,6 +3,7 @@ package chaos
 import (
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -62,6 +63,8 @@ func checkTrace(sink *otlpsink.Sink, a Ack) (TraceCheck, error) {
 // ones, among the transfers acknowledged in the row's window. Rows whose
 // fault stopped the collector are not judged (spans made while it was down
 // may be lost by design); neither is anything when no node exported a span.
+// A trace missing only the spans of a node that died in the row is counted
+// apart: a SIGKILL takes the node's unexported spans with it.
 func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 	sink := s.Env.Sink
 	if sink == nil {
@@ -82,7 +85,7 @@ func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 			r.Traces = "n/a (collector down)"
 			continue
 		}
-		kept, whole := 0, 0
+		kept, whole, died := 0, 0, 0
 		for _, a := range acks {
 			if a.Return < r.Inject || a.Return > r.Settled {
 				continue
@@ -94,13 +97,26 @@ func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 			if tc.Kept {
 				kept++
 			}
-			if tc.Whole {
+			switch {
+			case tc.Whole:
 				whole++
-			} else if tc.Kept && len(split) < 5 {
-				split = append(split, fmt.Sprintf("%s (tx %s via %s): no spans of %s", a.TraceID, a.Hash, a.Node, tc.Missing))
+			case !tc.Kept:
+			case contains(r.Died, tc.Missing):
+				// A killed or crashed node loses the spans it had not
+				// exported yet: that trace was cut by the fault, not split
+				// by the pipeline.
+				died++
+				kept--
+			default:
+				if len(split) < 5 {
+					split = append(split, fmt.Sprintf("%s (tx %s via %s): no spans of %s", a.TraceID, a.Hash, a.Node, tc.Missing))
+				}
 			}
 		}
 		r.Traces = fmt.Sprintf("%d/%d whole", whole, kept)
+		if died > 0 {
+			r.Traces += fmt.Sprintf(" (+%d lost with %s)", died, strings.Join(r.Died, ","))
+		}
 	}
 	return split, nil
 }

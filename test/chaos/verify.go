@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,8 +18,11 @@ const checkers = 8
 // Verdict is what the final checks found over the whole run.
 type Verdict struct {
 	Acked     int
-	Unknown   int
+	Unknown   int // transfers whose outcome the client never learnt
+	Applied   int // of which the chain holds
 	Ops       int
+	Twice     []string // transfers the chain holds more than once
+	Phantom   []string // transfers in the chain that no client sent
 	Rejected  []string
 	Lost      map[string]string // tx hash -> what is wrong
 	Height    uint64
@@ -30,8 +34,10 @@ type Verdict struct {
 // Finish stops the load, waits until every node holds the same head, reads
 // every account at every node, and checks every acknowledged transfer in
 // every node's chain, every block against the other nodes' and the history
-// with porcupine. It fills the rows' per-fault counts.
-func (s *Suite) Finish(ctx context.Context, vizPath string) (*Verdict, error) {
+// with porcupine. It saves the history as JSON at historyPath (porcupine's
+// visualisation of a violation goes next to it) and fills the rows'
+// per-fault counts.
+func (s *Suite) Finish(ctx context.Context, historyPath string) (*Verdict, error) {
 	s.Load.Stop()
 	e := s.Env
 	v := &Verdict{Lost: map[string]string{}}
@@ -63,9 +69,14 @@ func (s *Suite) Finish(ctx context.Context, vizPath string) (*Verdict, error) {
 	if err := s.Load.ReadAll(ctx); err != nil {
 		return nil, err
 	}
+	applied, err := s.scanTargets(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	s.Hist.Resolve(applied, s.Hist.Now())
 	acks := s.Hist.Acks()
 	v.Acked = len(acks)
-	v.Ops, v.Unknown, v.Rejected = s.Hist.Counts()
+	v.Ops, v.Unknown, v.Applied, v.Rejected = s.Hist.Counts()
 	for h, why := range checkAcks(ctx, e, acks) {
 		v.Lost[h] = why
 	}
@@ -73,9 +84,61 @@ func (s *Suite) Finish(ctx context.Context, vizPath string) (*Verdict, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.Linear = s.Hist.CheckLinearizable(2*time.Minute, vizPath)
+	if err := s.Hist.Save(historyPath); err != nil {
+		return nil, err
+	}
+	v.Linear = s.Hist.CheckLinearizable(2*time.Minute, historyPath+".html")
 	s.fillRows(acks, v)
 	return v, nil
+}
+
+// scanTargets reads every block of the first node and returns, for every
+// transfer into a target account, its amount (unique per transfer) and
+// height. A transfer found twice, or one no client sent, goes in v.
+func (s *Suite) scanTargets(ctx context.Context, v *Verdict) (map[uint64]uint64, error) {
+	sent := s.Hist.Amounts()
+	isTarget := map[string]bool{}
+	for _, a := range targetAccounts {
+		isTarget[a] = true
+	}
+	n := s.Env.Cluster.Nodes()[0]
+	var (
+		mu      sync.Mutex
+		applied = map[uint64]uint64{}
+		errs    []error
+	)
+	parallel(int(v.Height), func(i int) {
+		height := uint64(i + 1)
+		var b struct {
+			Txs []struct {
+				To     string `json:"to"`
+				Amount uint64 `json:"amount"`
+			} `json:"txs"`
+		}
+		err := s.Env.Client.Do(ctx, http.MethodGet, n.API+"/blocks/"+strconv.FormatUint(height, 10), nil, &b)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		for _, tx := range b.Txs {
+			if !isTarget[tx.To] {
+				continue
+			}
+			if first, ok := applied[tx.Amount]; ok {
+				v.Twice = append(v.Twice, fmt.Sprintf("transfer of %d to %s at heights %d and %d", tx.Amount, tx.To, first, height))
+			}
+			applied[tx.Amount] = height
+			if !sent[tx.Amount] {
+				v.Phantom = append(v.Phantom, fmt.Sprintf("transfer of %d to %s at height %d", tx.Amount, tx.To, height))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("read %s's blocks: %w", n.ID, errors.Join(errs[:min(len(errs), 3)]...))
+	}
+	return applied, nil
 }
 
 // txLookup is the part of GET /tx/{hash} the check reads.
