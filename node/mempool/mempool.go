@@ -78,6 +78,30 @@ func (p *Pool) Add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, 
 	return err
 }
 
+// checkTransition runs the validate.state_transition stage, as a span when
+// traced.
+func (p *Pool) checkTransition(ctx context.Context, tx *chain.Tx, acct chain.Account, traced bool) error {
+	if !traced {
+		return chain.CheckTransition(tx, acct)
+	}
+	_, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition,
+		trace.WithAttributes(attribute.Int64(semconv.AccountNonceKey, int64(acct.Nonce))))
+	defer span.End()
+	err := chain.CheckTransition(tx, acct)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		span.SetAttributes(attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
+	}
+	return err
+}
+
+// AddUntraced is Add without its spans, for the transactions of a batch
+// after the first: a batch of thousands would otherwise make thousands of
+// spans (the API does not trace them one by one either).
+func (p *Pool) AddUntraced(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params) error {
+	return p.add(ctx, tx, h, state, params, trace.SpanFromContext(context.Background()))
+}
+
 func (p *Pool) add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params, span trace.Span) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -106,14 +130,7 @@ func (p *Pool) add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, 
 	}
 	// The validate.state_transition stage runs here, on the leader, where
 	// the pending transactions of the sender are known.
-	_, vspan := p.tracer.Start(ctx, semconv.SpanValidateStateTransition,
-		trace.WithAttributes(attribute.Int64(semconv.AccountNonceKey, int64(acct.Nonce))))
-	err = chain.CheckTransition(&tx, acct)
-	if err != nil {
-		vspan.SetStatus(codes.Error, err.Error())
-		vspan.SetAttributes(attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
-	}
-	vspan.End()
+	err = p.checkTransition(ctx, &tx, acct, span.IsRecording())
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chainotel/chainotel/node/chain"
@@ -46,8 +47,25 @@ func (e *Engine) Admit(ctx context.Context, txs []chain.Tx) []error {
 		return repeat(len(txs), consensus.ErrNotLeader)
 	}
 	errs := make([]error, len(txs))
+	traced := make(map[string]bool)
 	for i := range txs {
-		errs[i] = e.cfg.Pool.Add(ctx, txs[i], txs[i].Hash(), e.cfg.Store, e.params)
+		tx := &txs[i]
+		tp := tx.TraceParent
+		switch {
+		case tp != "" && traced[tp]:
+			// Another tx of the same request (a POST /txs batch): one
+			// traced admission per request is enough.
+			errs[i] = e.cfg.Pool.AddUntraced(ctx, *tx, tx.Hash(), e.cfg.Store, e.params)
+		case tp != "" && len(txs) > 1:
+			// A forward call coalesces the txs of many requests: each one's
+			// admission joins the trace of the request that submitted it.
+			traced[tp] = true
+			tctx := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": tp})
+			errs[i] = e.cfg.Pool.Add(tctx, *tx, tx.Hash(), e.cfg.Store, e.params)
+		default:
+			traced[tp] = true
+			errs[i] = e.cfg.Pool.Add(ctx, *tx, tx.Hash(), e.cfg.Store, e.params)
+		}
 	}
 	return errs
 }
