@@ -104,6 +104,6 @@ bench-telemetry: build collector
 clean:
 	rm -rf $(BLOCKCHAIN) out
 
-## distclean: also the cluster's data, logs, certificates and the collector build
+## distclean: also the cluster's data, logs, certificates, the collector build and the image build contexts
 distclean: clean
-	rm -rf data logs certs build bin collector/out
+	rm -rf data logs certs build bin collector/out deploy/.context
