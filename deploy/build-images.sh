@@ -39,13 +39,20 @@ prepare_context() {
 }
 
 build_image() { # name
-  local name=$1 start=$SECONDS
+  local name=$1 start=$SECONDS old new
+  old=$(docker image inspect --format '{{.Id}}' "chainotel/$name:$TAG" 2>/dev/null || true)
   say "building image chainotel/$name:$TAG (deploy/$name.Dockerfile) ..."
   # The legacy builder's deprecation notice is noise here: no BuildKit feature is used.
   docker build --quiet --tag "chainotel/$name:$TAG" --file "deploy/$name.Dockerfile" "$CONTEXT/$name" \
     2> >(grep -v -e '^DEPRECATED: The legacy builder' -e 'Install the buildx component' \
       -e 'docs.docker.com/go/buildx' -e '^ *$' >&2) >/dev/null \
     || die "docker build of chainotel/$name:$TAG failed"
+  new=$(docker image inspect --format '{{.Id}}' "chainotel/$name:$TAG")
+  # The image the tag named before is now untagged; remove it so rebuilds do
+  # not pile up (docker refuses while a container still uses it: then it stays).
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then
+    docker image rm "$old" >/dev/null 2>&1 || true
+  fi
   say "chainotel/$name:$TAG ready ($((SECONDS - start))s)"
 }
 
