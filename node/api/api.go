@@ -77,6 +77,7 @@ type API struct {
 	metrics *metrics
 }
 
+	heads   *headWatch // wakes POST /tx?confirmations=N
 // New checks cfg and registers the node's metrics.
 func New(cfg Config) (*API, error) {
 	if cfg.Genesis == nil || cfg.Chain == nil || cfg.Engine == nil {
@@ -123,6 +124,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a.metrics = m
 	return a, nil
+		heads:   newHeadWatch(),
 }
 
 // OnApplied is the engine's block listener: it answers the requests waiting
@@ -139,6 +141,7 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	routes := []struct {
 		pattern string
+	a.heads.bump()
 		h       http.HandlerFunc
 	}{
 		{"POST /tx", a.postTx},

@@ -104,7 +104,15 @@ func (a *API) postTx(w http.ResponseWriter, r *http.Request) {
 		a.writeError(ctx, w, err)
 		return
 	}
+	confirm, err := confirmations(r)
+	if err != nil {
+		a.writeError(ctx, w, err)
+		return
+	}
 	res := a.submit(ctx, []TxRequest{req})[0]
+	if res.err == nil && confirm > 1 {
+		res.receipt, res.err = a.awaitConfirmations(ctx, res.receipt, confirm)
+	}
 	if res.err != nil {
 		a.writeError(ctx, w, res.err)
 		return

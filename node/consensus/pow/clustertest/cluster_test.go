@@ -148,11 +148,15 @@ func (c *powCluster) sameHead(what string, minHeight uint64) []status {
 }
 
 func (c *powCluster) postTx(i int, to string, amount uint64) receipt {
+	return c.postTxTo(i, "/tx", to, amount, http.StatusOK)
+}
+
+func (c *powCluster) postTxTo(i int, path, to string, amount uint64, wantStatus int) receipt {
 	body := fmt.Sprintf(`{"from":"0xabc","to":%q,"amount":%d}`, to, amount)
-	resp, err := c.client.Post(c.url(i, "/tx"), "application/json", bytes.NewBufferString(body))
+	resp, err := c.client.Post(c.url(i, path), "application/json", bytes.NewBufferString(body))
 	require.NoError(c.t, err)
 	defer resp.Body.Close()
-	require.Equal(c.t, http.StatusOK, resp.StatusCode)
+	require.Equal(c.t, wantStatus, resp.StatusCode)
 	var r receipt
 	require.NoError(c.t, json.NewDecoder(resp.Body).Decode(&r))
 	return r
@@ -208,6 +212,13 @@ func TestPoWClusterConvergesHealsAPartitionAndResumesFromDisk(t *testing.T) {
 		require.Equal(t, first.BlockHash, b)
 	}
 
+	// ?confirmations=N answers once the block holding the tx has N-1 blocks on top.
+	c.postTxTo(0, "/tx?confirmations=0", "0x4", 4, http.StatusBadRequest)
+	deep := c.postTxTo(0, "/tx?confirmations=3", "0x4", 4, http.StatusOK)
+	st0, err := c.status(0)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, st0.Height, deep.Height+2)
+
 	// Cut node2 off; each side mines, each side takes a transaction.
 	c.cut(2, true)
 	lone := c.postTx(2, "0x2", 2)
@@ -225,7 +236,7 @@ func TestPoWClusterConvergesHealsAPartitionAndResumesFromDisk(t *testing.T) {
 		}
 		return nil
 	})
-	_, err := c.txIn(0, lone.TxHash)
+	_, err = c.txIn(0, lone.TxHash)
 	require.Error(t, err, "the majority never saw node2's transaction while cut off")
 	before, err := c.statuses()
 	require.NoError(t, err)
