@@ -165,7 +165,7 @@ func (e *Engine) switchTo(ctx context.Context, cand, best *node, b *chain.Block)
 			"abandoned_txs", countTxs(abandoned))
 	}
 	for _, blk := range blocks {
-		e.cfg.OnApplied(blk)
+		e.applied(ctx, blk)
 	}
 	return abandoned, nil
 }
