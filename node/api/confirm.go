@@ -85,4 +85,3 @@ func (a *API) awaitConfirmations(ctx context.Context, rcpt *Receipt, n uint64) (
 		}
 	}
 }
-
