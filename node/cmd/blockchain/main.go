@@ -75,6 +75,7 @@ func rootCommand() *ffcli.Command {
 	fs.StringVar(&cfg.GenesisPath, "genesis", def.GenesisPath, "genesis file (make init)")
 	fs.DurationVar(&cfg.CommitTimeout, "commit-timeout", def.CommitTimeout, "how long POST /tx waits for its block before answering 503")
 	fs.IntVar(&cfg.MempoolSize, "mempool-size", def.MempoolSize, "most pending transactions before answering 429")
+	fs.IntVar(&cfg.MaxClientRequests, "max-client-requests", def.MaxClientRequests, "most client API requests in flight from one IP before answering 429")
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "raft entries between snapshots (default 1000)")
 	return &ffcli.Command{
 		Name:        "blockchain",
@@ -84,8 +85,8 @@ func rootCommand() *ffcli.Command {
 		Options:     ffOptions(),
 		Subcommands: []*ffcli.Command{certsCommand(), initCommand()},
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return fmt.Errorf("unexpected arguments %q (flags are --name=value)", args)
+			if err := rejectArgs(args); err != nil {
+				return err
 			}
 			if cfg.NodeID == "" {
 				return errors.New("--node-id is required (e.g. --node-id=node0)")
@@ -117,6 +118,15 @@ func runNode(ctx context.Context, cfg node.Config, tf telemetryFlags) error {
 	return n.Run(ctx)
 }
 
+// rejectArgs refuses words left after the flags: `--nodes=node0 node1` would
+// otherwise silently mean one node.
+func rejectArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments %q (flags are --name=value; lists are comma-separated without spaces)", args)
+	}
+	return nil
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -138,7 +148,10 @@ func certsCommand() *ffcli.Command {
 		ShortHelp:  "make the cluster CA and one certificate per node (keeps a valid CA)",
 		FlagSet:    fs,
 		Options:    ffOptions(),
-		Exec: func(_ context.Context, _ []string) error {
+		Exec: func(_ context.Context, args []string) error {
+			if err := rejectArgs(args); err != nil {
+				return err
+			}
 			rep, err := pki.WriteCluster(*dir, splitList(*nodes), pki.Options{RotateCA: *rotate})
 			if err != nil {
 				return err
@@ -162,14 +175,17 @@ func initCommand() *ffcli.Command {
 	dataDir := fs.String("data-dir", "data", "folder for genesis.json and one data folder per node")
 	nodes := fs.String("nodes", "node0,node1,node2", "validator node ids, comma-separated")
 	force := fs.Bool("force", false, "overwrite an existing genesis (its chain's data folders become unusable)")
-	return &ffcli.Command{
 	consensusName := fs.String("consensus", "raft", "raft, or pow for a proof-of-work genesis (its pow section: 1 s target block time)")
+	return &ffcli.Command{
 		Name:       "init",
 		ShortUsage: "blockchain init --data-dir data --nodes node0,node1,node2 [--consensus raft|pow] [--force]",
 		ShortHelp:  "write the dev genesis (chain chainotel-dev, 0xabc funded) and the data folders",
 		FlagSet:    fs,
 		Options:    ffOptions(),
-		Exec: func(_ context.Context, _ []string) error {
+		Exec: func(_ context.Context, args []string) error {
+			if err := rejectArgs(args); err != nil {
+				return err
+			}
 			return initData(os.Stdout, *dataDir, splitList(*nodes), *force, *consensusName)
 		},
 	}
@@ -200,11 +216,11 @@ func initData(w io.Writer, dataDir string, nodes []string, force bool, consensus
 		return nil
 	}
 	g := chain.DevGenesis(nodes, time.Now())
-	if err := g.Write(path); err != nil {
 	if consensusName == semconv.ConsensusPoW {
 		p := chain.DevPoWParams()
 		g.PoW = &p
 	}
+	if err := g.Write(path); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s (chain %s, validators %v, genesis %s) and data folders for %v\n",

@@ -75,6 +75,9 @@ func TestNodeRefusesBadSetupClearly(t *testing.T) {
 		{"bad log level", []string{"--node-id=node0", "--log-level=loud"}, "--log-level"},
 		{"otlp tls without certificates", []string{"--node-id=node0", "--otlp-tls", "--tls-dir=missing"}, "--otlp-tls"},
 		{"bad otlp endpoint", []string{"--node-id=node0", "--otlp-endpoint=ftp://collector:4317"}, `scheme "ftp"`},
+		{"stray node argument", []string{"--node-id=node0", "node1"}, "unexpected arguments"},
+		{"init with a spaced list", []string{"init", "--data-dir=data", "--nodes=node0", "node1", "node2"}, "unexpected arguments"},
+		{"certs with a spaced list", []string{"certs", "--dir=certs", "--nodes=node0", "node1"}, "unexpected arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
