@@ -196,7 +196,7 @@ func (e *Engine) afterTipChange(ctx context.Context, abandoned []*chain.Block) e
 	if len(abandoned) > 0 {
 		e.log.Info("transactions of abandoned blocks returned to the mempool", "txs", countTxs(abandoned), "pending", readded)
 	}
-	return e.restartMining(ctx, true)
+	return e.restartMining(true)
 }
 
 // announce gossips a block that joined the best chain to every peer but the

@@ -284,7 +284,7 @@ func (e *Engine) loop(ctx context.Context) error {
 				}
 			}
 		case <-refresh.C:
-			if err := e.restartMining(ctx, false); err != nil {
+			if err := e.restartMining(false); err != nil {
 				return err
 			}
 		case now := <-tick.C:

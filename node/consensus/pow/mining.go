@@ -47,7 +47,7 @@ func (e *Engine) stopJob() []chain.Tx {
 // restartMining builds a new template on the head, with the current
 // template's transactions (still valid: the head did not change) and more
 // from the mempool, and starts searching for its nonce.
-func (e *Engine) restartMining(ctx context.Context, afterTipChange bool) error {
+func (e *Engine) restartMining(afterTipChange bool) error {
 	var carried []chain.Tx
 	if !afterTipChange {
 		carried = e.stopJob()
@@ -116,7 +116,7 @@ func (e *Engine) minedBlock(ctx context.Context, hdr chain.Header) error {
 	if e.job == mined {
 		// The head did not move (the block was refused, or lost a tie to a
 		// block of equal work): mine again on the same head.
-		return e.restartMining(ctx, false)
+		return e.restartMining(false)
 	}
 	return nil
 }
