@@ -1,6 +1,7 @@
 // Package p2p is how nodes talk to each other: one gRPC service over TLS 1.3
 // with mutual authentication carrying raft messages, forwarded transactions,
-// block fetches for sync and a hello that doubles as a liveness probe.
+// block fetches for sync, gossiped blocks (proof of work) and a hello that
+// doubles as a liveness probe.
 //
 // There is no protoc step: the service descriptor is written by hand and a
 // small codec (messages.go) encodes the messages. Every call carries the
