@@ -72,13 +72,24 @@ type Config struct {
 	PoWMaxHashRate float64
 
 	// Tuning.
-	MempoolSize     int
-	CommitTimeout   time.Duration
-	TickInterval    time.Duration
-	SnapshotEvery   uint64
-	SnapshotCatchUp uint64
-	ShutdownTimeout time.Duration
+	MempoolSize   int
+	CommitTimeout time.Duration
+	// MaxClientRequests bounds one client's (remote IP's) requests in flight
+	// on the client API; more get 429. 0 means api.DefaultMaxClientRequests.
+	MaxClientRequests int
+	TickInterval      time.Duration
+	SnapshotEvery     uint64
+	SnapshotCatchUp   uint64
+	ShutdownTimeout   time.Duration
 }
+
+// Bounds on slow HTTP clients, for both HTTP servers.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readBodyTimeout   = 30 * time.Second // a 16 MiB POST /txs body fits easily
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
 
 // HealthPortOffset is how far above --port the health server listens by default.
 const HealthPortOffset = 1010
@@ -86,13 +97,14 @@ const HealthPortOffset = 1010
 // DefaultConfig is the configuration the CLI's defaults describe.
 func DefaultConfig() Config {
 	return Config{
-		Port:            8080,
-		Consensus:       semconv.ConsensusRaft,
-		TLSDir:          "certs",
-		GenesisPath:     filepath.Join("data", "genesis.json"),
-		MempoolSize:     200_000,
-		CommitTimeout:   api.DefaultCommitTimeout,
-		ShutdownTimeout: 10 * time.Second,
+		Port:              8080,
+		Consensus:         semconv.ConsensusRaft,
+		TLSDir:            "certs",
+		GenesisPath:       filepath.Join("data", "genesis.json"),
+		MempoolSize:       200_000,
+		CommitTimeout:     api.DefaultCommitTimeout,
+		MaxClientRequests: api.DefaultMaxClientRequests,
+		ShutdownTimeout:   10 * time.Second,
 	}
 }
 
@@ -183,7 +195,7 @@ func New(cfg Config) (*Node, error) {
 		NodeID: cfg.NodeID, Genesis: g, Chain: n.store, Engine: n.engine, MempoolLen: n.pool.Len,
 		Logger: n.log, TracerProvider: cfg.TracerProvider, Propagator: cfg.Propagator,
 		Registerer: cfg.Registerer, Gatherer: cfg.Gatherer,
-		CommitTimeout: cfg.CommitTimeout,
+		CommitTimeout: cfg.CommitTimeout, MaxClientRequests: cfg.MaxClientRequests,
 	}); err != nil {
 		return nil, err
 	}
@@ -272,9 +284,17 @@ func (n *Node) Run(ctx context.Context) error {
 	httpL := mux.Match(cmux.HTTP1Fast())
 	otherL := mux.Match(cmux.Any())
 
-	httpSrv := &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
-	healthSrv := &http.Server{Handler: n.healthHandler(ctx), ReadHeaderTimeout: 10 * time.Second}
+	// A slow client (slowloris) holds a connection only so long: headers
+	// within ReadHeaderTimeout, the whole request within ReadTimeout, an idle
+	// keep-alive within IdleTimeout; headers are capped at maxHeaderBytes.
+	// No WriteTimeout: POST /tx legitimately waits up to --commit-timeout.
+	// ReadTimeout covers that wait too: net/http cancels a request whose
+	// connection's read deadline passes while its handler still runs.
+	readTimeout := readBodyTimeout + n.cfg.CommitTimeout
+	httpSrv := &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
+	healthSrv := &http.Server{Handler: n.healthHandler(ctx), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()

@@ -57,6 +57,9 @@ type Config struct {
 	MaxTxBytes    int64 // body limit of POST /tx
 	MaxBatchBytes int64 // body limit of POST /txs
 	MaxBatchTxs   int   // transactions in one POST /txs
+	// MaxClientRequests bounds the requests one client (remote IP) has in
+	// flight; more are answered 429 (DefaultMaxClientRequests when 0).
+	MaxClientRequests int
 }
 
 // Defaults for the zero fields of Config.
@@ -74,10 +77,11 @@ type API struct {
 	tracer  trace.Tracer
 	params  *chain.Params
 	waiters *waiters
+	heads   *headWatch // wakes POST /tx?confirmations=N
 	metrics *metrics
+	limiter *clientLimiter
 }
 
-	heads   *headWatch // wakes POST /tx?confirmations=N
 // New checks cfg and registers the node's metrics.
 func New(cfg Config) (*API, error) {
 	if cfg.Genesis == nil || cfg.Chain == nil || cfg.Engine == nil {
@@ -111,20 +115,24 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxBatchTxs <= 0 {
 		cfg.MaxBatchTxs = DefaultMaxBatchTxs
 	}
+	if cfg.MaxClientRequests <= 0 {
+		cfg.MaxClientRequests = DefaultMaxClientRequests
+	}
 	a := &API{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "api"),
 		tracer:  cfg.TracerProvider.Tracer("github.com/chainotel/chainotel/node/api"),
 		params:  &cfg.Genesis.Consensus,
 		waiters: newWaiters(),
+		heads:   newHeadWatch(),
 	}
 	m, err := newMetrics(a)
 	if err != nil {
 		return nil, err
 	}
 	a.metrics = m
+	a.limiter = newClientLimiter(cfg.MaxClientRequests, a.log, m.throttled)
 	return a, nil
-		heads:   newHeadWatch(),
 }
 
 // OnApplied is the engine's block listener: it answers the requests waiting
@@ -133,6 +141,7 @@ func (a *API) OnApplied(b *chain.Block) {
 	a.metrics.committed.Add(float64(len(b.Txs)))
 	a.metrics.blocks.Inc()
 	a.waiters.notify(b)
+	a.heads.bump()
 }
 
 // Handler is the client API, traced with otelhttp (server spans named after
@@ -141,7 +150,6 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	routes := []struct {
 		pattern string
-	a.heads.bump()
 		h       http.HandlerFunc
 	}{
 		{"POST /tx", a.postTx},
@@ -160,7 +168,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
 	})
-	return mux
+	return a.limiter.wrap(mux)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -22,6 +22,7 @@ type metrics struct {
 	committed prometheus.Counter
 	blocks    prometheus.Counter
 	latency   *prometheus.HistogramVec
+	throttled prometheus.Counter
 }
 
 func newMetrics(a *API) (*metrics, error) {
@@ -35,13 +36,16 @@ func newMetrics(a *API) (*metrics, error) {
 			Help:    "Client API request latency by route, method and status code.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method", "code"}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chainotel_http_throttled_requests_total",
+			Help: "Client API requests refused with 429 because their client had too many in flight."}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
 	status := a.cfg.Engine.Status
 	collectors := []prometheus.Collector{
-		m.committed, m.blocks, m.latency,
+		m.committed, m.blocks, m.latency, m.throttled,
 		gauge("chainotel_block_height", "Height of the latest applied block.", func() float64 {
 			h, _ := a.cfg.Chain.Head()
 			return float64(h.Height)
