@@ -372,3 +372,55 @@ func mustTraceID(t *testing.T, hexID string) pcommon.TraceID {
 	copy(id[:], b)
 	return id
 }
+
+// TestNodesExportOverMutualTLS runs the documented --otlp-tls set-up: the
+// collector's OTLP receiver requires a client certificate from the cluster
+// CA and presents one issued by `blockchain certs` for "collector".
+func TestNodesExportOverMutualTLS(t *testing.T) {
+	sink := otlpsink.Start(t)
+	policy := filepath.Join(t.TempDir(), "sampling-policies.yaml")
+	writeAtomically(t, policy, policies("1"))
+	dir := t.TempDir()
+	c, err := cluster.New(t.Context(), cluster.Config{Binary: testbin.Blockchain(t), Dir: dir, Args: []string{"--otlp-tls"},
+		Progress: func(msg string) { t.Log(msg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Run(t.Context(), "certs", "--dir", "certs", "--nodes", "collector"); err != nil {
+		t.Fatalf("certificate for the collector: %v\n%s", err, out)
+	}
+	certs := filepath.Join(dir, "certs")
+	col := collectorproc.Start(t, collectorproc.Options{
+		ConfigFiles: collectorproc.Shipped(t, "otlp-out"),
+		Config: fmt.Sprintf(`processors: {chainsampling: {decision_wait: %s, decision_wait_after_root: %s}}
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        tls: {cert_file: %s, key_file: %s, client_ca_file: %s, min_version: "1.3"}
+`, decisionWait, afterRootWait, filepath.Join(certs, "collector.crt"), filepath.Join(certs, "collector.key"), filepath.Join(certs, "ca.crt")),
+		Env: []string{"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + sink.Addr(), "CHAINOTEL_POLICY_FILE=" + policy},
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range c.Nodes() {
+				t.Logf("--- last lines of %s:\n%s", n.ID, n.Tail(20))
+			}
+		}
+		_ = c.Close(stopWithin)
+	})
+	for _, n := range c.Nodes() {
+		if err := c.Start(n.ID, "--otlp-endpoint=https://"+col.OTLPGRPC); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WaitHealthy(t.Context(), startWithin); err != nil {
+		t.Fatal(err)
+	}
+	n := c.Nodes()[0]
+	tid := newTraceID()
+	postTx(t, n, tid, 5)
+	sink.WaitSpans(t, traceWithin, "the transaction's server span, exported over mutual TLS", 1, func(s otlpsink.Span) bool {
+		return s.TraceID() == tid && s.Name() == "POST /tx" && instance(s) == n.ID
+	})
+}
