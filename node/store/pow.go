@@ -95,6 +95,19 @@ func (s *Store) PoWHeaders(fn func(h chain.Header, hash chain.Hash, work uint64)
 // none of it. It returns the blocks it took off, lowest first; extending the
 // head is the case fork == head height, which takes none off.
 func (s *Store) ApplyBranch(ctx context.Context, params *chain.Params, fork uint64, blocks []*chain.Block, works []uint64) ([]*chain.Block, error) {
+	return s.runBranch(ctx, params, fork, blocks, works, true)
+}
+
+// CheckBranch runs everything ApplyBranch would (the rollback to fork, every
+// check of every block, the state roots) and then throws it away: a block
+// on a branch lighter than the best chain is checked against its own
+// branch's state this way before it is kept.
+func (s *Store) CheckBranch(ctx context.Context, params *chain.Params, fork uint64, blocks []*chain.Block) error {
+	_, err := s.runBranch(ctx, params, fork, blocks, make([]uint64, len(blocks)), false)
+	return err
+}
+
+func (s *Store) runBranch(ctx context.Context, params *chain.Params, fork uint64, blocks []*chain.Block, works []uint64, commit bool) ([]*chain.Block, error) {
 	if len(blocks) == 0 {
 		return nil, nil
 	}
@@ -107,7 +120,9 @@ func (s *Store) ApplyBranch(ctx context.Context, params *chain.Params, fork uint
 	}
 	var abandoned []*chain.Block
 	var last *chain.Block
-	err := s.db.Update(func(txn *badger.Txn) error {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	err := func() error {
 		var err error
 		if abandoned, err = rollBack(txn, head.Height, fork); err != nil {
 			return err
@@ -135,12 +150,18 @@ func (s *Store) ApplyBranch(ctx context.Context, params *chain.Params, fork uint
 			last = b
 		}
 		return nil
-	})
+	}()
+	if err == nil && commit {
+		err = txn.Commit()
+	}
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return nil, fmt.Errorf("apply branch of %d blocks above %d: too large for one transaction: %w", len(blocks), fork, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("apply branch above %d: %w", fork, err)
+	}
+	if !commit {
+		return abandoned, nil
 	}
 	s.mu.Lock()
 	s.head, s.hash = last.Header, last.Hash()

@@ -56,12 +56,23 @@ func TestApplyBranchIsAllOrNothing(t *testing.T) {
 		require.Equal(t, want.in, in)
 	}
 
+	// Checking the valid branch passes and changes nothing either.
+	require.NoError(t, s.CheckBranch(t.Context(), params, 1, []*chain.Block{other}))
+	require.ErrorIs(t, s.CheckBranch(t.Context(), params, 1, []*chain.Block{other, bad}), chain.ErrInvalidBlock)
+	_, h = s.Head()
+	require.Equal(t, headHash, h)
+	in, err := s.HasTx(other.Txs[0].Hash())
+	require.NoError(t, err)
+	require.False(t, in)
+	_, err = s.PoWBlock(other.Hash())
+	require.ErrorIs(t, err, ErrNotFound)
+
 	// The rollback then works for real: block 2 comes off, its tx leaves the index.
 	abandoned, err := s.ApplyBranch(t.Context(), params, 1, []*chain.Block{other}, []uint64{3})
 	require.NoError(t, err)
 	require.Len(t, abandoned, 1)
 	require.Equal(t, b2.Hash(), abandoned[0].Hash())
-	in, err := s.HasTx(b2.Txs[0].Hash())
+	in, err = s.HasTx(b2.Txs[0].Hash())
 	require.NoError(t, err)
 	require.False(t, in)
 	acct, err := s.Account("0x2")

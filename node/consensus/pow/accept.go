@@ -72,6 +72,9 @@ func (e *Engine) accept(ctx context.Context, b *chain.Block, from string, relay 
 	span.SetAttributes(attribute.Int64(semconv.PoWTotalWorkKey, int64(cand.work)))
 	best := e.tree.head()
 	if !heavier(cand, best) {
+		if err := e.checkSide(ctx, cand, best, b); err != nil {
+			return err
+		}
 		if err := e.cfg.Store.PutPoWBlock(b, cand.work); err != nil {
 			return fmt.Errorf("%w: %w", errStorage, err)
 		}
@@ -111,16 +114,16 @@ func (e *Engine) check(parent *node, b *chain.Block) error {
 	return CheckTxs(e.params, e.cfg.Genesis.ChainID, b)
 }
 
-// switchTo makes cand's branch (cand's block is b) the best chain, rolling
-// back the blocks of best's branch above the fork point, and returns them.
-func (e *Engine) switchTo(ctx context.Context, cand, best *node, b *chain.Block) ([]*chain.Block, error) {
+// branchTo is the blocks (with their cumulative work) from the point where
+// cand's branch leaves best's up to cand, whose block is b, and that point.
+func (e *Engine) branchTo(cand, best *node, b *chain.Block) (*node, []*chain.Block, []uint64, error) {
 	fork := forkPoint(cand.parent, best)
 	if fork == nil {
-		return nil, fmt.Errorf("%w: block %d shares no ancestor with the best chain", chain.ErrInvalidBlock, b.Header.Height)
+		return nil, nil, nil, fmt.Errorf("%w: block %d shares no ancestor with the best chain", chain.ErrInvalidBlock, b.Header.Height)
 	}
-	depth := best.hdr.Height - fork.hdr.Height
-	if depth > e.cfg.MaxReorgDepth {
-		return nil, fmt.Errorf("%w: the branch of block %d forks %d blocks back, at most %d", ErrReorgTooDeep, b.Header.Height, depth, e.cfg.MaxReorgDepth)
+	if depth := best.hdr.Height - fork.hdr.Height; depth > e.cfg.MaxReorgDepth {
+		return nil, nil, nil, fmt.Errorf("%w: the branch of block %d forks %d blocks back, at most %d",
+			ErrReorgTooDeep, b.Header.Height, depth, e.cfg.MaxReorgDepth)
 	}
 	nodes := branch(fork, cand.parent)
 	blocks := make([]*chain.Block, 0, len(nodes)+1)
@@ -128,11 +131,36 @@ func (e *Engine) switchTo(ctx context.Context, cand, best *node, b *chain.Block)
 	for _, n := range nodes {
 		body, err := e.cfg.Store.PoWBlock(n.hash)
 		if err != nil {
-			return nil, fmt.Errorf("%w: read branch block %d: %w", errStorage, n.hdr.Height, err)
+			return nil, nil, nil, fmt.Errorf("%w: read branch block %d: %w", errStorage, n.hdr.Height, err)
 		}
 		blocks, works = append(blocks, body), append(works, n.work)
 	}
-	blocks, works = append(blocks, b), append(works, cand.work)
+	return fork, append(blocks, b), append(works, cand.work), nil
+}
+
+// checkSide checks a block of a branch lighter than the best chain against
+// that branch's own state (the store runs the branch and throws it away),
+// so a block is only kept once fully checked.
+func (e *Engine) checkSide(ctx context.Context, cand, best *node, b *chain.Block) error {
+	fork, blocks, _, err := e.branchTo(cand, best, b)
+	if err != nil {
+		return err
+	}
+	err = e.cfg.Store.CheckBranch(ctx, e.params, fork.hdr.Height, blocks)
+	if err != nil && !errors.Is(err, chain.ErrInvalidBlock) && ctx.Err() == nil {
+		return fmt.Errorf("%w: %w", errStorage, err)
+	}
+	return err
+}
+
+// switchTo makes cand's branch (cand's block is b) the best chain, rolling
+// back the blocks of best's branch above the fork point, and returns them.
+func (e *Engine) switchTo(ctx context.Context, cand, best *node, b *chain.Block) ([]*chain.Block, error) {
+	fork, blocks, works, err := e.branchTo(cand, best, b)
+	if err != nil {
+		return nil, err
+	}
+	depth := best.hdr.Height - fork.hdr.Height
 
 	var span trace.Span
 	if depth > 0 {

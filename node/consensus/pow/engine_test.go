@@ -191,6 +191,18 @@ func TestForkChoiceKeepsTheFirstOfEqualBranchesAndSwitchesOnMoreWork(t *testing.
 	require.Equal(t, aBlocks[1].Hash(), h, "a tie keeps the branch seen first")
 	require.NotNil(t, n.e.tree.get(bBlocks[1].Hash()), "the lighter branch is kept")
 
+	// A side-branch block is checked against its own branch's state before
+	// it is kept: a wrong state root is refused even though it cannot win.
+	c := newBuilder(t, g)
+	c.adopt(bBlocks[:1])
+	bad := c.next(1300*time.Millisecond, transfer("0xdef", "0xc", 1))
+	bad.Header.StateRoot[0] ^= 1
+	bad.Header = reseal(t, bad.Header)
+	require.ErrorIs(t, n.e.Receive(t.Context(), "peer3", bad), chain.ErrInvalidBlock)
+	require.Nil(t, n.e.tree.get(bad.Hash()), "an invalid side block is not kept")
+	_, err := n.s.PoWBlock(bad.Hash())
+	require.ErrorIs(t, err, store.ErrNotFound)
+
 	more := b.next(time.Second)
 	require.NoError(t, n.receive(t, "peer2", more))
 	_, h = n.head()
