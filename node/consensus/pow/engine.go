@@ -377,7 +377,7 @@ func (e *Engine) publish() {
 	}
 	e.status.Store(&consensus.PoWStatus{Height: head.hdr.Height, Hash: head.hash, TotalWork: head.work,
 		Difficulty: d, Reorgs: e.reorgs.Load()})
-	e.metrics.observeHead(head.hdr.Height, head.work, d, math.Float64frombits(e.rate.Load()))
+	e.metrics.observeHead(head.work, d, math.Float64frombits(e.rate.Load()))
 }
 
 var _ consensus.Engine = (*Engine)(nil)

@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) observeHead(_ uint64, work, difficulty uint64, rate float64) {
+func (m *metrics) observeHead(work, difficulty uint64, rate float64) {
 	m.totalWork.Set(float64(work))
 	m.difficulty.Set(float64(difficulty))
 	m.hashRate.Set(rate)

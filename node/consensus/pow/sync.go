@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -74,6 +75,11 @@ func (e *Engine) syncLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case r := <-e.syncReq:
+			if !slices.Contains(e.cfg.Transport.Known(), r.peer) {
+				// Its block came in before its hello: the next one will ask again.
+				e.log.Debug("sync deferred: peer not introduced yet", semconv.PeerIDKey, r.peer)
+				continue
+			}
 			if err := e.syncFrom(ctx, r.peer, r.height); err != nil && ctx.Err() == nil {
 				e.log.Warn("sync failed", semconv.PeerIDKey, r.peer, "target_height", r.height, "err", err)
 			}
