@@ -2,9 +2,13 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
@@ -67,4 +71,50 @@ func blockHash(ctx context.Context, c *cluster.Client, n *cluster.Node, h uint64
 	defer cancel()
 	err := c.Do(ctx, http.MethodGet, n.API+"/blocks/"+strconv.FormatUint(h, 10), nil, &b)
 	return b.Hash, err
+}
+
+// nodeCounter sums the samples of metric name on node n's /metrics, per
+// value of the label byLabel ("" when byLabel is empty).
+func nodeCounter(ctx context.Context, c *cluster.Client, n *cluster.Node, name, byLabel string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.Health+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s's metrics: %w", n.ID, err)
+	}
+	sums := map[string]float64{}
+	for _, m := range families[name].GetMetric() {
+		key := ""
+		for _, l := range m.GetLabel() {
+			if byLabel != "" && l.GetName() == byLabel {
+				key = l.GetValue()
+			}
+		}
+		sums[key] += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+	}
+	return sums, nil
+}
+
+// droppedSpans reads every node's count of spans dropped before export, by
+// reason (queue_full, export_failed).
+func (e *Env) droppedSpans(ctx context.Context) (map[string]map[string]float64, error) {
+	out := map[string]map[string]float64{}
+	for _, n := range e.Cluster.Nodes() {
+		d, err := nodeCounter(ctx, e.Client, n, droppedSpansMetric, "reason")
+		if err != nil {
+			return nil, err
+		}
+		out[n.ID] = d
+	}
+	return out, nil
 }

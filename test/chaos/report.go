@@ -3,6 +3,8 @@ package chaos
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,6 +37,19 @@ func WriteTable(w io.Writer, rows []*Row, v *Verdict) error {
 		"%d rejected, %d lost, %d applied twice, %d never sent; %d blocks identical on every node: %s; linearizable: %s\n",
 		v.Ops, v.Acked, v.Unknown, v.Applied, len(v.Rejected), len(v.Lost), len(v.Twice), len(v.Phantom),
 		v.Height, yesNo(v.Identical), lin)
+	if err != nil || v.DroppedSpans == nil {
+		return err
+	}
+	var dropped []string
+	for _, id := range slices.Sorted(maps.Keys(v.DroppedSpans)) {
+		var parts []string
+		for _, reason := range slices.Sorted(maps.Keys(v.DroppedSpans[id])) {
+			parts = append(parts, fmt.Sprintf("%s %.0f", reason, v.DroppedSpans[id][reason]))
+		}
+		dropped = append(dropped, fmt.Sprintf("%s (%s)", id, strings.Join(parts, ", ")))
+	}
+	_, err = fmt.Fprintf(w, "spans dropped by the nodes before export (since each last started): %s; Sentry: %d events accepted, %d protocol problems\n",
+		strings.Join(dropped, ", "), v.SentryEvents, len(v.SentryProblems))
 	return err
 }
 

@@ -28,6 +28,10 @@ type Row struct {
 	// Died are the nodes that were down when the fault was healed: spans
 	// they had made but not yet exported died with them.
 	Died []string
+	// Dropped are the nodes that counted spans dropped before export
+	// between this row's injection and the next row's (or the drained end).
+	Dropped []string
+	dropped map[string]map[string]float64 // the counters at injection
 }
 
 // Suite injects faults into an Env under a Load and records a Row for each.
@@ -43,6 +47,9 @@ type Suite struct {
 // normal rate next to the faults.
 func (s *Suite) Baseline(ctx context.Context) error {
 	row := &Row{Fault: "none (baseline)", Inject: s.Hist.Now()}
+	if err := s.snapshot(ctx, row); err != nil {
+		return err
+	}
 	if err := hold(ctx, s.Hold); err != nil {
 		return err
 	}
@@ -53,11 +60,17 @@ func (s *Suite) Baseline(ctx context.Context) error {
 // Run injects f, holds it, heals it and waits until the cluster recovered.
 func (s *Suite) Run(ctx context.Context, f Fault) error {
 	before, _ := s.Env.Leader(ctx) // "" if none: the note then says so
-	row := &Row{Fault: f.Name, CollectorDown: f.CollectorDown, Inject: s.Hist.Now()}
+	row := &Row{Fault: f.Name, CollectorDown: f.CollectorDown}
+	if err := s.snapshot(ctx, row); err != nil {
+		return err
+	}
 	heal, err := f.Inject(ctx, s.Env)
 	if err != nil {
 		return fmt.Errorf("inject %s: %w", f.Name, err)
 	}
+	// The fault is in place only now (the node reaped, the links cut):
+	// requests sent before belong to the previous row.
+	row.Inject = s.Hist.Now()
 	if err := hold(ctx, s.Hold); err != nil {
 		return err
 	}
@@ -162,19 +175,56 @@ func hold(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// exitReason is the line of a node's log that says why it died on its own
-// (a panic, a runtime fault, a full disk), or "".
+// exitReason is the first line of the node's last run that says why it died
+// on its own (a runtime fault such as SIGBUS, a panic, a full disk), or "".
 func exitReason(n *cluster.Node) string {
-	lines := strings.Split(n.Tail(200), "\n")
-	for _, l := range lines {
-		for _, k := range []string{"no space left", "panic:", "fatal error:", "unexpected fault address", "SIGBUS"} {
-			if strings.Contains(l, k) {
-				if len(l) > 160 {
-					l = l[:160] + "..."
+	log := n.Log()
+	if i := strings.LastIndex(log, "=== cluster: start"); i >= 0 {
+		log = log[i:]
+	}
+	var reason []string
+	for _, l := range strings.Split(log, "\n") {
+		for _, k := range []string{"no space left", "panic:", "fatal error:", "unexpected fault address", "[signal "} {
+			if strings.Contains(l, k) && len(reason) < 3 {
+				if len(l) > 120 {
+					l = l[:120] + "..."
 				}
-				return ": " + strings.TrimSpace(l)
+				reason = append(reason, strings.TrimSpace(l))
+				break
 			}
 		}
 	}
-	return ""
+	if len(reason) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(reason, " ")
+}
+
+// snapshot keeps the nodes' dropped-span counters at a row's start.
+func (s *Suite) snapshot(ctx context.Context, row *Row) error {
+	if !s.Env.Telemetry {
+		return nil
+	}
+	d, err := s.Env.droppedSpans(ctx)
+	row.dropped = d
+	return err
+}
+
+// attributeDrops fills each row's Dropped from the counters at its start and
+// at the next row's start (end: the counters after the pipeline drained). A
+// counter that went down belongs to a restarted node, which Died covers.
+func (s *Suite) attributeDrops(end map[string]map[string]float64) {
+	for i, r := range s.Rows {
+		next := end
+		if i+1 < len(s.Rows) {
+			next = s.Rows[i+1].dropped
+		}
+		for id, after := range next {
+			for reason, v := range after {
+				if v > r.dropped[id][reason] && !contains(r.Dropped, id) {
+					r.Dropped = append(r.Dropped, id)
+				}
+			}
+		}
+	}
 }

@@ -1,7 +1,9 @@
 package chaos
 
 import (
+	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,13 +11,82 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/chainotel/chainotel/internal/collectorproc"
 	"github.com/chainotel/chainotel/internal/otlpsink"
+	"github.com/chainotel/chainotel/node/clustertest/cluster"
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// traceWait bounds the wait for the kept traces of the last transfers: the
-// node's export batch, the collector's decision wait and batch.
-const traceWait = 30 * time.Second
+// Waiting for the telemetry pipeline to drain after the load.
+const (
+	// drainWait bounds the wait: the nodes' export batches, the collector's
+	// decision wait, its batch and exporter queue.
+	drainWait = 60 * time.Second
+	// quietFor is how long the sink must receive nothing while every queue
+	// reads empty: longer than the collector's batch timeout (1s), whose
+	// buffer no metric shows.
+	quietFor = 2 * time.Second
+
+	bufferedTracesMetric = "otelcol_processor_chainsampling_buffered_traces"
+	exporterQueueMetric  = "otelcol_exporter_queue_size"
+	nodeQueuedMetric     = "chainotel_telemetry_queued"
+)
+
+// WaitDrained waits until every span the nodes made has left the pipeline:
+// no node holds spans for export, the sampler buffers no trace, the
+// exporters' queues are empty, and the sink then received nothing for
+// quietFor.
+func (e *Env) WaitDrained(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, drainWait)
+	defer cancel()
+	var (
+		quietSince time.Time
+		lastCount  = -1
+	)
+	err := cluster.Poll(ctx, func() error {
+		if err := e.pipelineEmpty(ctx); err != nil {
+			lastCount = -1
+			return err
+		}
+		n := len(e.Sink.Spans())
+		if n != lastCount {
+			lastCount, quietSince = n, time.Now()
+		}
+		if time.Since(quietSince) < quietFor {
+			return fmt.Errorf("the sink received spans within the last %v", quietFor)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting %v for the telemetry pipeline to drain: %w", drainWait, err)
+	}
+	return nil
+}
+
+func (e *Env) pipelineEmpty(ctx context.Context) error {
+	for _, n := range e.Cluster.Nodes() {
+		qs, err := nodeCounter(ctx, e.Client, n, nodeQueuedMetric, "")
+		if err != nil {
+			return err
+		}
+		if q := qs[""]; q > 0 {
+			return fmt.Errorf("%s holds %.0f spans and records for export", n.ID, q)
+		}
+	}
+	for _, m := range []string{bufferedTracesMetric, exporterQueueMetric} {
+		v, err := e.Collector.Metric(ctx, m, nil)
+		if errors.Is(err, collectorproc.ErrNoMetric) {
+			continue // not recorded yet: nothing held
+		}
+		if err != nil {
+			return err
+		}
+		if v > 0 {
+			return fmt.Errorf("the collector's %s is %.0f", m, v)
+		}
+	}
+	return nil
+}
 
 // TraceCheck is the judgement of one transfer's kept trace.
 type TraceCheck struct {
@@ -63,8 +134,9 @@ func checkTrace(sink *otlpsink.Sink, a Ack) (TraceCheck, error) {
 // ones, among the transfers acknowledged in the row's window. Rows whose
 // fault stopped the collector are not judged (spans made while it was down
 // may be lost by design); neither is anything when no node exported a span.
-// A trace missing only the spans of a node that died in the row is counted
-// apart: a SIGKILL takes the node's unexported spans with it.
+// A trace missing only the spans of a node that died in the row, or that
+// counted spans it dropped before export during the row, is counted apart:
+// it was cut at its source, which the nodes' dropped-span counters report.
 func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 	sink := s.Env.Sink
 	if sink == nil {
@@ -101,10 +173,11 @@ func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 			case tc.Whole:
 				whole++
 			case !tc.Kept:
-			case contains(r.Died, tc.Missing):
+			case contains(r.Died, tc.Missing), contains(r.Dropped, tc.Missing):
 				// A killed or crashed node loses the spans it had not
-				// exported yet: that trace was cut by the fault, not split
-				// by the pipeline.
+				// exported yet, and a node whose export queue overflowed
+				// dropped some (it counts them): that trace was cut at its
+				// source, not split on the way.
 				died++
 				kept--
 			default:
@@ -115,7 +188,10 @@ func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 		}
 		r.Traces = fmt.Sprintf("%d/%d whole", whole, kept)
 		if died > 0 {
-			r.Traces += fmt.Sprintf(" (+%d lost with %s)", died, strings.Join(r.Died, ","))
+			r.Traces += fmt.Sprintf(", %d cut at %s", died, strings.Join(append(append([]string(nil), r.Died...), r.Dropped...), ","))
+		}
+		if missing := r.Acked - kept - died; missing > 0 {
+			r.Traces += fmt.Sprintf(", %d not received", missing)
 		}
 	}
 	return split, nil

@@ -15,6 +15,11 @@ import (
 // checkers is how many requests the final checks keep in flight.
 const checkers = 8
 
+// droppedSpansMetric counts the spans a node dropped before export
+// (node/telemetry's MetricDroppedSpans; that package is the node's insides,
+// so the suite reads the name off the wire like any scraper).
+const droppedSpansMetric = "chainotel_telemetry_dropped_spans_total"
+
 // Verdict is what the final checks found over the whole run.
 type Verdict struct {
 	Acked     int
@@ -29,6 +34,13 @@ type Verdict struct {
 	Identical bool
 	Diverged  string // the first height where the chains differ, and how
 	Linear    error
+	// DroppedSpans are the spans each node dropped before export since it
+	// last started, by reason (queue_full, export_failed).
+	DroppedSpans map[string]map[string]float64
+	// SentryEvents and SentryProblems are what the Sentry endpoint accepted
+	// and the protocol violations it saw, when telemetry runs.
+	SentryEvents   int
+	SentryProblems []string
 }
 
 // Finish stops the load, waits until every node holds the same head, reads
@@ -68,6 +80,16 @@ func (s *Suite) Finish(ctx context.Context, historyPath string) (*Verdict, error
 	}
 	if err := s.Load.ReadAll(ctx); err != nil {
 		return nil, err
+	}
+	if e.Telemetry {
+		if err := e.WaitDrained(ctx); err != nil {
+			return nil, err
+		}
+		if v.DroppedSpans, err = e.droppedSpans(ctx); err != nil {
+			return nil, err
+		}
+		s.attributeDrops(v.DroppedSpans)
+		v.SentryEvents, v.SentryProblems = len(e.Sentry.Events()), e.Sentry.Problems()
 	}
 	applied, err := s.scanTargets(ctx, v)
 	if err != nil {
