@@ -184,6 +184,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.metrics = m
+	e.miner.Go = cfg.Go
 	if err := e.loadTree(); err != nil {
 		return nil, err
 	}

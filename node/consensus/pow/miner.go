@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/guard"
 )
 
 // batch is how many nonces a mining goroutine tries between looks at its
@@ -20,6 +21,9 @@ const batch = 4096
 // Miner searches for nonces on a bounded number of goroutines. It is safe
 // for concurrent use; each Mine call runs its own search.
 type Miner struct {
+	// Go starts the search goroutines; the engine sets it to the node's
+	// panic guard. Nil starts plain goroutines.
+	Go      guard.Go
 	threads int
 	limit   *rate.Limiter // nil: as fast as the cores go
 	hashes  atomic.Uint64 // header hashes tried, ever
@@ -56,7 +60,7 @@ func (m *Miner) Mine(ctx context.Context, h chain.Header) (chain.Header, uint64,
 	defer cancel()
 	for t := range m.threads {
 		buf := append([]byte(nil), enc...)
-		wg.Go(func() {
+		m.Go.Start(ctx, &wg, "pow.search", func(ctx context.Context) {
 			n, tried, ok := m.search(ctx, buf, start+uint64(t), uint64(m.threads), target, &found)
 			attempts.Add(tried)
 			if ok {
