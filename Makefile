@@ -10,7 +10,7 @@ GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path '.
 TEST_TIMEOUT ?= 35m
 
 .PHONY: all build certs init collector run test unit e2e vet tools bench bench-node \
-        bench-sampling bench-telemetry bench-pow chaos clean distclean testnet-up testnet-down deploy-test
+        bench-sampling bench-telemetry bench-pow chaos fuzz clean distclean testnet-up testnet-down deploy-test
 
 all: build collector
 
@@ -64,6 +64,18 @@ chaos: build collector
 	  CHAINOTEL_CHAOS=full CHAINOTEL_CHAOS_REPORT=$(abspath out/chaos.txt) \
 	  $(GO) test -race -count=1 -timeout 25m ./test/chaos/
 	@cat out/chaos.txt
+
+## fuzz: each fuzz target for FUZZTIME, one after the other (plain `go test`, and so `make unit`,
+## runs their committed seed corpora in testdata/fuzz/); a crasher lands in testdata/fuzz/ to commit
+FUZZTIME     ?= 30s
+FUZZ_TARGETS := node/chain:FuzzBlockUnmarshal node/chain:FuzzTxUnmarshal node/p2p:FuzzPeerCodec \
+                node/api:FuzzTxDecode processors/chainsamplingprocessor/internal/policy:FuzzParse \
+                processors/chainsamplingprocessor:FuzzConsumeOTLP processors/chainenrichprocessor:FuzzConsumeOTLP
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=./$${t%%:*}; fn=$${t##*:}; echo "== $$fn in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
+	done
 
 ## test: everything CI runs
 test: tools vet unit e2e
