@@ -408,6 +408,16 @@ func (h peerHandler) HandleRaft(ctx context.Context, msgs []raftpb.Message) erro
 	if h.n.raft == nil {
 		return errNotRaft
 	}
+	// A peer speaks for itself only: a raft message claiming another
+	// sender (a vote or an append in another node's name) is refused.
+	peer := p2p.PeerID(ctx)
+	for i := range msgs {
+		if msgs[i].From != raft.RaftID(peer) {
+			h.n.log.WarnContext(ctx, "peer call refused: raft message in another node's name", "peer", peer,
+				"raft_from", msgs[i].From, "type", msgs[i].Type.String(), semconv.ErrorTypeKey, semconv.ErrorP2PDisconnect)
+			return fmt.Errorf("%w: raft message %s from raft id %d, but the caller is %q", errWrongSender, msgs[i].Type, msgs[i].From, peer)
+		}
+	}
 	return h.n.raft.Step(ctx, msgs)
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -24,13 +25,16 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/chainotel/chainotel/internal/testproc"
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus/raft"
 	"github.com/chainotel/chainotel/node/p2p"
 	"github.com/chainotel/chainotel/node/pki"
 )
@@ -140,9 +144,22 @@ func TestPeerPortRefusesBadPeersAndKeepsCommitting(t *testing.T) {
 		require.NotEqual(t, codes.OK, status.Code(err))
 	}
 
+	// A valid peer that claims its own id correctly, but whose raft message
+	// names another node as sender: refused before raft sees it.
+	g, err := chain.LoadGenesis(filepath.Join(c.dir, "genesis.json"))
+	require.NoError(t, err)
+	spoof, err := (&raftpb.Message{Type: raftpb.MsgVoteResp, From: raft.RaftID("node2"), To: raft.RaftID(c.ids[target]), Term: 1}).Marshal()
+	require.NoError(t, err)
+	batch := binary.AppendUvarint(binary.AppendUvarint(nil, 1), uint64(len(spoof)))
+	// The peer service's metadata keys, as p2p's client stamps them.
+	md := metadata.AppendToOutgoingContext(ctx, "x-chainotel-node-id", "node0", "x-chainotel-genesis", g.Hash().String())
+	err = cc.Invoke(md, "/"+p2p.ServiceName+"/Raft", rawMessage(append(batch, spoof...)), &out)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "in another node's name")
+
 	testproc.WaitFor(t, 10*time.Second, "the refusals in the log", func() error {
 		logs := c.running[target].logs.String()[logStart:]
-		for _, want := range []string{"expired", pki.ErrNoNodeID.Error(), "peer message refused"} {
+		for _, want := range []string{"expired", pki.ErrNoNodeID.Error(), "peer message refused", "raft message in another node's name"} {
 			if !strings.Contains(logs, want) {
 				return fmt.Errorf("no %q in %s's log", want, c.ids[target])
 			}
@@ -239,6 +256,15 @@ func TestOneClientFloodIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	body, _ := io.ReadAll(metrics.Body)
 	metrics.Body.Close()
+	// Headers past the cap are refused before any handler runs.
+	req, err := http.NewRequest(http.MethodGet, node.base+"/status", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Padding", strings.Repeat("a", 128<<10))
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+
 	m := regexp.MustCompile(`(?m)^chainotel_http_throttled_requests_total (\d+)$`).FindSubmatch(body)
 	require.NotNil(t, m, "no throttled counter in /metrics")
 	throttled, err := strconv.Atoi(string(m[1]))

@@ -134,7 +134,17 @@ func (a *authorizer) intercept(ctx context.Context, req any, info *grpc.UnarySer
 		return nil, status.Error(codes.PermissionDenied, err.Error())
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String(semconv.PeerIDKey, certID))
-	return next(ctx, req)
+	return next(context.WithValue(ctx, peerIDKey{}, certID), req)
+}
+
+type peerIDKey struct{}
+
+// PeerID is the node id in the certificate of the peer whose call ctx
+// serves, checked against its claim; "" outside a peer call. Handlers use it
+// to hold what a message says about its sender to the sender's certificate.
+func PeerID(ctx context.Context) string {
+	id, _ := ctx.Value(peerIDKey{}).(string)
+	return id
 }
 
 func (a *authorizer) check(ctx context.Context) (string, error) {
