@@ -92,9 +92,11 @@ func refusedHandshake(t *testing.T, addr string, cfg *tls.Config) {
 // TestPeerPortRefusesBadPeersAndKeepsCommitting plays hostile peers against
 // a running 3-node cluster: certificates that are expired or carry no node
 // id (both signed by the cluster CA, so only those checks refuse them),
-// garbage HTTP/2 frames after a valid handshake, a message over the size
-// limit and undecodable messages from a valid peer. Each is refused and
-// logged, and the cluster goes on committing with identical chains.
+// garbage HTTP/2 frames after a valid handshake, and from a valid peer a
+// message over the size limit, undecodable messages and a raft message in
+// another node's name. Each is refused, and logged by the node (the garbage
+// frames only by gRPC's transport, which closes the connection), and the
+// cluster goes on committing with identical chains.
 func TestPeerPortRefusesBadPeersAndKeepsCommitting(t *testing.T) {
 	c := newTestCluster(t)
 	target := 1 // any node; the test does not depend on who leads
