@@ -124,7 +124,7 @@ func DiskFull(id string, disk *SmallDisk) Fault {
 				return err
 			}
 			if n := e.Cluster.Node(id); !n.Running() {
-				e.tb.Logf("%s ended on the full disk (%v); its last lines:\n%s", id, n.ExitErr(), n.Tail(15))
+				e.tb.Logf("%s ended on the full disk (%v)%s; restarting it", id, n.ExitErr(), exitReason(n))
 				return e.Start(id)
 			}
 			return nil

@@ -16,13 +16,14 @@ import (
 	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
 
-// Sources are the dev genesis' funded accounts; targets start empty and only
-// ever receive, so a target's balance is the sum of the transfers applied to it.
-var (
-	sourceAccounts = [...]string{"0xabc", "0xdef", "0xa11ce", "0xb0b"}
-	targetAccounts = [...]string{"0xc4a050", "0xc4a051", "0xc4a052", "0xc4a053",
-		"0xc4a054", "0xc4a055", "0xc4a056", "0xc4a057"}
-)
+// sourceAccounts are the dev genesis' funded accounts.
+func sourceAccounts() []string { return []string{"0xabc", "0xdef", "0xa11ce", "0xb0b"} }
+
+// targetAccounts start empty and only ever receive, so a target's balance is
+// the sum of the transfers applied to it.
+func targetAccounts() []string {
+	return []string{"0xc4a050", "0xc4a051", "0xc4a052", "0xc4a053", "0xc4a054", "0xc4a055", "0xc4a056", "0xc4a057"}
+}
 
 // readBarrierWait bounds how long a read waits for its node to reach the
 // read's barrier height; a node that does not (it is cut off or paused) is
@@ -79,14 +80,15 @@ func (l *Load) Stop() {
 func (l *Load) Barrier() uint64 { return l.barrier.Load() }
 
 func (l *Load) run(ctx context.Context, w int) {
+	sources, targets := sourceAccounts(), targetAccounts()
 	for i := 0; ctx.Err() == nil; i++ {
 		n := l.nodes[randN(len(l.nodes))]
-		target := targetAccounts[randN(len(targetAccounts))]
+		target := targets[randN(len(targets))]
 		if i%4 == 3 {
 			l.read(ctx, w, n, target)
 			continue
 		}
-		l.transfer(ctx, w, n, sourceAccounts[w%len(sourceAccounts)], target)
+		l.transfer(ctx, w, n, sources[w%len(sources)], target)
 	}
 }
 
@@ -142,7 +144,7 @@ func (l *Load) read(ctx context.Context, w int, n *cluster.Node, account string)
 // settled on.
 func (l *Load) ReadAll(ctx context.Context) error {
 	for _, n := range l.nodes {
-		for _, a := range targetAccounts {
+		for _, a := range targetAccounts() {
 			call := l.hist.Now()
 			if err := l.waitHeight(ctx, n, l.barrier.Load()); err != nil {
 				return fmt.Errorf("final read of %s at %s: %w", a, n.ID, err)

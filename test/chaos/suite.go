@@ -3,6 +3,8 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +31,7 @@ type Row struct {
 	// they had made but not yet exported died with them.
 	Died []string
 	// Dropped are the nodes that counted spans dropped before export
-	// between this row's injection and the next row's (or the drained end).
+	// from this row's start until the row after next starts (see attributeDrops).
 	Dropped []string
 	dropped map[string]map[string]float64 // the counters at injection
 }
@@ -210,16 +212,34 @@ func (s *Suite) snapshot(ctx context.Context, row *Row) error {
 	return err
 }
 
-// attributeDrops fills each row's Dropped from the counters at its start and
-// at the next row's start (end: the counters after the pipeline drained). A
-// counter that went down belongs to a restarted node, which Died covers.
+// attributeDrops says in each row's note how many spans each node dropped
+// before export, and why, between the row's start and the next row's (end:
+// the counters after the pipeline drained). A row's Dropped names the nodes
+// that dropped any between its start and the start of the row after next: a
+// span leaves its node seconds after the transfer is acknowledged, so the
+// spans of a row's last transfers are lost to the next row's fault (a killed
+// collector fills the nodes' queues). A counter that went down belongs to a
+// restarted node, which Died covers.
 func (s *Suite) attributeDrops(end map[string]map[string]float64) {
-	for i, r := range s.Rows {
-		next := end
-		if i+1 < len(s.Rows) {
-			next = s.Rows[i+1].dropped
+	at := func(i int) map[string]map[string]float64 {
+		if i < len(s.Rows) {
+			return s.Rows[i].dropped
 		}
-		for id, after := range next {
+		return end
+	}
+	for i, r := range s.Rows {
+		var notes []string
+		for _, id := range slices.Sorted(maps.Keys(at(i + 1))) {
+			for _, reason := range slices.Sorted(maps.Keys(at(i + 1)[id])) {
+				if d := at(i + 1)[id][reason] - r.dropped[id][reason]; d > 0 {
+					notes = append(notes, fmt.Sprintf("%s dropped %.0f spans (%s)", id, d, reason))
+				}
+			}
+		}
+		if len(notes) > 0 {
+			r.Note = strings.TrimPrefix(r.Note+"; "+strings.Join(notes, ", "), "; ")
+		}
+		for id, after := range at(i + 2) {
 			for reason, v := range after {
 				if v > r.dropped[id][reason] && !contains(r.Dropped, id) {
 					r.Dropped = append(r.Dropped, id)

@@ -95,15 +95,25 @@ type TraceCheck struct {
 	Missing string // which node's spans are missing, when not whole
 }
 
+// byTrace indexes the sink's spans by trace id, once: asking the sink trace
+// by trace scans every span each time.
+func byTrace(sink *otlpsink.Sink) map[pcommon.TraceID][]otlpsink.Span {
+	out := map[pcommon.TraceID][]otlpsink.Span{}
+	for _, sp := range sink.Spans() {
+		out[sp.TraceID()] = append(out[sp.TraceID()], sp)
+	}
+	return out
+}
+
 // checkTrace judges the kept trace of transfer a: every node the trace
 // called into (a client span naming a p2p.peer_id) must have contributed
 // spans of its own, and the acknowledging node must be in it.
-func checkTrace(sink *otlpsink.Sink, a Ack) (TraceCheck, error) {
+func checkTrace(traces map[pcommon.TraceID][]otlpsink.Span, a Ack) (TraceCheck, error) {
 	raw, err := hex.DecodeString(a.TraceID)
 	if err != nil || len(raw) != 16 {
 		return TraceCheck{}, fmt.Errorf("trace id %q: not 32 hex digits", a.TraceID)
 	}
-	spans := sink.Trace(pcommon.TraceID(raw))
+	spans := traces[pcommon.TraceID(raw)]
 	if len(spans) == 0 {
 		return TraceCheck{}, nil
 	}
@@ -151,6 +161,7 @@ func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 		}
 		return nil, nil
 	}
+	traces := byTrace(sink)
 	var split []string
 	for _, r := range s.Rows {
 		if r.CollectorDown {
@@ -162,7 +173,7 @@ func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 			if a.Return < r.Inject || a.Return > r.Settled {
 				continue
 			}
-			tc, err := checkTrace(sink, a)
+			tc, err := checkTrace(traces, a)
 			if err != nil {
 				return nil, err
 			}

@@ -120,7 +120,7 @@ func (s *Suite) Finish(ctx context.Context, historyPath string) (*Verdict, error
 func (s *Suite) scanTargets(ctx context.Context, v *Verdict) (map[uint64]uint64, error) {
 	sent := s.Hist.Amounts()
 	isTarget := map[string]bool{}
-	for _, a := range targetAccounts {
+	for _, a := range targetAccounts() {
 		isTarget[a] = true
 	}
 	n := s.Env.Cluster.Nodes()[0]
