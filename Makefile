@@ -57,7 +57,7 @@ e2e: build collector
 	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
 	  $(GO) test -race -tags e2e -timeout 15m -count=1 ./test/e2e/...
 
-## chaos: the full fault-injection suite (~5-10 min; the short one runs in unit); prints its table
+## chaos: the full fault-injection suite (~2-5 min; the short one runs in unit); prints its table
 chaos: build collector
 	@mkdir -p out
 	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
