@@ -53,14 +53,14 @@ func TestChaos(t *testing.T) {
 	faults := []Fault{KillLeader(), PartitionLeader(), PauseLeader(), KillCollector()}
 	if full {
 		s.Hold = 6 * time.Second
-		faults = append(faults, KillFollower(), PartitionFollower(), SentryDown())
-		if disk != nil {
-			faults = append(faults, DiskFull(diskNode, disk))
-		}
-		faults = append(faults,
+		faults = append(faults, KillFollower(), PartitionFollower(), SentryDown(),
 			Combined(KillLeader(), KillCollector(), SentryDown()),
 			// No quorum: one follower cut off, the leader paused.
 			Combined(PartitionFollower(), PauseLeader()))
+		if disk != nil {
+			// Last, so the final collector's loss counters cover it.
+			faults = append(faults, DiskFull(diskNode, disk))
+		}
 	}
 
 	require.NoError(t, s.Baseline(ctx))

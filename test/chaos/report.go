@@ -48,8 +48,9 @@ func WriteTable(w io.Writer, rows []*Row, v *Verdict) error {
 		}
 		dropped = append(dropped, fmt.Sprintf("%s (%s)", id, strings.Join(parts, ", ")))
 	}
-	_, err = fmt.Fprintf(w, "spans dropped by the nodes before export (since each last started): %s; Sentry: %d events accepted, %d protocol problems\n",
-		strings.Join(dropped, ", "), v.SentryEvents, len(v.SentryProblems))
+	_, err = fmt.Fprintf(w, "spans dropped by the nodes before export (since each last started): %s; by the last collector: %s; "+
+		"Sentry: %d events accepted, %d protocol problems\n",
+		strings.Join(dropped, ", "), v.CollectorLosses, v.SentryEvents, len(v.SentryProblems))
 	return err
 }
 

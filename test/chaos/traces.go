@@ -207,3 +207,33 @@ func (s *Suite) judgeTraces(acks []Ack) ([]string, error) {
 	}
 	return split, nil
 }
+
+// collectorLosses says what the current collector (since its last start)
+// dropped on the way: spans its sampler dropped (decided or late), traces it
+// decided early because a bound was reached, and spans its exporters failed
+// to queue or send.
+func (e *Env) collectorLosses(ctx context.Context) (string, error) {
+	type metric struct {
+		label, name string
+		labels      map[string]string
+	}
+	metrics := []metric{
+		{"sampler dropped", "otelcol_processor_chainsampling_spans_decided", map[string]string{"outcome": "dropped"}},
+		{"late spans dropped", "otelcol_processor_chainsampling_late_spans", map[string]string{"outcome": "dropped"}},
+		{"traces decided early", "otelcol_processor_chainsampling_traces_decided_early", nil},
+		{"export queue full", "otelcol_exporter_enqueue_failed_spans", nil},
+		{"export failed", "otelcol_exporter_send_failed_spans", nil},
+	}
+	var parts []string
+	for _, m := range metrics {
+		v, err := e.Collector.Metric(ctx, m.name, m.labels)
+		if errors.Is(err, collectorproc.ErrNoMetric) {
+			v, err = 0, nil // never recorded: none
+		}
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f", m.label, v))
+	}
+	return strings.Join(parts, ", "), nil
+}

@@ -41,6 +41,8 @@ type Verdict struct {
 	// and the protocol violations it saw, when telemetry runs.
 	SentryEvents   int
 	SentryProblems []string
+	// CollectorLosses is what the last collector dropped, by stage.
+	CollectorLosses string
 }
 
 // Finish stops the load, waits until every node holds the same head, reads
@@ -89,6 +91,9 @@ func (s *Suite) Finish(ctx context.Context, historyPath string) (*Verdict, error
 			return nil, err
 		}
 		s.attributeDrops(v.DroppedSpans)
+		if v.CollectorLosses, err = e.collectorLosses(ctx); err != nil {
+			return nil, err
+		}
 		v.SentryEvents, v.SentryProblems = len(e.Sentry.Events()), e.Sentry.Problems()
 	}
 	applied, err := s.scanTargets(ctx, v)
