@@ -168,12 +168,13 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 	traceParent := traceParentOf(ctx)
 	for i := range reqs {
 		tx, err := reqs[i].toTx()
+		var h chain.Hash
 		if err == nil {
-			// Before validation, so its span can name the transaction's hash.
+			// Before validation, so the id is part of the hash it names.
 			if tx.Nonce == nil {
 				tx.ID = newTxID()
 			}
-			err = a.validate(ctx, &tx, len(reqs) == 1)
+			h, err = a.validate(ctx, &tx, len(reqs) == 1)
 		}
 		if err != nil {
 			results[i].err = err
@@ -182,13 +183,13 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 		tx.TraceParent = traceParent
 		txs = append(txs, tx)
 		idx = append(idx, i)
-		hashes = append(hashes, tx.Hash())
+		hashes = append(hashes, h)
 	}
 	if len(txs) == 0 {
 		return results
 	}
-	if len(reqs) == 1 {
-		trace.SpanFromContext(ctx).SetAttributes(
+	if span := trace.SpanFromContext(ctx); len(reqs) == 1 && span.IsRecording() {
+		span.SetAttributes(
 			attribute.String(semconv.TxHashKey, hashes[0].String()),
 			attribute.String(semconv.TxTypeKey, txs[0].TypeOrDefault()))
 	}
@@ -219,28 +220,35 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 }
 
 // validate runs the stateless stages, each a span when tracing one tx (a
-// batch would make thousands).
-func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) error {
+// batch would make thousands), and returns the transaction's hash. The hash
+// is taken once, after CheckFormat has normalised the transaction (addresses,
+// default type), so every span and the commit waiter name the hash the
+// transaction is stored under.
+func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) (chain.Hash, error) {
 	if !spans {
 		if err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures); err != nil {
-			return err
+			return chain.Hash{}, err
 		}
-		return a.params.CheckGas(tx)
+		return tx.Hash(), a.params.CheckGas(tx)
 	}
 	_, span := a.tracer.Start(ctx, semconv.SpanValidateTransaction, trace.WithAttributes(
-		attribute.String(semconv.TxHashKey, tx.Hash().String()),
 		attribute.String(semconv.TxTypeKey, tx.TypeOrDefault())))
 	err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures)
+	h := tx.Hash()
+	if span.IsRecording() {
+		// Hex-encoded only for a span that keeps it (not with OTEL_SDK_DISABLED).
+		span.SetAttributes(attribute.String(semconv.TxHashKey, h.String()))
+	}
 	endSpan(span, err)
 	if err != nil {
-		return err
+		return h, err
 	}
 	_, span = a.tracer.Start(ctx, semconv.SpanValidateGasUsage, trace.WithAttributes(
 		attribute.Int64(semconv.TxGasKey, int64(a.params.GasPerTx)),
 		attribute.Int64(semconv.TxFeeKey, int64(tx.Fee))))
 	err = a.params.CheckGas(tx)
 	endSpan(span, err)
-	return err
+	return h, err
 }
 
 func endSpan(span trace.Span, err error) {

@@ -16,17 +16,19 @@ import (
 // 100 on Linux for every architecture Go supports there).
 const clockTick = 10 * time.Millisecond
 
-// cpuMeter samples the CPU time used by loadgen and by the spawned nodes, so
-// a result shows where the machine's cores went: the nodes or the load
-// generator competing with them.
+// cpuMeter samples the CPU time used by loadgen, the spawned nodes and any
+// other spawned process (the collector of a telemetry run), so a result shows
+// where the machine's cores went: the nodes, or the load generator and the
+// collector competing with them.
 type cpuMeter struct {
-	nodes []*cluster.Node
-	at    time.Time
-	start map[string]time.Duration
+	nodes  []*cluster.Node
+	others map[string]int // name → pid
+	at     time.Time
+	start  map[string]time.Duration
 }
 
-func newCPUMeter(nodes []*cluster.Node) *cpuMeter {
-	m := &cpuMeter{nodes: nodes}
+func newCPUMeter(nodes []*cluster.Node, others map[string]int) *cpuMeter {
+	m := &cpuMeter{nodes: nodes, others: others}
 	m.at, m.start = time.Now(), m.sample()
 	return m
 }
@@ -40,6 +42,11 @@ func (m *cpuMeter) sample() map[string]time.Duration {
 	for _, n := range m.nodes {
 		if d, err := procCPU(n.Pid()); err == nil {
 			s[n.ID] = d
+		}
+	}
+	for name, pid := range m.others {
+		if d, err := procCPU(pid); err == nil {
+			s[name] = d
 		}
 	}
 	return s

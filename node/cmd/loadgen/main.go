@@ -62,7 +62,7 @@ func run(ctx context.Context, cfg config, out io.Writer, d *display) (err error)
 		if err := waitTargets(ctx, l.client, cfg, d); err != nil {
 			return err
 		}
-		rs, err := runModes(ctx, l, d, nil, "")
+		rs, err := runModes(ctx, l, d, nil, nil, "")
 		if err != nil {
 			return err
 		}
@@ -101,8 +101,9 @@ func spawnTitle(cfg config, telemetry bool) string {
 }
 
 // runModes runs each configured mode in turn, showing progress; nodes, if
-// given, are profiled during each mode into profileDir.
-func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, profileDir string) ([]result, error) {
+// given, are profiled during each mode into profileDir. The CPU of nodes and
+// of others (name → pid) is reported with each result.
+func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, others map[string]int, profileDir string) ([]result, error) {
 	var rs []result
 	for _, mode := range l.cfg.modes {
 		if err := ctx.Err(); err != nil {
@@ -113,7 +114,7 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, p
 		if profileDir != "" {
 			prof = startProfiles(ctx, l.client, nodes, profileDir, mode, l.cfg.duration, d)
 		}
-		meter := newCPUMeter(nodes)
+		meter := newCPUMeter(nodes, others)
 		var c counters
 		stop := make(chan struct{})
 		shown := make(chan struct{})
