@@ -4,10 +4,10 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -21,7 +21,7 @@ const maxLinks = 32
 // Then it tells the API.
 func (e *Engine) applied(ctx context.Context, b *chain.Block) {
 	hash := b.Hash()
-	ctx, span := e.tracer.Start(ctx, semconv.SpanBlockApply, trace.WithLinks(txLinks(b.Txs)...), trace.WithAttributes(
+	ctx, span := e.tracer.Start(ctx, semconv.SpanBlockApply, trace.WithLinks(consensus.TxLinks(b.Txs, maxLinks)...), trace.WithAttributes(
 		attribute.Int64(semconv.BlockHeightKey, int64(b.Header.Height)),
 		attribute.String(semconv.BlockHashKey, hash.String()),
 		attribute.String(semconv.StateRootKey, b.Header.StateRoot.String()),
@@ -32,24 +32,4 @@ func (e *Engine) applied(ctx context.Context, b *chain.Block) {
 		semconv.PoWDifficultyKey, b.Header.Difficulty, "proposer", b.Header.Proposer)
 	span.End()
 	e.cfg.OnApplied(b)
-}
-
-// txLinks are links to the traces that submitted txs (their traceparent
-// rides in the block), at most maxLinks.
-func txLinks(txs []chain.Tx) []trace.Link {
-	var links []trace.Link
-	prop := propagation.TraceContext{}
-	for i := range txs {
-		if len(links) == maxLinks {
-			break
-		}
-		if txs[i].TraceParent == "" {
-			continue
-		}
-		ctx := prop.Extract(context.Background(), propagation.MapCarrier{"traceparent": txs[i].TraceParent})
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			links = append(links, trace.Link{SpanContext: sc})
-		}
-	}
-	return links
 }

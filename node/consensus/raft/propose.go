@@ -6,10 +6,10 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -149,7 +149,7 @@ func (e *Engine) cut(ctx context.Context, p *proposer) bool {
 			state.Layers = append(state.Layers, ib.changes)
 		}
 	}
-	ctx, span := e.tracer.Start(ctx, semconv.SpanConsensusPropose, trace.WithLinks(txLinks(txs)...), trace.WithAttributes(
+	ctx, span := e.tracer.Start(ctx, semconv.SpanConsensusPropose, trace.WithLinks(consensus.TxLinks(txs, maxLinks)...), trace.WithAttributes(
 		attribute.Int64(semconv.BlockHeightKey, int64(tip.Height+1)),
 		attribute.Int64(semconv.ConsensusTermKey, int64(e.term.Load()))))
 	defer span.End()
@@ -181,23 +181,4 @@ func (e *Engine) cut(ctx context.Context, p *proposer) bool {
 	}
 	p.inflight = append(p.inflight, &inflightBlock{block: b, hash: b.Hash(), changes: changes, since: time.Now()})
 	return true
-}
-
-// txLinks links a block's spans to the traces its transactions came from.
-func txLinks(txs []chain.Tx) []trace.Link {
-	var links []trace.Link
-	prop := propagation.TraceContext{}
-	for i := range txs {
-		if len(links) == maxLinks {
-			break
-		}
-		if txs[i].TraceParent == "" {
-			continue
-		}
-		ctx := prop.Extract(context.Background(), propagation.MapCarrier{"traceparent": txs[i].TraceParent})
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			links = append(links, trace.Link{SpanContext: sc})
-		}
-	}
-	return links
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -222,7 +223,7 @@ func (e *Engine) applyBlockEntry(ctx context.Context, ent raftpb.Entry) error {
 // tells the listener, and wakes the proposer.
 func (e *Engine) applyBlock(ctx context.Context, b *chain.Block, index uint64) (bool, error) {
 	hash := b.Hash()
-	sctx, span := e.tracer.Start(ctx, semconv.SpanBlockApply, trace.WithLinks(txLinks(b.Txs)...), trace.WithAttributes(
+	sctx, span := e.tracer.Start(ctx, semconv.SpanBlockApply, trace.WithLinks(consensus.TxLinks(b.Txs, maxLinks)...), trace.WithAttributes(
 		attribute.Int64(semconv.BlockHeightKey, int64(b.Header.Height)),
 		attribute.String(semconv.BlockHashKey, hash.String()),
 		attribute.String(semconv.StateRootKey, b.Header.StateRoot.String()),
