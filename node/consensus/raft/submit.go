@@ -16,10 +16,22 @@ import (
 // forwardTimeout bounds one forward call to the leader.
 const forwardTimeout = 5 * time.Second
 
+// Submit's pauses between tries while no leader accepts its transactions.
+const (
+	submitRetryMin = 20 * time.Millisecond
+	submitRetryMax = 500 * time.Millisecond
+)
+
 // Submit admits txs on the leader: directly when this node leads, else by
 // forwarding them. While there is no leader, or the one it knew stepped down,
 // it waits for the next and tries again, until ctx ends.
+//
+// A follower may hear of a new leader (from its heartbeats) before the leader
+// has processed its own election, and a forward may fail on a connection
+// still being made: then no leader change is coming to wake it, so it also
+// retries after a short, growing pause.
 func (e *Engine) Submit(ctx context.Context, txs []chain.Tx) []error {
+	retry := submitRetryMin
 	for {
 		lead := e.leader.Load()
 		watch := e.leaderWatch()
@@ -32,9 +44,14 @@ func (e *Engine) Submit(ctx context.Context, txs []chain.Tx) []error {
 				return errs
 			}
 		}
+		pause := time.NewTimer(retry)
+		retry = min(2*retry, submitRetryMax)
 		select {
 		case <-watch:
+			pause.Stop()
+		case <-pause.C:
 		case <-ctx.Done():
+			pause.Stop()
 			return repeat(len(txs), fmt.Errorf("%w: no leader accepted the transaction in time", consensus.ErrNoQuorum))
 		}
 	}
