@@ -77,10 +77,14 @@ type Config struct {
 	// MaxClientRequests bounds one client's (remote IP's) requests in flight
 	// on the client API; more get 429. 0 means api.DefaultMaxClientRequests.
 	MaxClientRequests int
-	TickInterval      time.Duration
-	SnapshotEvery     uint64
-	SnapshotCatchUp   uint64
-	ShutdownTimeout   time.Duration
+	// MinFreeDisk is the free space (bytes) on the Badger filesystem below
+	// which the node stops writing and exits with a storage_error, rather
+	// than let Badger's memory-mapped writes die of a SIGBUS; 0 disables it.
+	MinFreeDisk     uint64
+	TickInterval    time.Duration
+	SnapshotEvery   uint64
+	SnapshotCatchUp uint64
+	ShutdownTimeout time.Duration
 }
 
 // Bounds on slow HTTP clients, for both HTTP servers.
@@ -104,6 +108,7 @@ func DefaultConfig() Config {
 		MempoolSize:       200_000,
 		CommitTimeout:     api.DefaultCommitTimeout,
 		MaxClientRequests: api.DefaultMaxClientRequests,
+		MinFreeDisk:       store.DefaultMinFreeBytes,
 		ShutdownTimeout:   10 * time.Second,
 	}
 }
@@ -154,7 +159,7 @@ func New(cfg Config) (*Node, error) {
 			n.closeAll()
 		}
 	}()
-	if n.store, err = store.Open(cfg.DBPath, n.log); err != nil {
+	if n.store, err = store.OpenWith(cfg.DBPath, n.log, store.Options{MinFreeBytes: cfg.MinFreeDisk}); err != nil {
 		return nil, err
 	}
 	if err := n.store.InitGenesis(g); err != nil {

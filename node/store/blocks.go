@@ -39,6 +39,9 @@ func (s *Store) ApplyBlock(ctx context.Context, b *chain.Block, params *chain.Pa
 		return false, fmt.Errorf("%w: block %d with parent %s does not follow head %d (%s)",
 			chain.ErrInvalidBlock, b.Header.Height, b.Header.Parent, head.Height, headHash)
 	}
+	if err := s.disk.check(); err != nil {
+		return false, fmt.Errorf("apply block %d: %w", b.Header.Height, err)
+	}
 	if err := checkRoots(b); err != nil {
 		return false, err
 	}

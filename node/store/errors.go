@@ -10,4 +10,7 @@ var (
 	ErrGenesisMismatch = errors.New("data folder holds another genesis")
 	// ErrClosed means the store was used after Close.
 	ErrClosed = errors.New("store closed")
+	// ErrDiskFull means the store refused a write because its filesystem has
+	// less free space than the reserve Badger's memory-mapped files need.
+	ErrDiskFull = errors.New("disk full")
 )

@@ -24,6 +24,9 @@ var (
 // PutPoWBlock keeps b, whose chain's cumulative work up to and including it
 // is work, whether or not it is on the best chain.
 func (s *Store) PutPoWBlock(b *chain.Block, work uint64) error {
+	if err := s.disk.check(); err != nil {
+		return fmt.Errorf("keep block %d: %w", b.Header.Height, err)
+	}
 	return s.db.Update(func(txn *badger.Txn) error { return keepPoW(txn, b, work) })
 }
 
@@ -113,6 +116,11 @@ func (s *Store) runBranch(ctx context.Context, params *chain.Params, fork uint64
 	}
 	if len(works) != len(blocks) {
 		return nil, fmt.Errorf("apply branch: %d blocks but %d works", len(blocks), len(works))
+	}
+	if commit {
+		if err := s.disk.check(); err != nil {
+			return nil, fmt.Errorf("apply branch: %w", err)
+		}
 	}
 	head, _ := s.Head()
 	if fork > head.Height {

@@ -28,7 +28,8 @@ var (
 // consensus loop only.
 type RaftLog struct {
 	*raft.MemoryStorage
-	db *badger.DB
+	db   *badger.DB
+	disk *diskGuard
 
 	mu          sync.Mutex // guards first and last
 	first, last uint64     // the persisted entries are [first, last]; none when last < first
@@ -36,8 +37,8 @@ type RaftLog struct {
 
 var _ raft.Storage = (*RaftLog)(nil)
 
-func openRaftLog(db *badger.DB) (*RaftLog, error) {
-	r := &RaftLog{MemoryStorage: raft.NewMemoryStorage(), db: db, first: 1}
+func openRaftLog(db *badger.DB, disk *diskGuard) (*RaftLog, error) {
+	r := &RaftLog{MemoryStorage: raft.NewMemoryStorage(), db: db, disk: disk, first: 1}
 	err := db.View(func(txn *badger.Txn) error {
 		if v, err := get(txn, keySnapshot); err == nil {
 			var snap raftpb.Snapshot
@@ -123,6 +124,9 @@ func (r *RaftLog) IsEmpty() (bool, error) {
 func (r *RaftLog) Save(hs raftpb.HardState, ents []raftpb.Entry, snap raftpb.Snapshot, mustSync bool) error {
 	if raft.IsEmptyHardState(hs) && len(ents) == 0 && raft.IsEmptySnap(snap) {
 		return nil
+	}
+	if err := r.disk.check(); err != nil {
+		return fmt.Errorf("save raft state: %w", err)
 	}
 	r.mu.Lock()
 	first, last := r.first, r.last

@@ -38,8 +38,9 @@ const valueThreshold = 1024
 // Store is a node's Badger database. Its methods are safe for concurrent use;
 // ApplyBlock and the RaftLog writers are called from the consensus loop only.
 type Store struct {
-	db  *badger.DB
-	log *RaftLog
+	db   *badger.DB
+	log  *RaftLog
+	disk *diskGuard // refuses writes before Badger's mmaps would hit a full disk
 
 	mu      sync.RWMutex // guards head, headHash, applied
 	head    chain.Header
@@ -55,6 +56,21 @@ type Store struct {
 // one: Sync makes everything written so far durable, which the consensus loop
 // calls once per batch of raft state.
 func Open(dir string, logger *slog.Logger) (*Store, error) {
+	return OpenWith(dir, logger, Options{MinFreeBytes: DefaultMinFreeBytes})
+}
+
+// Options tune a store beyond its folder.
+type Options struct {
+	// MinFreeBytes is the free space below which the store refuses writes
+	// with ErrDiskFull instead of letting Badger die of a SIGBUS; 0 turns
+	// the check off.
+	MinFreeBytes uint64
+	// freeBytes replaces statfs in tests.
+	freeBytes freeBytesFunc
+}
+
+// OpenWith is Open with options.
+func OpenWith(dir string, logger *slog.Logger, o Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -63,7 +79,8 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
 		WithLogger(badgerLogger{logger.With("component", "badger")}).
-		WithMemTableSize(32 << 20).
+		WithMemTableSize(memTableSize).
+		WithValueLogFileSize(valueLogFileSize).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).
 		WithNumCompactors(2).
@@ -72,12 +89,12 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %s: %w", dir, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, disk: newDiskGuard(dir, o.MinFreeBytes, o.freeBytes)}
 	if err := s.loadMeta(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	if s.log, err = openRaftLog(db); err != nil {
+	if s.log, err = openRaftLog(db, s.disk); err != nil {
 		_ = db.Close()
 		return nil, err
 	}

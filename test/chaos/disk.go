@@ -39,7 +39,13 @@ func MountSmallDisk(dir string) (*SmallDisk, error) {
 	return &SmallDisk{Dir: dir, filler: filepath.Join(dir, "filler")}, nil
 }
 
-// Fill writes a file until the filesystem has no space left.
+// fillLeaves is what Fill leaves free: less than the node's default
+// --min-free-disk reserve (160 MiB), as a disk filling up by other writers
+// would, so the node must notice and stop before Badger's memory-mapped
+// files run out of room.
+const fillLeaves = 96 << 20
+
+// Fill writes a file until the filesystem has fillLeaves bytes free.
 func (d *SmallDisk) Fill() error {
 	f, err := os.OpenFile(d.filler, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -48,10 +54,14 @@ func (d *SmallDisk) Fill() error {
 	defer f.Close()
 	chunk := make([]byte, 1<<20)
 	for {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(d.Dir, &st); err != nil {
+			return fmt.Errorf("fill %s: %w", d.Dir, err)
+		}
+		if st.Bavail*uint64(st.Bsize) <= fillLeaves {
+			return nil
+		}
 		if _, err := f.Write(chunk); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return nil
-			}
 			return fmt.Errorf("fill %s: %w", d.Dir, err)
 		}
 	}

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -125,6 +126,11 @@ func DiskFull(id string, disk *SmallDisk) Fault {
 			}
 			if n := e.Cluster.Node(id); !n.Running() {
 				e.tb.Logf("%s ended on the full disk (%v)%s; restarting it", id, n.ExitErr(), exitReason(n))
+				// The node must stop on its own disk-space guard (a storage
+				// error it logs), not die inside Badger's mmap with a SIGBUS.
+				if log := currentRun(n.Log()); strings.Contains(log, "[signal ") || !strings.Contains(log, "disk full") {
+					return fmt.Errorf("%s did not stop on its disk-space guard:%s", id, exitReason(n))
+				}
 				return e.Start(id)
 			}
 			return nil

@@ -179,14 +179,19 @@ func hold(ctx context.Context, d time.Duration) error {
 
 // exitReason is the first line of the node's last run that says why it died
 // on its own (a runtime fault such as SIGBUS, a panic, a full disk), or "".
-func exitReason(n *cluster.Node) string {
-	log := n.Log()
+// currentRun is the part of a node's log written since its last start.
+func currentRun(log string) string {
 	if i := strings.LastIndex(log, "=== cluster: start"); i >= 0 {
-		log = log[i:]
+		return log[i:]
 	}
+	return log
+}
+
+func exitReason(n *cluster.Node) string {
+	log := currentRun(n.Log())
 	var reason []string
 	for _, l := range strings.Split(log, "\n") {
-		for _, k := range []string{"no space left", "panic:", "fatal error:", "unexpected fault address", "[signal "} {
+		for _, k := range []string{"disk full", "no space left", "panic:", "fatal error:", "unexpected fault address", "[signal "} {
 			if strings.Contains(l, k) && len(reason) < 3 {
 				if len(l) > 120 {
 					l = l[:120] + "..."

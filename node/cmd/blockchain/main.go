@@ -76,6 +76,7 @@ func rootCommand() *ffcli.Command {
 	fs.DurationVar(&cfg.CommitTimeout, "commit-timeout", def.CommitTimeout, "how long POST /tx waits for its block before answering 503")
 	fs.IntVar(&cfg.MempoolSize, "mempool-size", def.MempoolSize, "most pending transactions before answering 429")
 	fs.IntVar(&cfg.MaxClientRequests, "max-client-requests", def.MaxClientRequests, "most client API requests in flight from one IP before answering 429")
+	fs.Uint64Var(&cfg.MinFreeDisk, "min-free-disk", def.MinFreeDisk, "bytes that must stay free on the --db-path filesystem; below it the node stops writing and exits with a storage_error (0: no check)")
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "raft entries between snapshots (default 1000)")
 	return &ffcli.Command{
 		Name:        "blockchain",

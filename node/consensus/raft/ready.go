@@ -55,7 +55,15 @@ func (e *Engine) handleReady(ctx context.Context, n raft.Node, rd raft.Ready) er
 // promise that what they carry is durable here.
 func (e *Engine) persist(rd raft.Ready) error {
 	if err := e.cfg.Store.RaftLog().Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
-		return fmt.Errorf("persist raft state: %w", err)
+		err = fmt.Errorf("persist raft state: %w", err)
+		// Nothing was acknowledged for this Ready: the node stops here and a
+		// restart replays from what is durable. Say why as a storage error.
+		_, span := e.tracer.Start(context.Background(), semconv.SpanStoreWrite, trace.WithAttributes(
+			attribute.String(semconv.ErrorTypeKey, semconv.ErrorStorage)))
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
+		e.log.Error("raft state not persisted; stopping", "err", err, semconv.ErrorTypeKey, semconv.ErrorStorage)
+		return err
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		e.term.Store(rd.HardState.Term)
