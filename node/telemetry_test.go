@@ -170,8 +170,14 @@ func TestTransactionTraceOnOneNode(t *testing.T) {
 	server := waitSpan(t, tn.spans, "the POST /tx server span", named("POST /tx", tid))
 	require.Equal(t, trace.SpanKindServer, server.SpanKind)
 	require.Equal(t, parent.SpanID(), server.Parent.SpanID(), "the server span continues the caller's trace")
-	route, _ := spanAttr(server, semconv.HTTPRouteKey)
-	require.Equal(t, "POST /tx", route.AsString())
+	for key, want := range map[string]any{
+		semconv.HTTPRouteKey: "/tx", semconv.HTTPRequestMethodKey: "POST", semconv.URLPathKey: "/tx",
+		semconv.URLSchemeKey: "http", semconv.ClientAddressKey: "127.0.0.1", semconv.HTTPResponseStatusCodeKey: int64(200),
+	} {
+		v, ok := spanAttr(server, key)
+		require.True(t, ok, "%s on the server span: %v", key, server.Attributes)
+		require.Equal(t, want, v.AsInterface(), key)
+	}
 	hash, ok := spanAttr(server, semconv.TxHashKey)
 	require.True(t, ok, "chain.tx.hash on the server span: %v", server.Attributes)
 	txType, _ := spanAttr(server, semconv.TxTypeKey)

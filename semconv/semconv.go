@@ -24,8 +24,8 @@ const (
 	ConsensusPoW  = "pow"
 )
 
-// Span names. The HTTP server spans are named by otelhttp ("POST /tx") and the
-// P2P spans by otelgrpc ("chainotel.p2p.v1.Peer/Forward").
+// Span names. The HTTP server spans are named after their route ("POST /tx")
+// and the P2P spans by otelgrpc ("chainotel.p2p.v1.Peer/Forward").
 const (
 	SpanValidateTransaction     = "validate.transaction"
 	SpanValidateStateTransition = "validate.state_transition"
@@ -95,6 +95,13 @@ const (
 	RPCServiceKey = "rpc.service"
 	RPCMethodKey  = "rpc.method"
 	HTTPRouteKey  = "http.route"
+
+	// The HTTP server span's attributes besides http.route.
+	HTTPRequestMethodKey      = "http.request.method"
+	HTTPResponseStatusCodeKey = "http.response.status_code"
+	URLPathKey                = "url.path"
+	URLSchemeKey              = "url.scheme"
+	ClientAddressKey          = "client.address"
 
 	ErrorTypeKey           = "error.type"
 	ExceptionEventName     = "exception"

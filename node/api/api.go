@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -121,7 +120,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "api"),
-		tracer:  cfg.TracerProvider.Tracer("github.com/chainotel/chainotel/node/api"),
+		tracer:  cfg.TracerProvider.Tracer(TracerScope),
 		params:  &cfg.Genesis.Consensus,
 		waiters: newWaiters(),
 		heads:   newHeadWatch(),
@@ -144,8 +143,8 @@ func (a *API) OnApplied(b *chain.Block) {
 	a.heads.bump()
 }
 
-// Handler is the client API, traced with otelhttp (server spans named after
-// the route, e.g. "POST /tx") and timed in a latency histogram per route.
+// Handler is the client API: each route is traced (a server span named after
+// the route, e.g. "POST /tx") and timed in a latency histogram.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	routes := []struct {
@@ -161,9 +160,7 @@ func (a *API) Handler() http.Handler {
 		{"GET /status", a.getStatus},
 	}
 	for _, rt := range routes {
-		// Traced per route so the server span is named after it ("POST /tx").
-		mux.Handle(rt.pattern, otelhttp.NewHandler(a.metrics.instrument(rt.pattern, rt.h), rt.pattern,
-			otelhttp.WithTracerProvider(a.cfg.TracerProvider), otelhttp.WithPropagators(a.cfg.Propagator)))
+		mux.Handle(rt.pattern, a.newRoute(rt.pattern, rt.h))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})

@@ -3,17 +3,8 @@ package api
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 
-	"github.com/felixge/httpsnoop"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
-
-	"github.com/chainotel/chainotel/node/telemetry"
-	"github.com/chainotel/chainotel/semconv"
 )
 
 // metrics are the node's Prometheus metrics, registered on the configured
@@ -31,11 +22,7 @@ func newMetrics(a *API) (*metrics, error) {
 			Name: "chainotel_committed_transactions_total", Help: "Transactions in blocks applied by this node."}),
 		blocks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chainotel_applied_blocks_total", Help: "Blocks applied by this node."}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "chainotel_http_request_duration_seconds",
-			Help:    "Client API request latency by route, method and status code.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "method", "code"}),
+		latency: newLatency(),
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chainotel_http_throttled_requests_total",
 			Help: "Client API requests refused with 429 because their client had too many in flight."}),
@@ -79,17 +66,11 @@ func newMetrics(a *API) (*metrics, error) {
 	return m, nil
 }
 
-// instrument times a route, with an exemplar pointing at the request's span
-// (exposed by /metrics in the OpenMetrics format), and records the route on
-// that span.
-func (m *metrics) instrument(route string, h http.HandlerFunc) http.Handler {
-	obs := m.latency.MustCurryWith(prometheus.Labels{"route": route}) // the label set is fixed
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String(semconv.HTTPRouteKey, route))
-		got := httpsnoop.CaptureMetrics(h, w, r)
-		// Labelled as promhttp.InstrumentHandlerDuration labels them.
-		o := obs.WithLabelValues(strings.ToLower(r.Method), strconv.Itoa(got.Code))
-		telemetry.ObserveWithExemplar(ctx, o, got.Duration.Seconds())
-	})
+// newLatency is the client API's latency histogram, observed by each route.
+func newLatency() *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "chainotel_http_request_duration_seconds",
+		Help:    "Client API request latency by route, method and status code.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route", "method", "code"})
 }

@@ -163,7 +163,7 @@ func checkTxTrace(t *testing.T, p *pair) {
 	if server == nil || server.Kind() != ptrace.SpanKindServer {
 		t.Fatalf("no POST /tx server span of %s:%s", p.follower.ID, describe(spans))
 	}
-	requireAttr(t, *server, semconv.HTTPRouteKey, "POST /tx")
+	requireAttr(t, *server, semconv.HTTPRouteKey, "/tx")
 	requireAttr(t, *server, semconv.TxTypeKey, semconv.TxTypeTransfer)
 	txHash := requireAttr(t, *server, semconv.TxHashKey, "")
 	// The follower checks what it can alone; the leader checks the state
