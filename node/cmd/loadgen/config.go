@@ -37,6 +37,7 @@ type config struct {
 	nodeProfiles string
 	collector    string
 	compare      bool
+	rounds       int
 }
 
 const usageHead = `loadgen drives a chainotel cluster with transactions and prints the committed
@@ -54,6 +55,7 @@ Examples:
   go run ./node/cmd/loadgen --spawn --binary ./blockchain
   go run ./node/cmd/loadgen --targets http://localhost:8080,http://localhost:8081 --modes single --clients 64
   go run ./node/cmd/loadgen --spawn --binary ./blockchain --collector build/otelcol-chain --compare-telemetry
+  go run ./node/cmd/loadgen --spawn --binary ./blockchain --collector build/otelcol-chain --compare-telemetry --rounds 3
 
 Flags:
 `
@@ -87,7 +89,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this file")
 	fs.StringVar(&c.nodeProfiles, "node-profiles", "", "folder for CPU profiles of the nodes (from /debug/pprof on their health ports), one per node and mode, for `go tool pprof`")
 	fs.StringVar(&c.collector, "collector", "", "an otelcol-chain binary: spawned nodes export their telemetry to it (else they run with OTEL_SDK_DISABLED=true)")
-	fs.BoolVar(&c.compare, "compare-telemetry", false, "run everything twice, with telemetry exported to --collector and with OTEL_SDK_DISABLED=true, and print both and the ratio")
+	fs.BoolVar(&c.compare, "compare-telemetry", false, "run everything twice, with telemetry exported to --collector and with OTEL_SDK_DISABLED=true, and print both, the tx/s ratio and the CPU per committed transaction")
+	fs.IntVar(&c.rounds, "rounds", 1, "with --compare-telemetry: repeat the pair of runs this many times, each on fresh clusters, alternating which configuration goes first, and print the median ratios and their range")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -148,6 +151,12 @@ func (c *config) validate() error {
 	}
 	if c.compare && c.collector == "" {
 		errs = append(errs, errors.New("--compare-telemetry needs --collector <otelcol-chain binary>"))
+	}
+	if c.rounds < 1 {
+		errs = append(errs, fmt.Errorf("--rounds: must be >= 1, got %d", c.rounds))
+	}
+	if c.rounds > 1 && !c.compare {
+		errs = append(errs, fmt.Errorf("--rounds %d works with --compare-telemetry only (it repeats the comparison)", c.rounds))
 	}
 	if (c.compare || c.collector != "") && !c.spawn {
 		errs = append(errs, errors.New("--collector and --compare-telemetry work with --spawn only (loadgen must start the nodes to choose where they export)"))

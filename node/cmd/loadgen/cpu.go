@@ -52,17 +52,22 @@ func (m *cpuMeter) sample() map[string]time.Duration {
 	return s
 }
 
-// cores returns, per process, the cores it kept busy on average since the
-// meter was made.
-func (m *cpuMeter) cores() map[string]float64 {
+// usage returns, per process, the CPU time it used since the meter was made
+// and the cores it kept busy on average meanwhile.
+func (m *cpuMeter) usage() (cpu map[string]time.Duration, cores map[string]float64) {
 	end, wall := m.sample(), time.Since(m.at).Seconds()
-	out := map[string]float64{}
+	cpu, cores = map[string]time.Duration{}, map[string]float64{}
 	for k, v := range end {
-		if s, ok := m.start[k]; ok && wall > 0 {
-			out[k] = (v - s).Seconds() / wall
+		s, ok := m.start[k]
+		if !ok {
+			continue
+		}
+		cpu[k] = v - s
+		if wall > 0 {
+			cores[k] = (v - s).Seconds() / wall
 		}
 	}
-	return out
+	return cpu, cores
 }
 
 // procCPU is the user plus system CPU time of process pid so far.

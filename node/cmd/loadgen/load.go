@@ -28,9 +28,10 @@ type result struct {
 	elapsed   time.Duration
 	sent      uint64
 	acked     uint64
-	errs      map[string]uint64  // error class → count of transactions
-	latencies []time.Duration    // commit latency of each acknowledged transaction
-	cores     map[string]float64 // cores each process kept busy meanwhile
+	errs      map[string]uint64        // error class → count of transactions
+	latencies []time.Duration          // commit latency of each acknowledged transaction
+	cpu       map[string]time.Duration // CPU time each process used meanwhile
+	cores     map[string]float64       // cores each process kept busy meanwhile
 }
 
 // worker is one client's private tally, merged into the result at the end

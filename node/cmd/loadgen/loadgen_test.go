@@ -33,6 +33,9 @@ func TestParseFlagsRefusesBadInput(t *testing.T) {
 		{"negative duration", []string{"--spawn", "--duration", "-1s"}, "--duration: must be > 0, got -1s"},
 		{"compare without collector", []string{"--spawn", "--compare-telemetry"}, "--compare-telemetry needs --collector"},
 		{"collector without spawn", []string{"--targets", "http://x:1", "--collector", "c"}, "work with --spawn only"},
+		{"zero rounds", []string{"--spawn", "--collector", "c", "--compare-telemetry", "--rounds", "0"}, "--rounds: must be >= 1, got 0"},
+		{"negative rounds", []string{"--spawn", "--collector", "c", "--compare-telemetry", "--rounds", "-2"}, "--rounds: must be >= 1, got -2"},
+		{"rounds without compare", []string{"--spawn", "--rounds", "3"}, "--rounds 3 works with --compare-telemetry only"},
 		{"stray argument", []string{"--spawn", "now"}, `unexpected argument "now"`},
 	}
 	for _, tc := range tests {
@@ -46,6 +49,11 @@ func TestParseFlagsRefusesBadInput(t *testing.T) {
 	assert.Equal(t, []string{"http://a:1", "http://b:2"}, c.targets)
 	assert.Equal(t, []string{modeBatch}, c.modes)
 	assert.Equal(t, 256, c.clients)
+	assert.Equal(t, 1, c.rounds, "one round unless asked")
+
+	c, err = parseFlags([]string{"--spawn", "--collector", "c", "--compare-telemetry", "--rounds", "3"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 3, c.rounds)
 }
 
 func TestCountBatch(t *testing.T) {

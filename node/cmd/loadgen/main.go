@@ -78,18 +78,9 @@ func run(ctx context.Context, cfg config, out io.Writer, d *display) (err error)
 		printResults(out, spawnTitle(cfg, cfg.collector != ""), rs)
 		return nil
 	}
-	with, err := runSpawned(ctx, cfg, d, true)
-	if err != nil {
-		return err
-	}
-	printResults(out, spawnTitle(cfg, true), with)
-	without, err := runSpawned(ctx, cfg, d, false)
-	if err != nil {
-		return err
-	}
-	printResults(out, spawnTitle(cfg, false), without)
-	printComparison(out, with, without)
-	return nil
+	return runComparison(ctx, cfg, out, d, func(ctx context.Context, telemetry bool) ([]result, error) {
+		return runSpawned(ctx, cfg, d, telemetry)
+	})
 }
 
 func spawnTitle(cfg config, telemetry bool) string {
@@ -125,7 +116,7 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, o
 		r := l.run(ctx, mode, &c)
 		close(stop)
 		<-shown
-		r.cores = meter.cores()
+		r.cpu, r.cores = meter.usage()
 		prof.wait()
 		rs = append(rs, r)
 	}

@@ -16,7 +16,8 @@ type display struct {
 	tty bool
 
 	mu      sync.Mutex
-	pending bool // a counter line is on screen without its newline
+	pending bool   // a counter line is on screen without its newline
+	prefix  string // says which run a status belongs to ("round 2/3: telemetry disabled: ")
 }
 
 func newDisplay(w io.Writer) *display {
@@ -34,7 +35,14 @@ func (d *display) status(msg string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.endLine()
-	fmt.Fprintf(d.w, "loadgen: %s\n", msg)
+	fmt.Fprintf(d.w, "loadgen: %s%s\n", d.prefix, msg)
+}
+
+// setPrefix puts p before every status message from now on.
+func (d *display) setPrefix(p string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.prefix = p
 }
 
 func (d *display) endLine() {

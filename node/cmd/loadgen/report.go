@@ -82,23 +82,6 @@ func printResults(w io.Writer, title string, rs []result) {
 	}
 }
 
-// printComparison writes both runs of --compare-telemetry side by side.
-func printComparison(w io.Writer, with, without []result) {
-	fmt.Fprintf(w, "\ntelemetry cost: exporting to otelcol-chain vs OTEL_SDK_DISABLED=true\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\ttx/s with\ttx/s without\tratio\tp50 with\tp50 without\tp99 with\tp99 without\t")
-	for i := range min(len(with), len(without)) {
-		a, b := with[i], without[i]
-		ratio := 0.0
-		if b.rate() > 0 {
-			ratio = a.rate() / b.rate()
-		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2fx\t%s\t%s\t%s\t%s\t\n", a.mode, a.rate(), b.rate(), ratio,
-			round(a.percentile(50)), round(b.percentile(50)), round(a.percentile(99)), round(b.percentile(99)))
-	}
-	_ = tw.Flush()
-}
-
 func round(d time.Duration) time.Duration {
 	switch {
 	case d >= 10*time.Millisecond:

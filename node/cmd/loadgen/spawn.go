@@ -92,8 +92,10 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 	l := &load{cfg: cfg, client: cluster.NewClient(cfg.clients+cfg.batchClients, cfg.timeout), targets: targets}
 	profiles := cfg.nodeProfiles
 	if profiles != "" && cfg.compare {
-		// Both runs of --compare-telemetry profile the same modes and nodes:
-		// one folder each, so the second does not overwrite the first.
+		// Both configurations of --compare-telemetry profile the same modes
+		// and nodes: one folder each, so one does not overwrite the other.
+		// With --rounds, each round overwrites the last: the folders keep
+		// the last round's profiles.
 		sub := "disabled"
 		if telemetry {
 			sub = "telemetry"

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"text/tabwriter"
+)
+
+// On a shared machine the load generator, the nodes and the collector
+// compete for the same cores, and one pair of runs of --compare-telemetry
+// can swing by a quarter between invocations. So --rounds repeats the pair,
+// each configuration on a fresh cluster, alternating which goes first so that
+// warm-up and drift do not all fall on one side, and the comparison reports
+// the median and the range over the rounds. Beside throughput it reports the
+// CPU the nodes and the collector spend per committed transaction, which the
+// competition for cores moves far less.
+
+// compareRound is one round of --compare-telemetry: the modes measured with
+// telemetry exported and with it disabled.
+type compareRound struct {
+	telemetryFirst bool
+	with, without  []result
+}
+
+// telemetryFirst reports whether round n (counted from 1) runs with
+// telemetry first: odd rounds do, even rounds run it second.
+func telemetryFirst(n int) bool { return n%2 == 1 }
+
+// runFunc runs every mode once on a fresh cluster, with telemetry exported
+// to the collector or disabled.
+type runFunc func(ctx context.Context, telemetry bool) ([]result, error)
+
+// runComparison runs cfg.rounds rounds of both configurations and prints each
+// run's results as it ends and the comparison at the end. If a run fails, the
+// rounds completed before it are still compared.
+func runComparison(ctx context.Context, cfg config, out io.Writer, d *display, run runFunc) error {
+	defer d.setPrefix("")
+	var rounds []compareRound
+	for n := 1; n <= cfg.rounds; n++ {
+		rd := compareRound{telemetryFirst: telemetryFirst(n)}
+		for _, telemetry := range []bool{rd.telemetryFirst, !rd.telemetryFirst} {
+			label := runLabel(n, cfg.rounds, telemetry)
+			d.setPrefix(label + ": ")
+			rs, err := run(ctx, telemetry)
+			if err != nil {
+				if len(rounds) > 0 {
+					printComparison(out, rounds)
+				}
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			title := spawnTitle(cfg, telemetry)
+			if cfg.rounds > 1 {
+				title = fmt.Sprintf("round %d/%d: %s", n, cfg.rounds, title)
+			}
+			printResults(out, title, rs)
+			if telemetry {
+				rd.with = rs
+			} else {
+				rd.without = rs
+			}
+		}
+		rounds = append(rounds, rd)
+	}
+	printComparison(out, rounds)
+	return nil
+}
+
+// runLabel names a run in the progress display: "round 2/3: telemetry
+// disabled", without the round when there is only one.
+func runLabel(n, of int, telemetry bool) string {
+	what := "telemetry disabled"
+	if telemetry {
+		what = "telemetry exported"
+	}
+	if of == 1 {
+		return what
+	}
+	return fmt.Sprintf("round %d/%d: %s", n, of, what)
+}
+
+// cpuPerTx is the CPU time the nodes and the collector (every measured
+// process but loadgen) used during r per committed transaction, in
+// microseconds; NaN when nothing was committed or nothing measured.
+func cpuPerTx(r result) float64 {
+	var sum float64
+	measured := false
+	for name, d := range r.cpu {
+		if name != "loadgen" {
+			sum += d.Seconds()
+			measured = true
+		}
+	}
+	if !measured || r.acked == 0 {
+		return math.NaN()
+	}
+	return sum / float64(r.acked) * 1e6
+}
+
+// ratio is a ÷ b, NaN when b is not a positive number.
+func ratio(a, b float64) float64 {
+	if !(b > 0) {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// figures are one run's measurements of one mode.
+type figures struct {
+	rate float64 // committed tx/s
+	cpu  float64 // CPU µs per committed transaction, see cpuPerTx
+}
+
+func figuresOf(r result) figures { return figures{rate: r.rate(), cpu: cpuPerTx(r)} }
+
+// modeCost is what one round measured for one mode in both configurations.
+type modeCost struct {
+	round          int
+	telemetryFirst bool
+	with, without  figures
+}
+
+// rateRatio is tx/s with ÷ without: below 1, telemetry costs throughput.
+func (c modeCost) rateRatio() float64 { return ratio(c.with.rate, c.without.rate) }
+
+// cpuRatio is CPU per transaction without ÷ with, the same way round as
+// rateRatio: below 1, telemetry costs CPU.
+func (c modeCost) cpuRatio() float64 { return ratio(c.without.cpu, c.with.cpu) }
+
+// modeCosts pairs the results of each round by mode, in the order the modes ran.
+func modeCosts(rounds []compareRound) (modes []string, costs map[string][]modeCost) {
+	costs = map[string][]modeCost{}
+	for i, rd := range rounds {
+		for j := range min(len(rd.with), len(rd.without)) {
+			a, b := rd.with[j], rd.without[j]
+			if !slices.Contains(modes, a.mode) {
+				modes = append(modes, a.mode)
+			}
+			costs[a.mode] = append(costs[a.mode], modeCost{
+				round: i + 1, telemetryFirst: rd.telemetryFirst,
+				with: figuresOf(a), without: figuresOf(b),
+			})
+		}
+	}
+	return modes, costs
+}
+
+// spread is the median, minimum and maximum of some figures; NaN for all
+// three when there are none.
+type spread struct{ median, min, max float64 }
+
+// spreadOf leaves out NaNs (figures that could not be computed).
+func spreadOf(xs []float64) spread {
+	var v []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			v = append(v, x)
+		}
+	}
+	if len(v) == 0 {
+		return spread{math.NaN(), math.NaN(), math.NaN()}
+	}
+	slices.Sort(v)
+	m := v[len(v)/2]
+	if len(v)%2 == 0 {
+		m = (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return spread{median: m, min: v[0], max: v[len(v)-1]}
+}
+
+// of applies f to each cost.
+func of(cs []modeCost, f func(modeCost) float64) []float64 {
+	out := make([]float64, len(cs))
+	for i, c := range cs {
+		out[i] = f(c)
+	}
+	return out
+}
+
+// printComparison writes a row per mode and round comparing the two
+// configurations, then, over several rounds, the medians and ranges.
+func printComparison(w io.Writer, rounds []compareRound) {
+	n := len(rounds)
+	fmt.Fprintf(w, "\ntelemetry cost: exporting to otelcol-chain vs OTEL_SDK_DISABLED=true")
+	if n > 1 {
+		fmt.Fprintf(w, ", %d rounds, each run on a fresh cluster, round 1 exporting first, then alternating", n)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  cpu µs/tx = CPU time of the nodes and the collector (not loadgen) per committed transaction")
+	fmt.Fprintln(w, "  tx/s ratio = with ÷ without, cpu ratio = without ÷ with: for both, below 1x is what telemetry costs")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\tround\tfirst\ttx/s with\ttx/s without\ttx/s ratio\tcpu µs/tx with\tcpu µs/tx without\tcpu ratio\t")
+	modes, costs := modeCosts(rounds)
+	for _, mode := range modes {
+		for _, c := range costs[mode] {
+			first := "without"
+			if c.telemetryFirst {
+				first = "with"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t\n", mode, c.round, first,
+				c.with.rate, c.without.rate, times(c.rateRatio()), micros(c.with.cpu), micros(c.without.cpu), times(c.cpuRatio()))
+		}
+	}
+	_ = tw.Flush()
+	if n > 1 {
+		for _, mode := range modes {
+			cs := costs[mode]
+			over := func(f func(modeCost) float64) spread { return spreadOf(of(cs, f)) }
+			rr, cr := over(modeCost.rateRatio), over(modeCost.cpuRatio)
+			fmt.Fprintf(w, "  %s: tx/s ratio %s (range %s–%s over %d rounds), median %.0f tx/s with, %.0f without\n",
+				mode, times(rr.median), times(rr.min), times(rr.max), len(cs),
+				over(func(c modeCost) float64 { return c.with.rate }).median,
+				over(func(c modeCost) float64 { return c.without.rate }).median)
+			fmt.Fprintf(w, "  %s: cpu ratio %s (range %s–%s over %d rounds), median %s µs/tx with, %s without\n",
+				mode, times(cr.median), times(cr.min), times(cr.max), len(cs),
+				micros(over(func(c modeCost) float64 { return c.with.cpu }).median),
+				micros(over(func(c modeCost) float64 { return c.without.cpu }).median))
+		}
+	}
+}
+
+// times formats a ratio, "-" when it could not be computed.
+func times(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", x)
+}
+
+// micros formats CPU µs per transaction, "-" when unknown.
+func micros(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", x)
+}
