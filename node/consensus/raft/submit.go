@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chainotel/chainotel/node/chain"
@@ -77,7 +76,10 @@ func (e *Engine) Admit(ctx context.Context, txs []chain.Tx) []error {
 			// A forward call coalesces the txs of many requests: each one's
 			// admission joins the trace of the request that submitted it.
 			traced[tp] = true
-			tctx := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": tp})
+			tctx := ctx
+			if sc, ok := consensus.ParseTraceParent(tp); ok {
+				tctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+			}
 			errs[i] = e.cfg.Pool.Add(tctx, *tx, tx.Hash(), e.cfg.Store, e.params)
 		default:
 			traced[tp] = true
