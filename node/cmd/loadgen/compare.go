@@ -111,9 +111,15 @@ func ratio(a, b float64) float64 {
 type figures struct {
 	rate float64 // committed tx/s
 	cpu  float64 // CPU µs per committed transaction, see cpuPerTx
+	rest float64 // cores the rest of the machine kept busy meanwhile
 }
 
-func figuresOf(r result) figures { return figures{rate: r.rate(), cpu: cpuPerTx(r)} }
+func figuresOf(r result) figures { return figures{rate: r.rate(), cpu: cpuPerTx(r), rest: r.rest} }
+
+// quietLimit is how many cores the rest of the machine may keep busy during
+// a run before the comparison warns that it was not quiet: on an otherwise
+// idle machine the rest is a few hundredths of a core (kernel threads).
+const quietLimit = 0.25
 
 // modeCost is what one round measured for one mode in both configurations.
 type modeCost struct {
@@ -190,8 +196,9 @@ func printComparison(w io.Writer, rounds []compareRound) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "  cpu µs/tx = CPU time of the nodes and the collector (not loadgen) per committed transaction")
 	fmt.Fprintln(w, "  tx/s ratio = with ÷ without, cpu ratio = without ÷ with: for both, below 1x is what telemetry costs")
+	fmt.Fprintln(w, "  other load = cores busy outside loadgen, the nodes and the collector, with / without")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tround\tfirst\ttx/s with\ttx/s without\ttx/s ratio\tcpu µs/tx with\tcpu µs/tx without\tcpu ratio\t")
+	fmt.Fprintln(tw, "mode\tround\tfirst\ttx/s with\ttx/s without\ttx/s ratio\tcpu µs/tx with\tcpu µs/tx without\tcpu ratio\tother load\t")
 	modes, costs := modeCosts(rounds)
 	for _, mode := range modes {
 		for _, c := range costs[mode] {
@@ -199,8 +206,9 @@ func printComparison(w io.Writer, rounds []compareRound) {
 			if c.telemetryFirst {
 				first = "with"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t\n", mode, c.round, first,
-				c.with.rate, c.without.rate, times(c.rateRatio()), micros(c.with.cpu), micros(c.without.cpu), times(c.cpuRatio()))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s / %s\t\n", mode, c.round, first,
+				c.with.rate, c.without.rate, times(c.rateRatio()), micros(c.with.cpu), micros(c.without.cpu), times(c.cpuRatio()),
+				coresOrDash(c.with.rest), coresOrDash(c.without.rest))
 		}
 	}
 	_ = tw.Flush()
@@ -219,6 +227,27 @@ func printComparison(w io.Writer, rounds []compareRound) {
 				micros(over(func(c modeCost) float64 { return c.without.cpu }).median))
 		}
 	}
+	if load, run := busiest(modes, costs); load > quietLimit {
+		fmt.Fprintf(w, "  WARNING: the machine was not quiet: other processes kept up to %.2f cores busy (%s); "+
+			"ratios from such runs measure the competition as much as telemetry\n", load, run)
+	}
+}
+
+// busiest finds the run during which the rest of the machine was busiest.
+func busiest(modes []string, costs map[string][]modeCost) (load float64, run string) {
+	for _, mode := range modes {
+		for _, c := range costs[mode] {
+			for _, f := range []struct {
+				rest float64
+				what string
+			}{{c.with.rest, "with"}, {c.without.rest, "without"}} {
+				if f.rest > load {
+					load, run = f.rest, fmt.Sprintf("round %d, %s telemetry, %s mode", c.round, f.what, mode)
+				}
+			}
+		}
+	}
+	return load, run
 }
 
 // times formats a ratio, "-" when it could not be computed.

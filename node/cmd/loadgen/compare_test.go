@@ -64,11 +64,12 @@ func TestModeCostRatiosReadTheSameWay(t *testing.T) {
 	assert.True(t, math.IsNaN(modeCost{}.rateRatio()), "no throughput without telemetry: no ratio")
 }
 
-// fakeRuns answers runComparison's runs with canned results: rate is the
-// committed tx/s and cpu the nodes' CPU seconds of each mode, per call.
+// fakeRuns answers runComparison's runs with canned results: per call, the
+// committed tx/s of single mode, the nodes' CPU seconds of each mode and the
+// other load on the machine.
 type fakeRuns struct {
 	calls   []bool // the telemetry argument of each call
-	answers [][2]float64
+	answers [][3]float64
 	failAt  int // 1-based call that fails; 0 for none
 }
 
@@ -81,19 +82,20 @@ func (f *fakeRuns) run(d *display) runFunc {
 		}
 		a := f.answers[len(f.calls)-1]
 		return []result{
-			fakeResult(modeSingle, a[0], a[1]),
-			fakeResult(modeBatch, 4*a[0], a[1]),
+			fakeResult(modeSingle, a[0], a[1], a[2]),
+			fakeResult(modeBatch, 4*a[0], a[1], a[2]),
 		}, nil
 	}
 }
 
 // fakeResult is a 10-second run at rate tx/s whose two nodes used cpu
-// seconds between them.
-func fakeResult(mode string, rate, cpu float64) result {
+// seconds between them while the rest of the machine kept rest cores busy.
+func fakeResult(mode string, rate, cpu, rest float64) result {
 	half := time.Duration(cpu / 2 * float64(time.Second))
 	return result{
 		mode: mode, clients: 16, elapsed: 10 * time.Second, sent: uint64(rate * 10), acked: uint64(rate * 10),
-		cpu: map[string]time.Duration{"loadgen": time.Second, "node0": half, "node1": half},
+		cpu:  map[string]time.Duration{"loadgen": time.Second, "node0": half, "node1": half},
+		rest: rest,
 	}
 }
 
@@ -102,9 +104,9 @@ func comparisonConfig(rounds int) config {
 }
 
 func TestRunComparisonAlternatesAndSummarises(t *testing.T) {
-	f := &fakeRuns{answers: [][2]float64{
+	f := &fakeRuns{answers: [][3]float64{
 		// round 1: with, without; round 2: without, with; round 3: with, without
-		{700, 14}, {1000, 12}, {1100, 12}, {900, 15}, {600, 13.2}, {1000, 12},
+		{700, 14, 0.05}, {1000, 12, 0.04}, {1100, 12, 0.05}, {900, 15, 0.05}, {600, 13.2, 0.61}, {1000, 12, 0.05},
 	}}
 	var out, progress bytes.Buffer
 	d := newDisplay(&progress)
@@ -118,10 +120,11 @@ func TestRunComparisonAlternatesAndSummarises(t *testing.T) {
 	assert.Contains(t, progress.String(), "\nloadgen: done\n", "the prefix ends with the comparison")
 	assert.Contains(t, out.String(), "\nround 2/3: spawned 2-node cluster on loopback, telemetry disabled (OTEL_SDK_DISABLED=true)\n")
 	golden(t, "comparison-3-rounds.golden", comparisonOnly(t, out.String()))
+	assert.Contains(t, out.String(), "other processes kept up to 0.61 cores busy (round 3, with telemetry, single mode)")
 }
 
 func TestRunComparisonOneRoundKeepsTheOldShape(t *testing.T) {
-	f := &fakeRuns{answers: [][2]float64{{700, 14}, {1000, 12}}}
+	f := &fakeRuns{answers: [][3]float64{{700, 14, 0.05}, {1000, 12, math.NaN()}}}
 	var out, progress bytes.Buffer
 	d := newDisplay(&progress)
 	require.NoError(t, runComparison(t.Context(), comparisonConfig(1), &out, d, f.run(d)))
@@ -130,10 +133,11 @@ func TestRunComparisonOneRoundKeepsTheOldShape(t *testing.T) {
 	assert.Contains(t, progress.String(), "loadgen: telemetry disabled: starting cluster\n")
 	assert.Contains(t, out.String(), "\nspawned 2-node cluster on loopback, telemetry exported to /bin/otelcol-chain\n")
 	golden(t, "comparison-1-round.golden", comparisonOnly(t, out.String()))
+	assert.NotContains(t, out.String(), "WARNING", "a quiet machine")
 }
 
 func TestRunComparisonFailureKeepsCompletedRounds(t *testing.T) {
-	f := &fakeRuns{answers: [][2]float64{{700, 14}, {1000, 12}}, failAt: 3}
+	f := &fakeRuns{answers: [][3]float64{{700, 14, 0.05}, {1000, 12, 0.05}}, failAt: 3}
 	var out bytes.Buffer
 	d := newDisplay(&bytes.Buffer{})
 	err := runComparison(t.Context(), comparisonConfig(3), &out, d, f.run(d))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -20,15 +21,23 @@ const clockTick = 10 * time.Millisecond
 // other spawned process (the collector of a telemetry run), so a result shows
 // where the machine's cores went: the nodes, or the load generator and the
 // collector competing with them.
+//
+// It also samples the whole machine's busy time, so a result can say how
+// much CPU went to processes it does not measure: other work on a shared
+// machine takes cores from the runs, and a comparison of two runs is only as
+// good as the quiet it had.
 type cpuMeter struct {
-	nodes  []*cluster.Node
-	others map[string]int // name → pid
-	at     time.Time
-	start  map[string]time.Duration
+	nodes     []*cluster.Node
+	others    map[string]int // name → pid
+	at        time.Time
+	start     map[string]time.Duration
+	startBusy time.Duration
+	busyErr   error
 }
 
 func newCPUMeter(nodes []*cluster.Node, others map[string]int) *cpuMeter {
 	m := &cpuMeter{nodes: nodes, others: others}
+	m.startBusy, m.busyErr = machineBusy()
 	m.at, m.start = time.Now(), m.sample()
 	return m
 }
@@ -53,21 +62,62 @@ func (m *cpuMeter) sample() map[string]time.Duration {
 }
 
 // usage returns, per process, the CPU time it used since the meter was made
-// and the cores it kept busy on average meanwhile.
-func (m *cpuMeter) usage() (cpu map[string]time.Duration, cores map[string]float64) {
+// and the cores it kept busy on average meanwhile; and the cores the rest of
+// the machine kept busy (NaN when /proc/stat cannot be read). The rest
+// includes kernel time not charged to any process (interrupts), so it is not
+// zero even on an otherwise idle machine.
+func (m *cpuMeter) usage() (cpu map[string]time.Duration, cores map[string]float64, rest float64) {
 	end, wall := m.sample(), time.Since(m.at).Seconds()
+	endBusy, busyErr := machineBusy()
 	cpu, cores = map[string]time.Duration{}, map[string]float64{}
+	var ours time.Duration
 	for k, v := range end {
 		s, ok := m.start[k]
 		if !ok {
 			continue
 		}
 		cpu[k] = v - s
+		ours += v - s
 		if wall > 0 {
 			cores[k] = (v - s).Seconds() / wall
 		}
 	}
-	return cpu, cores
+	rest = math.NaN()
+	if m.busyErr == nil && busyErr == nil && wall > 0 {
+		rest = max(0, (endBusy-m.startBusy-ours).Seconds()/wall)
+	}
+	return cpu, cores, rest
+}
+
+// machineBusy is the CPU time the whole machine has spent busy so far: the
+// first line of /proc/stat, every state but idle and iowait.
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return parseBusy(line)
+}
+
+// parseBusy reads "cpu  user nice system idle iowait irq softirq steal ..."
+// (guest time is already inside user).
+func parseBusy(line string) (time.Duration, error) {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: first line %q is not the cpu total", shorten(line, 80))
+	}
+	var busy int64
+	for i, name := range []string{"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"} {
+		v, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: cpu %s: %q is not a number", name, f[i+1])
+		}
+		if name != "idle" && name != "iowait" {
+			busy += v
+		}
+	}
+	return time.Duration(busy) * clockTick, nil
 }
 
 // procCPU is the user plus system CPU time of process pid so far.

@@ -32,6 +32,7 @@ type result struct {
 	latencies []time.Duration          // commit latency of each acknowledged transaction
 	cpu       map[string]time.Duration // CPU time each process used meanwhile
 	cores     map[string]float64       // cores each process kept busy meanwhile
+	rest      float64                  // cores the rest of the machine kept busy meanwhile; NaN if unknown
 }
 
 // worker is one client's private tally, merged into the result at the end

@@ -140,6 +140,25 @@ func TestProcCPUReadsAProcess(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestParseBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	d, err := parseBusy("cpu  151744 10 68732 107771 1518 5 2641 3 0 0")
+	require.NoError(t, err)
+	assert.Equal(t, time.Duration(151744+10+68732+5+2641+3)*clockTick, d, "all but idle and iowait")
+
+	for line, wantErr := range map[string]string{
+		"cpu0 1 2 3 4 5 6 7 8":   `first line "cpu0 1 2 3 4 5 6 7 8" is not the cpu total`,
+		"cpu  1 2 3":             "is not the cpu total",
+		"cpu  1 2 x 4 5 6 7 8 9": `cpu system: "x" is not a number`,
+	} {
+		_, err := parseBusy(line)
+		require.ErrorContains(t, err, wantErr, line)
+	}
+	d, err = machineBusy()
+	require.NoError(t, err)
+	assert.Positive(t, d)
+}
+
 func TestFormatCoresPutsLoadgenFirst(t *testing.T) {
 	got := formatCores(map[string]float64{"node1": 0.5, "loadgen": 0.25, "node0": 1})
 	assert.True(t, strings.HasPrefix(got, "loadgen 0.25, node0 1.00, node1 0.50 (total 1.75 of "), got)

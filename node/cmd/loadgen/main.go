@@ -116,7 +116,7 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, o
 		r := l.run(ctx, mode, &c)
 		close(stop)
 		<-shown
-		r.cpu, r.cores = meter.usage()
+		r.cpu, r.cores, r.rest = meter.usage()
 		prof.wait()
 		rs = append(rs, r)
 	}

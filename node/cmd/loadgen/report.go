@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -72,7 +73,7 @@ func printResults(w io.Writer, title string, rs []result) {
 	}
 	for _, r := range rs {
 		if len(r.cores) > 0 {
-			fmt.Fprintf(w, "  %s cpu: %s\n", r.mode, formatCores(r.cores))
+			fmt.Fprintf(w, "  %s cpu: %s, other load %s\n", r.mode, formatCores(r.cores), coresOrDash(r.rest))
 		}
 	}
 	for _, r := range rs {
@@ -80,6 +81,14 @@ func printResults(w io.Writer, title string, rs []result) {
 			fmt.Fprintf(w, "  %s errors: %d x %s\n", r.mode, r.errs[class], class)
 		}
 	}
+}
+
+// coresOrDash formats a number of cores, "-" when unknown.
+func coresOrDash(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", x)
 }
 
 func round(d time.Duration) time.Duration {
