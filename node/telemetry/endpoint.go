@@ -8,15 +8,15 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"google.golang.org/grpc/credentials"
 )
 
 // target is where the OTLP exporters send, resolved from Config and the
 // environment. Only what Config decides is passed to the exporters as an
 // option; everything else is left to the exporters' own reading of the
-// OTEL_EXPORTER_OTLP_* variables, so headers, compression, timeouts and
-// certificates set there keep working.
+// OTEL_EXPORTER_OTLP_* variables (spanExporterSettings for spans, otlploggrpc
+// for logs), so headers, compression, timeouts and certificates set there
+// keep working.
 type target struct {
 	// endpoint is "host:port" to pass explicitly, or "" to leave it to the
 	// environment.
@@ -75,21 +75,6 @@ func (c Config) flagTarget() (target, error) {
 		return target{endpoint: u.Host, describe: raw}, nil
 	}
 	return target{}, fmt.Errorf("%w: OTLPEndpoint: scheme %q of %q: want http or https", ErrInvalidConfig, u.Scheme, raw)
-}
-
-// traceOptions are the explicit options of the OTLP span exporter.
-func (c Config) traceOptions(t target) []otlptracegrpc.Option {
-	var opts []otlptracegrpc.Option
-	if t.endpoint != "" {
-		opts = append(opts, otlptracegrpc.WithEndpoint(t.endpoint))
-	}
-	switch {
-	case c.TLS != nil:
-		opts = append(opts, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(c.TLS.Clone())))
-	case t.insecure:
-		opts = append(opts, otlptracegrpc.WithInsecure())
-	}
-	return opts
 }
 
 // logOptions are the explicit options of the OTLP log exporter.

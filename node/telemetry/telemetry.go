@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/log"
 	logglobal "go.opentelemetry.io/otel/log/global"
 	lognoop "go.opentelemetry.io/otel/log/noop"
@@ -159,7 +158,7 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 
 	spanExp := c.SpanExporter
 	if spanExp == nil {
-		if spanExp, err = otlptracegrpc.New(ctx, c.traceOptions(tgt)...); err != nil {
+		if spanExp, err = newOTLPSpanExporter(c, tgt); err != nil {
 			return fmt.Errorf("otlp trace exporter (%s): %w", tgt.describe, err)
 		}
 	}
