@@ -68,60 +68,93 @@ func New(max int, tracer trace.Tracer) *Pool {
 // Add admits tx (whose hash is h, whose format was checked) after the
 // state-transition and gas checks against state plus what is pending. It
 // returns ErrDuplicate, ErrFull, or the chain validation error.
+//
+// Its spans, mempool.add and validate.state_transition under it, are made
+// outside the pool's lock, which every admission waits for: the
+// state-transition check is timed under the lock and becomes a span with
+// those times once the lock is released.
 func (p *Pool) Add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params) error {
 	ctx, span := p.tracer.Start(ctx, semconv.SpanMempoolAdd, trace.WithAttributes(attribute.String(semconv.TxHashKey, h.String())))
 	defer span.End()
-	err := p.add(ctx, tx, h, state, params, span)
+	var st *transition
+	if span.IsRecording() {
+		st = new(transition)
+	}
+	size, err := p.add(tx, h, state, params, st)
+	if st != nil {
+		span.SetAttributes(attribute.Int(semconv.MempoolSizeKey, size))
+		if st.ran {
+			p.traceTransition(ctx, st)
+		}
+	}
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	return err
 }
 
-// checkTransition runs the validate.state_transition stage, as a span when
-// traced.
-func (p *Pool) checkTransition(ctx context.Context, tx *chain.Tx, acct chain.Account, traced bool) error {
-	if !traced {
-		return chain.CheckTransition(tx, acct)
-	}
-	_, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition,
-		trace.WithAttributes(attribute.Int64(semconv.AccountNonceKey, int64(acct.Nonce))))
-	defer span.End()
-	err := chain.CheckTransition(tx, acct)
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+// transition is what the validate.state_transition stage did, recorded
+// under the pool's lock for a span made after it.
+type transition struct {
+	ran        bool
+	start, end time.Time
+	nonce      uint64 // the account's nonce with its pending transactions
+	err        error
+}
+
+// traceTransition writes the validate.state_transition span of st.
+func (p *Pool) traceTransition(ctx context.Context, st *transition) {
+	_, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition, trace.WithTimestamp(st.start),
+		trace.WithAttributes(attribute.Int64(semconv.AccountNonceKey, int64(st.nonce))))
+	if st.err != nil {
+		span.SetStatus(codes.Error, st.err.Error())
 		span.SetAttributes(attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
 	}
-	return err
+	span.End(trace.WithTimestamp(st.end))
+}
+
+// checkTransition runs the validate.state_transition stage, recording it in
+// st when st is not nil.
+func checkTransition(tx *chain.Tx, acct chain.Account, st *transition) error {
+	if st == nil {
+		return chain.CheckTransition(tx, acct)
+	}
+	st.ran, st.nonce, st.start = true, acct.Nonce, time.Now()
+	st.err = chain.CheckTransition(tx, acct)
+	st.end = time.Now()
+	return st.err
 }
 
 // AddUntraced is Add without its spans, for the transactions of a batch
 // after the first: a batch of thousands would otherwise make thousands of
 // spans (the API does not trace them one by one either).
-func (p *Pool) AddUntraced(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params) error {
-	return p.add(ctx, tx, h, state, params, trace.SpanFromContext(context.Background()))
+func (p *Pool) AddUntraced(tx chain.Tx, h chain.Hash, state State, params *chain.Params) error {
+	_, err := p.add(tx, h, state, params, nil)
+	return err
 }
 
-func (p *Pool) add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params, span trace.Span) error {
+// add admits tx under the pool's lock and returns the number of pending
+// transactions it found there.
+func (p *Pool) add(tx chain.Tx, h chain.Hash, state State, params *chain.Params, st *transition) (size int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	span.SetAttributes(attribute.Int(semconv.MempoolSizeKey, len(p.byHash)))
+	size = len(p.byHash)
 	if _, dup := p.byHash[h]; dup {
-		return fmt.Errorf("%w: %s is already pending", ErrDuplicate, h)
+		return size, fmt.Errorf("%w: %s is already pending", ErrDuplicate, h)
 	}
 	if len(p.byHash) >= p.max {
-		return fmt.Errorf("%w: %d transactions pending, try again shortly", ErrFull, len(p.byHash))
+		return size, fmt.Errorf("%w: %d transactions pending, try again shortly", ErrFull, len(p.byHash))
 	}
 	committed, err := state.HasTx(h)
 	if err != nil {
-		return fmt.Errorf("check tx %s: %w", h, err)
+		return size, fmt.Errorf("check tx %s: %w", h, err)
 	}
 	if committed {
-		return fmt.Errorf("%w: %s is already committed", ErrDuplicate, h)
+		return size, fmt.Errorf("%w: %s is already committed", ErrDuplicate, h)
 	}
 	acct, err := state.Account(tx.From)
 	if err != nil {
-		return fmt.Errorf("read account %s: %w", tx.From, err)
+		return size, fmt.Errorf("read account %s: %w", tx.From, err)
 	}
 	s := p.senders[tx.From]
 	if s != nil { // as the account will be once the pending ones are applied
@@ -130,12 +163,11 @@ func (p *Pool) add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, 
 	}
 	// The validate.state_transition stage runs here, on the leader, where
 	// the pending transactions of the sender are known.
-	err = p.checkTransition(ctx, &tx, acct, span.IsRecording())
-	if err != nil {
-		return err
+	if err := checkTransition(&tx, acct, st); err != nil {
+		return size, err
 	}
 	if err := params.CheckGas(&tx); err != nil {
-		return err
+		return size, err
 	}
 	if s == nil {
 		s = &sender{}
@@ -154,7 +186,7 @@ func (p *Pool) add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, 
 	case p.ready <- struct{}{}:
 	default:
 	}
-	return nil
+	return size, nil
 }
 
 // Ready is signalled when a transaction joins the queue.
