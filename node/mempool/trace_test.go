@@ -15,7 +15,9 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-func TestAddTracesAndAddUntracedDoesNot(t *testing.T) {
+// tracedPool is a pool whose spans go to exp, over a store at genesis g.
+func tracedPool(t *testing.T) (*Pool, *store.Store, *chain.Genesis, *tracetest.InMemoryExporter) {
+	t.Helper()
 	s, err := store.Open(t.TempDir(), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
@@ -23,7 +25,11 @@ func TestAddTracesAndAddUntracedDoesNot(t *testing.T) {
 	require.NoError(t, s.InitGenesis(g))
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	p := New(10, tp.Tracer("test"))
+	return New(10, tp.Tracer("test")), s, g, exp
+}
+
+func TestAddTracesAndAddUntracedDoesNot(t *testing.T) {
+	p, s, g, exp := tracedPool(t)
 	ctx := context.Background()
 
 	traced := chain.Tx{From: "0xabc", To: "0xdef", Amount: 1, ID: "traced"}
@@ -46,14 +52,7 @@ func TestAddTracesAndAddUntracedDoesNot(t *testing.T) {
 // after it: it must still be mempool.add's child, inside its time, with the
 // check's outcome.
 func TestStateTransitionSpanIsInsideMempoolAdd(t *testing.T) {
-	s, err := store.Open(t.TempDir(), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	g := chain.DevGenesis([]string{"node0"}, time.Unix(1_700_000_000, 0))
-	require.NoError(t, s.InitGenesis(g))
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	p := New(10, tp.Tracer("test"))
+	p, s, g, exp := tracedPool(t)
 
 	ok := chain.Tx{From: "0xabc", To: "0xdef", Amount: 1, ID: "ok"}
 	require.NoError(t, p.Add(context.Background(), ok, ok.Hash(), s, &g.Consensus))
