@@ -10,6 +10,7 @@ import (
 
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
+	"github.com/chainotel/chainotel/node/mempool"
 )
 
 // forwardTimeout bounds one forward call to the leader.
@@ -29,19 +30,26 @@ const (
 // has processed its own election, and a forward may fail on a connection
 // still being made: then no leader change is coming to wake it, so it also
 // retries after a short, growing pause.
+//
+// A forward that failed in transit may have reached the leader all the same,
+// so once one has, a later try that finds a transaction already pending or
+// committed finds that same submission, not a duplicate: it is admitted, and
+// the caller hears of its commit as usual.
 func (e *Engine) Submit(ctx context.Context, txs []chain.Tx) []error {
 	retry := submitRetryMin
+	unsure := false // an earlier forward's outcome is unknown
 	for {
 		lead := e.leader.Load()
 		watch := e.leaderWatch()
 		if lead == e.id {
-			return e.Admit(ctx, txs)
+			return ownDuplicates(e.Admit(ctx, txs), unsure)
 		}
 		if lead != 0 {
 			errs, err := e.forward(ctx, e.names[lead], txs)
 			if err == nil && !allNotLeader(errs) {
-				return errs
+				return ownDuplicates(errs, unsure)
 			}
+			unsure = unsure || err != nil
 		}
 		pause := time.NewTimer(retry)
 		retry = min(2*retry, submitRetryMax)
@@ -84,6 +92,21 @@ func (e *Engine) Admit(ctx context.Context, txs []chain.Tx) []error {
 		default:
 			traced[tp] = true
 			errs[i] = e.cfg.Pool.Add(ctx, *tx, tx.Hash(), e.cfg.Store, e.params)
+		}
+	}
+	return errs
+}
+
+// ownDuplicates clears the duplicate errors of a retry after a forward of
+// unknown outcome (unsure): those transactions are pending or committed
+// because the earlier try reached the leader.
+func ownDuplicates(errs []error, unsure bool) []error {
+	if !unsure {
+		return errs
+	}
+	for i, err := range errs {
+		if errors.Is(err, mempool.ErrDuplicate) {
+			errs[i] = nil
 		}
 	}
 	return errs
