@@ -34,9 +34,10 @@ const (
 	PanicExitCode = 2
 )
 
-// Standard OpenTelemetry environment variables read here. The OTLP exporters
-// read their own OTEL_EXPORTER_OTLP_* variables; these are the ones this
-// package interprets itself.
+// Standard OpenTelemetry environment variables read here. The span
+// exporter's OTEL_EXPORTER_OTLP_* variables are in spanexporter.go, and the
+// log exporter (otlploggrpc) reads its own; these are the ones that decide
+// the target both share (resolveTarget).
 const (
 	envSDKDisabled     = "OTEL_SDK_DISABLED"
 	envBSPQueueSize    = "OTEL_BSP_MAX_QUEUE_SIZE"
@@ -53,6 +54,14 @@ const (
 	envOTLPInsecure    = "OTEL_EXPORTER_OTLP_INSECURE"
 	envOTLPCertificate = "OTEL_EXPORTER_OTLP_CERTIFICATE"
 )
+
+// envTransportSecurity are the variables with which the environment, for
+// both signals or one, decides between TLS and plain text.
+var envTransportSecurity = []string{
+	envOTLPInsecure, envOTLPCertificate,
+	"OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_LOGS_INSECURE", "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+}
 
 // Config says what Setup builds. Zero values mean the documented default.
 type Config struct {

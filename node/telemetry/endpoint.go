@@ -42,7 +42,10 @@ func (c Config) resolveTarget() (target, error) {
 	// TLS to localhost, which a collector started by `make run` does not
 	// speak; plain text is the default unless TLS is asked for somewhere.
 	t := target{endpoint: DefaultOTLPEndpoint, describe: DefaultOTLPEndpoint}
-	envDecides := os.Getenv(envOTLPInsecure) != "" || os.Getenv(envOTLPCertificate) != ""
+	envDecides := false
+	for _, name := range envTransportSecurity {
+		envDecides = envDecides || os.Getenv(name) != ""
+	}
 	t.insecure = c.TLS == nil && !envDecides
 	return t, nil
 }

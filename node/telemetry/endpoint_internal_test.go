@@ -20,6 +20,8 @@ func TestResolveTarget(t *testing.T) {
 		{name: "nothing set: the local collector in plain text", wantEndpoint: "localhost:4317", wantInsecure: true},
 		{name: "nothing set, TLS given", tls: tlsCfg, wantEndpoint: "localhost:4317"},
 		{name: "nothing set, env asks for TLS", env: map[string]string{envOTLPCertificate: "/ca.pem"}, wantEndpoint: "localhost:4317"},
+		{name: "nothing set, traces env asks for TLS", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": "/ca.pem"}, wantEndpoint: "localhost:4317"},
+		{name: "nothing set, traces env decides on plain text", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_INSECURE": "false"}, wantEndpoint: "localhost:4317"},
 		{name: "flag host:port", flag: "collector:4317", wantEndpoint: "collector:4317", wantInsecure: true},
 		{name: "flag host:port with TLS", flag: "collector:4317", tls: tlsCfg, wantEndpoint: "collector:4317"},
 		{name: "flag http URL", flag: "http://collector:4317", wantEndpoint: "collector:4317", wantInsecure: true},
@@ -30,7 +32,7 @@ func TestResolveTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{envOTLPEndpoint, envOTLPTraces, envOTLPLogs, envOTLPInsecure, envOTLPCertificate} {
+			for _, k := range append([]string{envOTLPEndpoint, envOTLPTraces, envOTLPLogs}, envTransportSecurity...) {
 				t.Setenv(k, "")
 			}
 			for k, v := range tt.env {
