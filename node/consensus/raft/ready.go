@@ -192,6 +192,11 @@ func (e *Engine) apply(ctx context.Context, n raft.Node, ents []raftpb.Entry) er
 			if err := e.cfg.Store.SetAppliedIndex(ctx, ent.Index); err != nil {
 				return err
 			}
+			// The empty entry a new leader appends is what its proposer
+			// waits for before cutting blocks (termStart): without this
+			// wake-up, transactions queued before it was applied waited
+			// for the next one to arrive, up to their commit timeout.
+			e.wakeProposer()
 		}
 	}
 	return nil
@@ -254,11 +259,16 @@ func (e *Engine) applyBlock(ctx context.Context, b *chain.Block, index uint64) (
 			semconv.StateRootKey, b.Header.StateRoot.String(), semconv.BlockTxCountKey, len(b.Txs))
 		e.cfg.OnApplied(b)
 	}
+	e.wakeProposer()
+	return applied, nil
+}
+
+// wakeProposer tells the proposer that the applied index moved.
+func (e *Engine) wakeProposer() {
 	select {
 	case e.appliedCh <- struct{}{}:
 	default:
 	}
-	return applied, nil
 }
 
 // snapData is what a raft snapshot holds: not the state itself (that is in

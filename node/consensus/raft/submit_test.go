@@ -100,3 +100,19 @@ func TestSubmitAfterALostForwardTakesItsOwnDuplicateAsAdmitted(t *testing.T) {
 		})
 	}
 }
+
+// A new leader cuts no block before it applied the empty entry of its term,
+// so applying that entry must wake the proposer: transactions queued before
+// it waited for the next one to arrive (a cluster test's first transfers
+// timed out after 10 s).
+func TestApplyingTheLeadersEmptyEntryWakesTheProposer(t *testing.T) {
+	e := followerOf(t, &scriptedLeader{})
+	applied := e.cfg.Store.AppliedIndex()
+	require.NoError(t, e.apply(context.Background(), nil, []raftpb.Entry{{Type: raftpb.EntryNormal, Index: applied + 1, Term: 2}}))
+	require.Equal(t, applied+1, e.cfg.Store.AppliedIndex())
+	select {
+	case <-e.appliedCh:
+	default:
+		t.Fatal("the proposer was not woken")
+	}
+}
