@@ -263,11 +263,19 @@ func pickMillis(v time.Duration, envName string, def time.Duration) (time.Durati
 // neither true nor false rather than guessing.
 func sdkDisabled() (bool, error) {
 	raw := strings.TrimSpace(os.Getenv(envSDKDisabled))
-	switch strings.ToLower(raw) {
-	case "", "false":
+	if raw == "" {
 		return false, nil
-	case "true":
-		return true, nil
 	}
-	return false, fmt.Errorf("%w: %s: want true or false, got %q", ErrInvalidEnv, envSDKDisabled, raw)
+	return parseEnvBool(envSDKDisabled, raw)
+}
+
+// parseEnvBool reads a boolean variable: true or false, in any case.
+func parseEnvBool(name, raw string) (bool, error) {
+	switch {
+	case strings.EqualFold(raw, "true"):
+		return true, nil
+	case strings.EqualFold(raw, "false"):
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: %s: want true or false, got %q", ErrInvalidEnv, name, raw)
 }

@@ -53,31 +53,46 @@ func (c Config) resolveTarget() (target, error) {
 // flagTarget interprets --otlp-endpoint.
 func (c Config) flagTarget() (target, error) {
 	raw := c.OTLPEndpoint
-	if !strings.Contains(raw, "://") {
-		if _, _, err := net.SplitHostPort(raw); err != nil {
-			return target{}, fmt.Errorf("%w: OTLPEndpoint: want host:port or a URL, got %q: %v",
-				ErrInvalidConfig, raw, err)
-		}
-		return target{endpoint: raw, insecure: c.TLS == nil, describe: raw}, nil
-	}
-	u, err := url.Parse(raw)
+	host, scheme, _, err := parseEndpoint(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("%w: OTLPEndpoint: %q: %v", ErrInvalidConfig, raw, err)
+		return target{}, fmt.Errorf("%w: OTLPEndpoint: %v", ErrInvalidConfig, err)
 	}
-	if u.Host == "" {
-		return target{}, fmt.Errorf("%w: OTLPEndpoint: %q has no host", ErrInvalidConfig, raw)
-	}
-	switch strings.ToLower(u.Scheme) {
+	switch scheme {
+	case "":
+		return target{endpoint: host, insecure: c.TLS == nil, describe: raw}, nil
 	case "http":
 		if c.TLS != nil {
 			return target{}, fmt.Errorf("%w: OTLPEndpoint: %q asks for plain text but TLS is configured; use https://",
 				ErrInvalidConfig, raw)
 		}
-		return target{endpoint: u.Host, insecure: true, describe: raw}, nil
-	case "https":
-		return target{endpoint: u.Host, describe: raw}, nil
+		return target{endpoint: host, insecure: true, describe: raw}, nil
 	}
-	return target{}, fmt.Errorf("%w: OTLPEndpoint: scheme %q of %q: want http or https", ErrInvalidConfig, u.Scheme, raw)
+	return target{endpoint: host, describe: raw}, nil
+}
+
+// parseEndpoint reads an OTLP/gRPC endpoint as --otlp-endpoint and the
+// endpoint variables give it: host:port, or an http or https URL whose
+// scheme (lowercase; "" for host:port) decides transport security. Its
+// errors say what is wrong with raw; the caller says where raw came from.
+func parseEndpoint(raw string) (host, scheme, path string, err error) {
+	if !strings.Contains(raw, "://") {
+		if _, _, err := net.SplitHostPort(raw); err != nil {
+			return "", "", "", fmt.Errorf("want host:port or a URL, got %q: %v", raw, err)
+		}
+		return raw, "", "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", "", fmt.Errorf("%q: %v", raw, err)
+	}
+	scheme = strings.ToLower(u.Scheme)
+	switch {
+	case scheme != "http" && scheme != "https":
+		return "", "", "", fmt.Errorf("scheme %q of %q: want http or https", u.Scheme, raw)
+	case u.Host == "":
+		return "", "", "", fmt.Errorf("%q has no host", raw)
+	}
+	return u.Host, scheme, u.Path, nil
 }
 
 // logOptions are the explicit options of the OTLP log exporter.

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -485,39 +484,17 @@ func otlpEnv(key string) (name, value string, ok bool) {
 	return "", "", false
 }
 
-// parseEnvEndpoint reads an endpoint variable: host:port, or an http or
-// https URL whose scheme is returned (lowercase) to decide transport security.
+// parseEnvEndpoint reads an endpoint variable (see parseEndpoint). A URL
+// with a path is refused: that is an OTLP/HTTP URL, which gRPC cannot reach.
 func parseEnvEndpoint(name, raw string) (host, scheme string, err error) {
-	if !strings.Contains(raw, "://") {
-		if _, _, err := net.SplitHostPort(raw); err != nil {
-			return "", "", fmt.Errorf("%w: %s: want host:port or an http(s) URL, got %q: %v", ErrInvalidEnv, name, raw, err)
-		}
-		return raw, "", nil
-	}
-	u, err := url.Parse(raw)
+	host, scheme, path, err := parseEndpoint(raw)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %s: %q: %v", ErrInvalidEnv, name, raw, err)
+		return "", "", fmt.Errorf("%w: %s: %v", ErrInvalidEnv, name, err)
 	}
-	scheme = strings.ToLower(u.Scheme)
-	switch {
-	case scheme != "http" && scheme != "https":
-		return "", "", fmt.Errorf("%w: %s: scheme %q of %q: want http or https", ErrInvalidEnv, name, u.Scheme, raw)
-	case u.Host == "":
-		return "", "", fmt.Errorf("%w: %s: %q has no host", ErrInvalidEnv, name, raw)
-	case u.Path != "" && u.Path != "/":
+	if path != "" && path != "/" {
 		return "", "", fmt.Errorf("%w: %s: %q has a path, which OTLP/gRPC does not take (an OTLP/HTTP URL?)", ErrInvalidEnv, name, raw)
 	}
-	return u.Host, scheme, nil
-}
-
-func parseEnvBool(name, raw string) (bool, error) {
-	switch {
-	case strings.EqualFold(raw, "true"):
-		return true, nil
-	case strings.EqualFold(raw, "false"):
-		return false, nil
-	}
-	return false, fmt.Errorf("%w: %s: want true or false, got %q", ErrInvalidEnv, name, raw)
+	return host, scheme, nil
 }
 
 // parseEnvHeaders reads key=value pairs separated by commas; values are
