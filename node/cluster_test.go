@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,24 +21,6 @@ import (
 	"github.com/chainotel/chainotel/node/pki"
 )
 
-// syncBuffer is a log sink the test reads while nodes write to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testCluster is three in-process nodes on loopback with real TLS and Badger.
 type testCluster struct {
 	t       *testing.T
@@ -54,7 +35,7 @@ type runningNode struct {
 	node   *Node
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *testproc.SyncBuffer
 }
 
 func newTestCluster(t *testing.T) *testCluster {
@@ -100,7 +81,7 @@ func newTestCluster(t *testing.T) *testCluster {
 
 func (c *testCluster) start(i int) {
 	c.t.Helper()
-	logs := &syncBuffer{}
+	logs := &testproc.SyncBuffer{}
 	cfg := c.cfgs[i]
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n, err := New(cfg)

@@ -21,7 +21,7 @@ import (
 )
 
 func TestOneListenerRefusesWhatIsNotHTTPOrTLS13(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testproc.SyncBuffer{}
 	var certs string
 	base := startSingle(t, []string{"node0"}, func(_ *chain.Genesis, c *Config) {
 		c.Logger = newTestLogger(logs)

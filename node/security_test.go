@@ -189,7 +189,7 @@ func (peerCodec) Unmarshal(b []byte, v any) error { return v.(*rawMessage).Unmar
 // while another client (another loopback address) still commits.
 func TestOneClientFloodIsBounded(t *testing.T) {
 	const limit = 4
-	logs := &syncBuffer{}
+	logs := &testproc.SyncBuffer{}
 	node := startSingle(t, []string{"node0"}, func(_ *chain.Genesis, c *Config) {
 		c.Logger = newTestLogger(logs)
 		c.MaxClientRequests = limit

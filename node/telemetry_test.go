@@ -81,13 +81,13 @@ type telemetryNode struct {
 	single
 	spans  *tracetest.InMemoryExporter
 	logs   *logStore
-	stderr *syncBuffer
+	stderr *testproc.SyncBuffer
 	exits  chan int
 }
 
 func startTelemetryNode(t *testing.T) telemetryNode {
 	t.Helper()
-	tn := telemetryNode{spans: tracetest.NewInMemoryExporter(), logs: &logStore{}, stderr: &syncBuffer{},
+	tn := telemetryNode{spans: tracetest.NewInMemoryExporter(), logs: &logStore{}, stderr: &testproc.SyncBuffer{},
 		exits: make(chan int, 1)}
 	tn.single = startSingle(t, []string{"node0"}, func(g *chain.Genesis, c *Config) {
 		reg := prometheus.NewRegistry()

@@ -1,12 +1,10 @@
 package telemetry_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,30 +17,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/chainotel/chainotel/internal/testproc"
 	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
 // waitFor bounds every wait on the background export in these tests.
 const waitFor = 10 * time.Second
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // keepOnShutdown keeps an in-memory exporter's spans past Shutdown (which
 // would reset them), so tests can look at what a shutdown flushed.
@@ -57,7 +38,7 @@ type harness struct {
 	spans   *tracetest.InMemoryExporter
 	logs    *recordingLogExporter
 	reg     *prometheus.Registry
-	stderr  *syncBuffer
+	stderr  *testproc.SyncBuffer
 	logFile string
 	exits   chan int
 }
@@ -80,7 +61,7 @@ func newHarness(t *testing.T, mutate func(*telemetry.Config)) *harness {
 		spans:  tracetest.NewInMemoryExporter(),
 		logs:   &recordingLogExporter{},
 		reg:    prometheus.NewRegistry(),
-		stderr: &syncBuffer{},
+		stderr: &testproc.SyncBuffer{},
 		exits:  make(chan int, 4),
 	}
 	c := baseConfig(t)
