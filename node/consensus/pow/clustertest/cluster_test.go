@@ -25,6 +25,13 @@ import (
 // a shared machine.
 const hashRate = "100000"
 
+// commitTimeout is how long POST /tx waits for its block. A node cut off
+// from the others mines alone at a third of the cluster's rate, about one
+// block in three seconds, so the default 10 s left a partitioned node's
+// transaction unmined a few times in a hundred (blocks come as a Poisson
+// process: no block in 10 s has odds of about e^-3.3).
+const commitTimeout = "60s"
+
 type status struct {
 	Height uint64 `json:"height"`
 	Peers  int    `json:"peers_up"`
@@ -54,7 +61,7 @@ type powCluster struct {
 
 func newCluster(t *testing.T) *powCluster {
 	c := &powCluster{t: t, bin: testbin.Blockchain(t), dir: t.TempDir(), ports: testproc.FreePorts(t, 6),
-		links: make(map[[2]int]*link), procs: make([]*testproc.Proc, 3), client: &http.Client{Timeout: 30 * time.Second}}
+		links: make(map[[2]int]*link), procs: make([]*testproc.Proc, 3), client: &http.Client{Timeout: 90 * time.Second}}
 	c.cli("certs", "--dir", "certs", "--nodes", "node0,node1,node2")
 	c.cli("init", "--consensus", "pow", "--data-dir", "data", "--nodes", "node0,node1,node2")
 	for i := range 3 {
@@ -88,6 +95,7 @@ func (c *powCluster) start(i int) {
 		"--peers=" + strings.Join(peers, ","),
 		"--consensus=pow",
 		"--pow-max-hashrate=" + hashRate,
+		"--commit-timeout=" + commitTimeout,
 		"--log-level=debug",
 	}
 	c.procs[i] = testproc.Start(c.t, "node"+strconv.Itoa(i), c.bin, args, testproc.Options{Dir: c.dir, Env: []string{"OTEL_SDK_DISABLED=true"}})
