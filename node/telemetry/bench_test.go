@@ -31,12 +31,12 @@ func BenchmarkSpanStartEnd(b *testing.B) {
 			return sdktrace.NewBatchSpanProcessor(discardExporter{},
 				sdktrace.WithMaxQueueSize(settings.queueSize), sdktrace.WithBatchTimeout(time.Second))
 		},
-		"gated": func() sdktrace.SpanProcessor {
+		"batcher": func() sdktrace.SpanProcessor {
 			m := newMetricSet(new(atomic.Int64), new(atomic.Int64))
-			return newSpanPipeline(discardExporter{}, settings, newSlots(settings.queueSize), m.spans)
+			return newSpanBatcher(discardExporter{}, settings, newSlots(settings.queueSize), m.spans)
 		},
 	}
-	for _, name := range []string{"sdk-batch", "gated"} {
+	for _, name := range []string{"sdk-batch", "batcher"} {
 		b.Run(name, func(b *testing.B) {
 			tp := sdktrace.NewTracerProvider(
 				sdktrace.WithSampler(sdktrace.AlwaysSample()),

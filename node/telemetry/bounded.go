@@ -5,22 +5,16 @@ import (
 	"sync/atomic"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// Why a gate in front of the SDK's batch processors: the batch span processor
-// drops on a full queue without blocking, but only counts drops in a private
-// field (or, behind OTEL_GO_X_OBSERVABILITY, in the global MeterProvider), and
-// the batch log processor silently overwrites its oldest record. The gate
-// bounds what the pipeline holds itself and counts what it turns away; the
-// counting exporter behind the processor gives the slots back. Since the gate
-// never admits more than the processor's queue can hold, the processor never
-// drops anything on its own, and every span or record ends up in exactly one
-// counter: dropped (queue_full), exported, or dropped (export_failed).
-
-// flushHeadroom is extra room in the span processor's queue for the markers
-// ForceFlush puts in it, so a flush never takes the place of a span.
-const flushHeadroom = 64
+// Why a gate in front of the SDK's batch log processor: it silently
+// overwrites its oldest record when its queue is full. The gate bounds what
+// the pipeline holds itself and counts what it turns away; the counting
+// exporter behind the processor gives the slots back. Since the gate never
+// admits more than the processor's queue can hold, the processor never drops
+// anything on its own, and every record ends up in exactly one counter:
+// dropped (queue_full), exported, or dropped (export_failed). Spans have
+// their own processor with the same accounting (spanbatcher.go).
 
 // slots bounds the spans (or log records) held between the moment they end
 // and the moment the export that carries them returns.
@@ -43,67 +37,8 @@ func (s *slots) take() bool {
 // release gives back n slots once their export has returned.
 func (s *slots) release(n int) { s.held.Add(-int64(n)) }
 
-// spanGate admits ended spans into the batch span processor while there is
-// room and drops the rest. OnEnd is called from any goroutine that ends a span
-// and never blocks.
-type spanGate struct {
-	next    sdktrace.SpanProcessor
-	slots   *slots
-	m       selfMetrics
-	stopped atomic.Bool
-}
-
-var _ sdktrace.SpanProcessor = (*spanGate)(nil)
-
-func (g *spanGate) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) { g.next.OnStart(ctx, s) }
-
-func (g *spanGate) OnEnd(s sdktrace.ReadOnlySpan) {
-	// The batch processor ignores unsampled spans; so do the slots.
-	if g.stopped.Load() || !s.SpanContext().IsSampled() {
-		return
-	}
-	if !g.slots.take() {
-		g.m.droppedFull.Inc()
-		return
-	}
-	g.next.OnEnd(s)
-}
-
-func (g *spanGate) Shutdown(ctx context.Context) error {
-	g.stopped.Store(true)
-	return g.next.Shutdown(ctx)
-}
-
-func (g *spanGate) ForceFlush(ctx context.Context) error { return g.next.ForceFlush(ctx) }
-
-// countingSpanExporter gives slots back and counts the outcome of each export.
-// The batch processor calls it from one goroutine at a time.
-type countingSpanExporter struct {
-	next  sdktrace.SpanExporter
-	slots *slots
-	m     selfMetrics
-}
-
-var _ sdktrace.SpanExporter = (*countingSpanExporter)(nil)
-
-func (e *countingSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	err := e.next.ExportSpans(ctx, spans)
-	e.slots.release(len(spans))
-	n := float64(len(spans))
-	if err != nil {
-		// The processor starts a new batch whatever the outcome, so these
-		// spans are gone.
-		e.m.failures.Inc()
-		e.m.droppedExport.Add(n)
-		return err
-	}
-	e.m.exported.Add(n)
-	return nil
-}
-
-func (e *countingSpanExporter) Shutdown(ctx context.Context) error { return e.next.Shutdown(ctx) }
-
-// logGate is spanGate for log records. OnEmit is called from any goroutine
+// logGate admits log records into the batch log processor while there is
+// room and drops the rest. OnEmit is called from any goroutine
 // that logs and never blocks.
 type logGate struct {
 	next    sdklog.Processor
@@ -136,7 +71,7 @@ func (g *logGate) Shutdown(ctx context.Context) error {
 
 func (g *logGate) ForceFlush(ctx context.Context) error { return g.next.ForceFlush(ctx) }
 
-// countingLogExporter is countingSpanExporter for log records.
+// countingLogExporter gives slots back and counts the outcome of each export.
 type countingLogExporter struct {
 	next  sdklog.Exporter
 	slots *slots
@@ -164,19 +99,6 @@ func (e *countingLogExporter) Export(ctx context.Context, records []sdklog.Recor
 func (e *countingLogExporter) Shutdown(ctx context.Context) error { return e.next.Shutdown(ctx) }
 
 func (e *countingLogExporter) ForceFlush(ctx context.Context) error { return e.next.ForceFlush(ctx) }
-
-// newSpanPipeline is the bounded span pipeline: gate → batch span processor →
-// counting exporter → exp.
-func newSpanPipeline(exp sdktrace.SpanExporter, b batchSettings, s *slots, m selfMetrics) *spanGate {
-	bsp := sdktrace.NewBatchSpanProcessor(
-		&countingSpanExporter{next: exp, slots: s, m: m},
-		sdktrace.WithMaxQueueSize(b.queueSize+flushHeadroom),
-		sdktrace.WithMaxExportBatchSize(b.batchSize),
-		sdktrace.WithBatchTimeout(b.batchTimeout),
-		sdktrace.WithExportTimeout(b.exportTimeout),
-	)
-	return &spanGate{next: bsp, slots: s, m: m}
-}
 
 // newLogPipeline is the bounded log pipeline: gate → batch log processor →
 // counting exporter → exp.

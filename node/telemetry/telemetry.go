@@ -173,7 +173,7 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 		sdktrace.WithResource(res),
 		// The node samples nothing away: policy lives in the collector.
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithSpanProcessor(newSpanPipeline(spanExp, spanBatch, spanSlots, t.metrics.spans)),
+		sdktrace.WithSpanProcessor(newSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans)),
 	)
 	t.lp = sdklog.NewLoggerProvider(
 		sdklog.WithResource(res),
