@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
@@ -62,7 +63,7 @@ func run(ctx context.Context, cfg config, out io.Writer, d *display) (err error)
 		if err := waitTargets(ctx, l.client, cfg, d); err != nil {
 			return err
 		}
-		rs, err := runModes(ctx, l, d, nil, nil, "")
+		rs, err := runModes(ctx, l, d, nil, nil, nil, "")
 		if err != nil {
 			return err
 		}
@@ -91,10 +92,18 @@ func spawnTitle(cfg config, telemetry bool) string {
 	return fmt.Sprintf("spawned %d-node cluster on loopback, %s", cfg.nodes, how)
 }
 
-// runModes runs each configured mode in turn, showing progress; nodes, if
-// given, are profiled during each mode into profileDir. The CPU of nodes and
+// runModes runs each configured mode in turn, showing progress; with a
+// profileDir, the nodes and the profiled processes (name → base URL of their
+// /debug/pprof) are profiled during each mode into it. The CPU of nodes and
 // of others (name → pid) is reported with each result.
-func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, others map[string]int, profileDir string) ([]result, error) {
+func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, others map[string]int, profiled map[string]string, profileDir string) ([]result, error) {
+	targets := maps.Clone(profiled)
+	if targets == nil {
+		targets = map[string]string{}
+	}
+	for _, n := range nodes {
+		targets[n.ID] = n.Health
+	}
 	var rs []result
 	for _, mode := range l.cfg.modes {
 		if err := ctx.Err(); err != nil {
@@ -103,7 +112,7 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, o
 		d.status(fmt.Sprintf("running %s for %v (%s)", mode, l.cfg.duration, describeMode(l.cfg, mode)))
 		var prof *profiler
 		if profileDir != "" {
-			prof = startProfiles(ctx, l.client, nodes, profileDir, mode, l.cfg.duration, d)
+			prof = startProfiles(ctx, l.client, targets, profileDir, mode, l.cfg.duration, d)
 		}
 		meter := newCPUMeter(nodes, others)
 		var c counters

@@ -13,13 +13,16 @@ import (
 	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
 
-// profiler fetches CPU profiles of the nodes while a mode runs, from the
-// standard net/http/pprof handler on their health ports.
+// profiler fetches CPU profiles while a mode runs, from the standard
+// net/http/pprof handler of the nodes (on their health ports) and of the
+// collector (its pprof extension).
 type profiler struct {
 	wg sync.WaitGroup
 }
 
-func startProfiles(ctx context.Context, client *cluster.Client, nodes []*cluster.Node, dir, mode string, d time.Duration, disp *display) *profiler {
+// startProfiles profiles each target (name → base URL of its /debug/pprof)
+// for most of d, into dir/<mode>-<name>.pprof.
+func startProfiles(ctx context.Context, client *cluster.Client, targets map[string]string, dir, mode string, d time.Duration, disp *display) *profiler {
 	p := &profiler{}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		disp.status("--node-profiles: " + err.Error())
@@ -27,13 +30,13 @@ func startProfiles(ctx context.Context, client *cluster.Client, nodes []*cluster
 	}
 	// Profile most of the run, leaving the ramp-up and the tail out.
 	secs := max(1, int((d - d/5).Seconds()))
-	for _, n := range nodes {
+	for name, base := range targets {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			path := filepath.Join(dir, fmt.Sprintf("%s-%s.pprof", mode, n.ID))
-			if err := fetchProfile(ctx, client, n.Health+fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), path); err != nil {
-				disp.status(fmt.Sprintf("profile of %s: %v", n.ID, err))
+			path := filepath.Join(dir, fmt.Sprintf("%s-%s.pprof", mode, name))
+			if err := fetchProfile(ctx, client, base+fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), path); err != nil {
+				disp.status(fmt.Sprintf("profile of %s: %v", name, err))
 				return
 			}
 			disp.status(fmt.Sprintf("wrote %s (go tool pprof -top %s)", path, path))
@@ -62,7 +65,7 @@ func fetchProfile(ctx context.Context, client *cluster.Client, url, path string)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return fmt.Errorf("GET %s: 404: the node exposes no /debug/pprof on its health port", url)
+		return fmt.Errorf("GET %s: 404: no /debug/pprof there (a node serves it on its health port, the collector with its pprof extension)", url)
 	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

@@ -46,6 +46,7 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 		Progress: d.status,
 	}
 	var others map[string]int
+	var profiled map[string]string
 	if telemetry {
 		col, err := startCollector(ctx, cfg.collector, dir, d)
 		if err != nil {
@@ -66,6 +67,7 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 		// The collector shares the machine's cores with the nodes, so its CPU
 		// is part of what telemetry costs and is reported with the nodes'.
 		others = map[string]int{"collector": col.cmd.Process.Pid}
+		profiled = map[string]string{"collector": "http://" + col.pprofAddr}
 	} else {
 		ccfg.Env = append(ccfg.Env, "OTEL_SDK_DISABLED=true")
 	}
@@ -102,7 +104,7 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 		}
 		profiles = filepath.Join(profiles, sub)
 	}
-	return runModes(ctx, l, d, c.Nodes(), others, profiles)
+	return runModes(ctx, l, d, c.Nodes(), others, profiled, profiles)
 }
 
 func nodeIDs(n int) []string {
@@ -115,10 +117,11 @@ func nodeIDs(n int) []string {
 
 // collector is an otelcol-chain process receiving the nodes' OTLP.
 type collector struct {
-	cmd     *exec.Cmd
-	logPath string
-	addr    string // host:port of its OTLP gRPC receiver
-	done    chan error
+	cmd       *exec.Cmd
+	logPath   string
+	addr      string // host:port of its OTLP gRPC receiver
+	pprofAddr string // host:port of its pprof extension
+	done      chan error
 }
 
 // collectorConfig receives OTLP and only counts it after batching (the debug
@@ -128,18 +131,23 @@ type collector struct {
 // record on the same cores as the nodes (its CPU is reported beside theirs),
 // so its receiving cost is charged to telemetry; the tail sampler, enrichment
 // and Sentry stages of a production otelcol-chain are left out, as in
-// production they would run on the collector's own machine.
+// production they would run on the collector's own machine. Its pprof
+// extension lets --node-profiles profile it beside the nodes.
 const collectorConfig = `receivers:
   otlp:
     protocols:
       grpc:
         endpoint: %s
+extensions:
+  pprof:
+    endpoint: %s
 processors:
   batch:
 exporters:
   debug:
     verbosity: basic
 service:
+  extensions: [pprof]
   telemetry:
     # Every debug line counts: the logger must not sample them away.
     logs:
@@ -163,13 +171,13 @@ service:
 `
 
 func startCollector(ctx context.Context, bin, dir string, d *display) (*collector, error) {
-	ports, err := cluster.FreePorts(1)
+	ports, err := cluster.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	addr, pprofAddr := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
 	cfgPath := filepath.Join(dir, "otelcol.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, collectorConfig, addr), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, collectorConfig, addr, pprofAddr), 0o644); err != nil {
 		return nil, fmt.Errorf("collector config: %w", err)
 	}
 	logPath := filepath.Join(dir, "otelcol.log")
@@ -184,7 +192,7 @@ func startCollector(ctx context.Context, bin, dir string, d *display) (*collecto
 		_ = logf.Close()
 		return nil, fmt.Errorf("--collector: start %s: %w", bin, err)
 	}
-	col := &collector{cmd: cmd, logPath: logPath, addr: addr, done: make(chan error, 1)}
+	col := &collector{cmd: cmd, logPath: logPath, addr: addr, pprofAddr: pprofAddr, done: make(chan error, 1)}
 	go func() {
 		col.done <- cmd.Wait()
 		_ = logf.Close()
