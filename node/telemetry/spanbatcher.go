@@ -143,15 +143,29 @@ func (sb *spanBatcher) export(all bool) error {
 		err := sb.exp.ExportSpans(ctx, batch)
 		cancel()
 		sb.slots.release(n)
+		sb.count(n, err)
 		if err != nil {
-			sb.m.failures.Inc()
-			sb.m.droppedExport.Add(float64(n))
 			errs = append(errs, err)
-		} else {
-			sb.m.exported.Add(float64(n))
 		}
 		clear(batch)
 	}
+}
+
+// count adds an export of n spans to the self-metrics. A partial success
+// loses only the spans the collector rejected.
+func (sb *spanBatcher) count(n int, err error) {
+	if err == nil {
+		sb.m.exported.Add(float64(n))
+		return
+	}
+	sb.m.failures.Inc()
+	lost := n
+	var ps partialSuccessError
+	if errors.As(err, &ps) && ps.rejected >= 0 && ps.rejected < int64(n) {
+		lost = int(ps.rejected)
+	}
+	sb.m.droppedExport.Add(float64(lost))
+	sb.m.exported.Add(float64(n - lost))
 }
 
 // ForceFlush exports every span ended before the call and returns the

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +21,7 @@ type scriptedExporter struct {
 	mu       sync.Mutex
 	batches  []int
 	fail     atomic.Bool
+	rejected atomic.Int64 // > 0: a partial success rejecting this many
 	gate     chan struct{}
 	shutdown atomic.Bool
 }
@@ -34,6 +36,9 @@ func (e *scriptedExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 	}
 	if e.fail.Load() {
 		return errors.New("collector said no")
+	}
+	if r := e.rejected.Load(); r > 0 {
+		return fmt.Errorf("traces export: %w", partialSuccessError{rejected: r, message: "too old"})
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -141,6 +146,18 @@ func TestSpanBatcherFlushReportsAndCountsAFailedExport(t *testing.T) {
 	require.Equal(t, 12.0, count(t, bt.m.spans.droppedExport))
 	require.Equal(t, 0.0, count(t, bt.m.spans.exported))
 	require.EqualValues(t, 0, bt.slots.held.Load())
+}
+
+func TestSpanBatcherCountsOnlyTheRejectedSpansOfAPartialSuccess(t *testing.T) {
+	exp := &scriptedExporter{}
+	exp.rejected.Store(3)
+	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 100, batchSize: 20, batchTimeout: time.Hour, exportTimeout: time.Minute}, sdktrace.AlwaysSample())
+
+	bt.tracer(10)
+	require.ErrorContains(t, bt.sb.ForceFlush(context.Background()), "3 spans rejected")
+	require.Equal(t, 3.0, count(t, bt.m.spans.droppedExport))
+	require.Equal(t, 7.0, count(t, bt.m.spans.exported))
+	require.Equal(t, 1.0, count(t, bt.m.spans.failures))
 }
 
 func TestSpanBatcherIgnoresUnsampledSpans(t *testing.T) {
