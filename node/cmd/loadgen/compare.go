@@ -109,12 +109,23 @@ func ratio(a, b float64) float64 {
 
 // figures are one run's measurements of one mode.
 type figures struct {
-	rate float64 // committed tx/s
-	cpu  float64 // CPU µs per committed transaction, see cpuPerTx
-	rest float64 // cores the rest of the machine kept busy meanwhile
+	rate      float64 // committed tx/s
+	cpu       float64 // CPU µs per committed transaction, see cpuPerTx
+	collector float64 // the collector's share of cpu; NaN when no collector ran
+	rest      float64 // cores the rest of the machine kept busy meanwhile
 }
 
-func figuresOf(r result) figures { return figures{rate: r.rate(), cpu: cpuPerTx(r), rest: r.rest} }
+func figuresOf(r result) figures {
+	f := figures{rate: r.rate(), cpu: cpuPerTx(r), collector: math.NaN(), rest: r.rest}
+	if d, ok := r.cpu["collector"]; ok && r.acked > 0 {
+		f.collector = d.Seconds() / float64(r.acked) * 1e6
+	}
+	return f
+}
+
+// costBudget is the target: telemetry may cost at most this share of the
+// CPU per transaction (and so of the throughput, on busy cores).
+const costBudget = 0.05
 
 // quietLimit is how many cores the rest of the machine may keep busy during
 // a run before the comparison warns that it was not quiet: on an otherwise
@@ -134,6 +145,12 @@ func (c modeCost) rateRatio() float64 { return ratio(c.with.rate, c.without.rate
 // cpuRatio is CPU per transaction without ÷ with, the same way round as
 // rateRatio: below 1, telemetry costs CPU.
 func (c modeCost) cpuRatio() float64 { return ratio(c.without.cpu, c.with.cpu) }
+
+// added is the CPU per transaction telemetry adds, in µs.
+func (c modeCost) added() float64 { return c.with.cpu - c.without.cpu }
+
+// nodesAdded is the part of added spent in the nodes (not the collector).
+func (c modeCost) nodesAdded() float64 { return c.added() - c.with.collector }
 
 // modeCosts pairs the results of each round by mode, in the order the modes ran.
 func modeCosts(rounds []compareRound) (modes []string, costs map[string][]modeCost) {
@@ -227,10 +244,31 @@ func printComparison(w io.Writer, rounds []compareRound) {
 				micros(over(func(c modeCost) float64 { return c.without.cpu }).median))
 		}
 	}
+	for _, mode := range modes {
+		printWhere(w, mode, costs[mode])
+	}
 	if load, run := busiest(modes, costs); load > quietLimit {
 		fmt.Fprintf(w, "  WARNING: the machine was not quiet: other processes kept up to %.2f cores busy (%s); "+
 			"ratios from such runs measure the competition as much as telemetry\n", load, run)
 	}
+}
+
+// printWhere splits the CPU per transaction telemetry adds between the nodes
+// and the collector, beside what the cost budget would allow, as medians over
+// the rounds. It prints nothing when the collector's CPU was not measured.
+func printWhere(w io.Writer, mode string, cs []modeCost) {
+	med := func(f func(modeCost) float64) float64 { return spreadOf(of(cs, f)).median }
+	col := med(func(c modeCost) float64 { return c.with.collector })
+	if math.IsNaN(col) {
+		return
+	}
+	over := ""
+	if len(cs) > 1 {
+		over = fmt.Sprintf(" (medians of %d rounds)", len(cs))
+	}
+	fmt.Fprintf(w, "  %s: telemetry adds %s µs/tx%s: %s in the nodes, %s in the collector; costing %.0f%% would be %s µs/tx\n",
+		mode, micros(med(modeCost.added)), over, micros(med(modeCost.nodesAdded)), micros(col), costBudget*100,
+		micros(costBudget*med(func(c modeCost) float64 { return c.without.cpu })))
 }
 
 // busiest finds the run during which the rest of the machine was busiest.

@@ -57,6 +57,14 @@ func TestCPUPerTxCountsNodesAndCollectorNotLoadgen(t *testing.T) {
 	assert.True(t, math.IsNaN(cpuPerTx(result{acked: 10, cpu: map[string]time.Duration{"loadgen": time.Second}})), "no node measured")
 }
 
+func TestModeCostSplitsWhatTelemetryAdds(t *testing.T) {
+	r := result{acked: 1000, cpu: map[string]time.Duration{"node0": 1200 * time.Millisecond, "collector": 300 * time.Millisecond}}
+	c := modeCost{with: figuresOf(r), without: figures{rate: 1000, cpu: 1000, collector: math.NaN()}}
+	assert.InDelta(t, 500.0, c.added(), 1e-9, "1500 µs/tx with, 1000 without")
+	assert.InDelta(t, 200.0, c.nodesAdded(), 1e-9, "the collector's 300 µs/tx are not the nodes'")
+	assert.True(t, math.IsNaN(figuresOf(result{acked: 10}).collector), "no collector measured")
+}
+
 func TestModeCostRatiosReadTheSameWay(t *testing.T) {
 	c := modeCost{with: figures{rate: 750, cpu: 1250}, without: figures{rate: 1000, cpu: 1000}}
 	assert.InDelta(t, 0.75, c.rateRatio(), 1e-9, "tx/s with ÷ without")
@@ -81,10 +89,16 @@ func (f *fakeRuns) run(d *display) runFunc {
 			return nil, errors.New("node0 exited")
 		}
 		a := f.answers[len(f.calls)-1]
-		return []result{
+		rs := []result{
 			fakeResult(modeSingle, a[0], a[1], a[2]),
 			fakeResult(modeBatch, 4*a[0], a[1], a[2]),
-		}, nil
+		}
+		if telemetry { // the collector took a tenth of the nodes' CPU
+			for _, r := range rs {
+				r.cpu["collector"] = (r.cpu["node0"] + r.cpu["node1"]) / 10
+			}
+		}
+		return rs, nil
 	}
 }
 
