@@ -109,8 +109,9 @@ bench-pow:
 
 ## bench-telemetry: committed tx/s and the nodes' and collector's CPU per committed tx, exporting every span to
 ## otelcol-chain vs OTEL_SDK_DISABLED=true: 3 rounds of 15 s per mode, each run on a fresh cluster, the order alternating;
-## prints each round's ratios, their medians and ranges (~4 min). The nodes' CPU profiles of the last round of each
-## configuration go to out/profiles/{telemetry,disabled} (go tool pprof -top out/profiles/telemetry/single-node0.pprof)
+## prints each round's ratios, their medians and ranges, and what telemetry adds per tx in the nodes and the collector
+## (~4 min). The CPU profiles of the last round of each configuration (nodes, collector) go to
+## out/profiles/{telemetry,disabled} (go tool pprof -top out/profiles/telemetry/single-node0.pprof)
 bench-telemetry: build collector
 	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --collector $(abspath $(OTELCOL)) --compare-telemetry \
 	  --rounds 3 --node-profiles out/profiles
