@@ -2,11 +2,16 @@ package telemetry
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/chainotel/chainotel/semconv"
 )
 
 // discardExporter is a test double: an exporter that accepts everything at
@@ -54,5 +59,53 @@ func BenchmarkSpanStartEnd(b *testing.B) {
 			b.StopTimer()
 			_ = tp.Shutdown(ctx)
 		})
+	}
+}
+
+// BenchmarkTxSpans makes the spans the receiving node writes for one
+// POST /tx (the server span and its four stages, with their attributes, as
+// node/api and node/mempool write them) through the node's span batcher to an
+// exporter that discards them: the SDK's share of a transaction's telemetry,
+// without encoding or network. Each op is one transaction.
+//
+//	go test -run '^$' -bench TxSpans ./node/telemetry/
+func BenchmarkTxSpans(b *testing.B) {
+	settings := batchSettings{
+		queueSize: DefaultQueueSize, batchSize: DefaultBatchSize,
+		batchTimeout: DefaultBatchTimeout, exportTimeout: DefaultExportTimeout,
+	}
+	m := newMetricSet(new(atomic.Int64), new(atomic.Int64))
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithSpanProcessor(newSpanBatcher(discardExporter{}, settings, newSlots(settings.queueSize), m.spans)),
+	)
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tp.Tracer("bench")
+	hash := strings.Repeat("ab", 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, server := tracer.Start(context.Background(), "POST /tx", trace.WithSpanKind(trace.SpanKindServer))
+		server.SetAttributes(
+			attribute.String(semconv.HTTPRequestMethodKey, "POST"),
+			attribute.String(semconv.HTTPRouteKey, "/tx"),
+			attribute.String(semconv.URLPathKey, "/tx"),
+			attribute.String(semconv.URLSchemeKey, "http"),
+			attribute.String(semconv.ClientAddressKey, "127.0.0.1"),
+		)
+		_, span := tracer.Start(ctx, semconv.SpanValidateTransaction, trace.WithAttributes(attribute.String(semconv.TxTypeKey, "transfer")))
+		span.SetAttributes(attribute.String(semconv.TxHashKey, hash))
+		span.End()
+		_, span = tracer.Start(ctx, semconv.SpanValidateGasUsage, trace.WithAttributes(
+			attribute.Int64(semconv.TxGasKey, 21000), attribute.Int64(semconv.TxFeeKey, 1)))
+		span.End()
+		actx, add := tracer.Start(ctx, semconv.SpanMempoolAdd, trace.WithAttributes(attribute.String(semconv.TxHashKey, hash)))
+		add.SetAttributes(attribute.Int(semconv.MempoolSizeKey, 100))
+		_, span = tracer.Start(actx, semconv.SpanValidateStateTransition, trace.WithAttributes(attribute.Int64(semconv.AccountNonceKey, 7)))
+		span.End()
+		add.End()
+		server.SetAttributes(
+			attribute.String(semconv.TxHashKey, hash), attribute.String(semconv.TxTypeKey, "transfer"),
+			attribute.Int(semconv.HTTPResponseStatusCodeKey, 200))
+		server.End()
 	}
 }
