@@ -193,8 +193,14 @@ func TestTransactionTraceOnOneNode(t *testing.T) {
 	require.Equal(t, server.SpanContext.SpanID(), vt.Parent.SpanID(), "validate.transaction is a child of POST /tx")
 	h, _ := spanAttr(vt, semconv.TxHashKey)
 	require.Equal(t, hash.AsString(), h.AsString())
-	_, ok = spanAttr(byName[semconv.SpanValidateGasUsage], semconv.TxGasKey)
-	require.True(t, ok, "chain.tx.gas on validate.gas_usage")
+	vtType, _ := spanAttr(vt, semconv.TxTypeKey)
+	require.Equal(t, semconv.TxTypeTransfer, vtType.AsString(), "chain.tx.type on validate.transaction")
+	h, _ = spanAttr(byName[semconv.SpanMempoolAdd], semconv.TxHashKey)
+	require.Equal(t, hash.AsString(), h.AsString(), "chain.tx.hash on mempool.add")
+	for _, key := range []string{semconv.TxGasKey, semconv.TxFeeKey} {
+		_, ok = spanAttr(byName[semconv.SpanValidateGasUsage], key)
+		require.True(t, ok, "%s on validate.gas_usage", key)
+	}
 	_, ok = spanAttr(byName[semconv.SpanValidateStateTransition], semconv.AccountNonceKey)
 	require.True(t, ok, "chain.account.nonce on validate.state_transition")
 	inTrace := map[trace.SpanID]bool{server.SpanContext.SpanID(): true}

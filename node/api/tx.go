@@ -230,22 +230,26 @@ func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) (chain.Has
 		}
 		return tx.Hash(), a.params.CheckGas(tx)
 	}
-	_, span := a.tracer.Start(ctx, semconv.SpanValidateTransaction, trace.WithAttributes(
-		attribute.String(semconv.TxTypeKey, tx.TypeOrDefault())))
+	// Each span's attributes go in one SetAttributes once its stage is done,
+	// and only when it records: every separate call (or WithAttributes at
+	// Start) is another allocation in the SDK, five spans a transaction.
+	_, span := a.tracer.Start(ctx, semconv.SpanValidateTransaction)
 	err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures)
 	h := tx.Hash()
 	if span.IsRecording() {
-		// Hex-encoded only for a span that keeps it (not with OTEL_SDK_DISABLED).
-		span.SetAttributes(attribute.String(semconv.TxHashKey, h.String()))
+		span.SetAttributes(attribute.String(semconv.TxTypeKey, tx.TypeOrDefault()),
+			attribute.String(semconv.TxHashKey, h.String()))
 	}
 	endSpan(span, err)
 	if err != nil {
 		return h, err
 	}
-	_, span = a.tracer.Start(ctx, semconv.SpanValidateGasUsage, trace.WithAttributes(
-		attribute.Int64(semconv.TxGasKey, int64(a.params.GasPerTx)),
-		attribute.Int64(semconv.TxFeeKey, int64(tx.Fee))))
+	_, span = a.tracer.Start(ctx, semconv.SpanValidateGasUsage)
 	err = a.params.CheckGas(tx)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int64(semconv.TxGasKey, int64(a.params.GasPerTx)),
+			attribute.Int64(semconv.TxFeeKey, int64(tx.Fee)))
+	}
 	endSpan(span, err)
 	return h, err
 }

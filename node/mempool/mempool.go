@@ -74,7 +74,7 @@ func New(max int, tracer trace.Tracer) *Pool {
 // state-transition check is timed under the lock and becomes a span with
 // those times once the lock is released.
 func (p *Pool) Add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params) error {
-	ctx, span := p.tracer.Start(ctx, semconv.SpanMempoolAdd, trace.WithAttributes(attribute.String(semconv.TxHashKey, h.String())))
+	ctx, span := p.tracer.Start(ctx, semconv.SpanMempoolAdd)
 	defer span.End()
 	var st *transition
 	if span.IsRecording() {
@@ -82,7 +82,9 @@ func (p *Pool) Add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, 
 	}
 	size, err := p.add(tx, h, state, params, st)
 	if st != nil {
-		span.SetAttributes(attribute.Int(semconv.MempoolSizeKey, size))
+		// One SetAttributes, only for a recording span: the hash is
+		// hex-encoded for nothing with OTEL_SDK_DISABLED otherwise.
+		span.SetAttributes(attribute.String(semconv.TxHashKey, h.String()), attribute.Int(semconv.MempoolSizeKey, size))
 		if st.ran {
 			p.traceTransition(ctx, st)
 		}
@@ -104,11 +106,13 @@ type transition struct {
 
 // traceTransition writes the validate.state_transition span of st.
 func (p *Pool) traceTransition(ctx context.Context, st *transition) {
-	_, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition, trace.WithTimestamp(st.start),
-		trace.WithAttributes(attribute.Int64(semconv.AccountNonceKey, int64(st.nonce))))
+	_, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition, trace.WithTimestamp(st.start))
 	if st.err != nil {
 		span.SetStatus(codes.Error, st.err.Error())
-		span.SetAttributes(attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
+		span.SetAttributes(attribute.Int64(semconv.AccountNonceKey, int64(st.nonce)),
+			attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
+	} else {
+		span.SetAttributes(attribute.Int64(semconv.AccountNonceKey, int64(st.nonce)))
 	}
 	span.End(trace.WithTimestamp(st.end))
 }
