@@ -53,7 +53,8 @@ func startCaptureServer(t *testing.T, opts ...grpc.ServerOption) *captureServer 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s := &captureServer{addr: lis.Addr().String()}
-	opts = append(opts, grpc.MaxRecvMsgSize(maxRequestSize), grpc.StatsHandler(compressionRecorder{s}))
+	// Options given override the defaults (a later option wins).
+	opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(maxRequestSize), grpc.StatsHandler(compressionRecorder{s})}, opts...)
 	srv := grpc.NewServer(opts...)
 	coltracepb.RegisterTraceServiceServer(srv, s)
 	go func() { _ = srv.Serve(lis) }()

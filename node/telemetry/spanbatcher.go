@@ -151,8 +151,9 @@ func (sb *spanBatcher) export(all bool) error {
 	}
 }
 
-// count adds an export of n spans to the self-metrics. A partial success
-// loses only the spans the collector rejected.
+// count adds an export of n spans to the self-metrics. An export that lost
+// only some spans (a partial success, a failed request of several) counts
+// only those as export_failed.
 func (sb *spanBatcher) count(n int, err error) {
 	if err == nil {
 		sb.m.exported.Add(float64(n))
@@ -160,9 +161,9 @@ func (sb *spanBatcher) count(n int, err error) {
 	}
 	sb.m.failures.Inc()
 	lost := n
-	var ps partialSuccessError
-	if errors.As(err, &ps) && ps.rejected >= 0 && ps.rejected < int64(n) {
-		lost = int(ps.rejected)
+	var some lostSpansError
+	if errors.As(err, &some) && some.lost >= 0 && some.lost < int64(n) {
+		lost = int(some.lost)
 	}
 	sb.m.droppedExport.Add(float64(lost))
 	sb.m.exported.Add(float64(n - lost))

@@ -38,7 +38,7 @@ func (e *scriptedExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 		return errors.New("collector said no")
 	}
 	if r := e.rejected.Load(); r > 0 {
-		return fmt.Errorf("traces export: %w", partialSuccessError{rejected: r, message: "too old"})
+		return fmt.Errorf("traces export: %w", lostSpansError{lost: r, err: partialSuccessError{rejected: r, message: "too old"}})
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -60,6 +60,11 @@ const (
 	traceExportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 	// maxRequestSize is otlptracegrpc's limit on one request.
 	maxRequestSize = 64 << 20
+	// splitRequestSize is the most a request may hold before its spans are
+	// split over several: the default limit of a gRPC server, and so of a
+	// collector's OTLP receiver (max_recv_msg_size_mib unset). A single span
+	// over it still goes alone, for a collector that accepts more.
+	splitRequestSize = 4 << 20
 	// userAgent names this exporter to the collector (gRPC appends its own).
 	userAgent = "chainotel-node OTLP span exporter"
 )
@@ -99,31 +104,68 @@ func newOTLPSpanExporter(c Config, t target) (*otlpSpanExporter, error) {
 	return e, nil
 }
 
-// ExportSpans sends spans in one request, retrying while the receiver says
-// it may succeed later, within the per-export timeout and ctx. The batch
-// span processor calls it from one goroutine at a time; concurrent calls are
-// safe all the same.
+// ExportSpans sends spans, retrying while the receiver says it may succeed
+// later, within the per-export timeout and ctx: in one request, or in
+// several when one would exceed splitRequestSize. The span batcher calls it
+// from one goroutine at a time; concurrent calls are safe all the same. When
+// only some of the requests fail, the error says how many spans were lost
+// (lostSpansError).
 func (e *otlpSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	lost, err := e.export(ctx, spans)
+	if err == nil {
+		return nil
+	}
+	if lost < int64(len(spans)) {
+		err = lostSpansError{lost: lost, err: err}
+	}
+	return fmt.Errorf("traces export: %w", err)
+}
+
+// lostSpansError is an export that lost only some of its spans: the ones a
+// collector rejected in a partial success, or those of the failed requests
+// when the spans went in several.
+type lostSpansError struct {
+	lost int64
+	err  error
+}
+
+func (e lostSpansError) Error() string { return e.err.Error() }
+func (e lostSpansError) Unwrap() error { return e.err }
+
+// export sends spans in requests of at most splitRequestSize (halving the
+// spans until each request fits, or holds one span) and returns how many
+// spans were lost with the errors of the requests that lost them.
+func (e *otlpSpanExporter) export(ctx context.Context, spans []sdktrace.ReadOnlySpan) (lost int64, err error) {
 	buf := e.bufs.get()
 	enc := e.encoders.Get().(*otlpEncoder)
 	*buf = enc.appendExportRequest(*buf, spans)
 	e.encoders.Put(enc)
-	if len(*buf) == 0 { // no span, or only nil ones
+	switch size := len(*buf); {
+	case size == 0: // no span, or only nil ones
 		e.bufs.Put(buf)
-		return nil
-	}
-	if len(*buf) > maxRequestSize {
+		return 0, nil
+	case size > splitRequestSize && len(spans) > 1:
 		e.bufs.Put(buf)
-		return fmt.Errorf("traces export: request message too large: exceeded %d bytes", maxRequestSize)
+		half := len(spans) / 2
+		lostA, errA := e.export(ctx, spans[:half])
+		lostB, errB := e.export(ctx, spans[half:])
+		return lostA + lostB, errors.Join(errA, errB)
+	case size > maxRequestSize:
+		e.bufs.Put(buf)
+		return int64(len(spans)), fmt.Errorf("request message too large: exceeded %d bytes", maxRequestSize)
 	}
 	// gRPC holds a reference while it writes the request; the buffer goes
 	// back to the pool when the last one is released.
 	req := &encodedRequest{buf: mem.NewBuffer(buf, e.bufs)}
 	defer req.buf.Free()
 	if err := e.upload(ctx, req); err != nil {
-		return fmt.Errorf("traces export: %w", err)
+		var ps partialSuccessError
+		if errors.As(err, &ps) && ps.rejected >= 0 && ps.rejected < int64(len(spans)) {
+			return ps.rejected, err
+		}
+		return int64(len(spans)), err
 	}
-	return nil
+	return 0, nil
 }
 
 func (e *otlpSpanExporter) upload(ctx context.Context, req *encodedRequest) error {

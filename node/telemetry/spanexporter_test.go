@@ -3,9 +3,11 @@ package telemetry
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -459,6 +461,52 @@ func TestSpanExporterConcurrentExports(t *testing.T) {
 	for _, r := range reqs[1:] {
 		require.True(t, proto.Equal(reqs[0], r), "every request decodes the same")
 	}
+}
+
+// bigSpans are n spans carrying an attribute of size bytes each.
+func bigSpans(n, size int) []sdktrace.ReadOnlySpan {
+	stubs := make(tracetest.SpanStubs, n)
+	for i := range stubs {
+		stubs[i] = tracetest.SpanStub{
+			Name: fmt.Sprintf("big-%d", i),
+			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID: trace.TraceID{1, byte(i)}, SpanID: trace.SpanID{2, byte(i)}, TraceFlags: trace.FlagsSampled,
+			}),
+			Attributes: []attribute.KeyValue{attribute.String("payload", strings.Repeat("x", size))},
+		}
+	}
+	return stubs.Snapshots()
+}
+
+func TestSpanExporterSplitsRequestsOverTheCollectorsLimit(t *testing.T) {
+	clearOTLPEnv(t)
+	// A receiver with gRPC's default limit, as a collector has by default.
+	srv := startCaptureServer(t, grpc.MaxRecvMsgSize(splitRequestSize))
+	e := newTestExporter(t, srv.addr)
+
+	// 40 spans of 200 KB: 8 MB, more than one request may hold.
+	require.NoError(t, e.ExportSpans(exportCtx(t), bigSpans(40, 200<<10)))
+	reqs := srv.take()
+	require.Greater(t, len(reqs), 1, "the spans went in several requests")
+	got := 0
+	for _, r := range reqs {
+		require.LessOrEqual(t, proto.Size(r), splitRequestSize)
+		got += len(r.GetResourceSpans()[0].GetScopeSpans()[0].GetSpans())
+	}
+	require.Equal(t, 40, got, "every span arrived")
+
+	// One span over the limit is refused by the receiver; only it is lost.
+	spans := append(bigSpans(3, 1<<10), bigSpans(1, splitRequestSize+1)...)
+	err := e.ExportSpans(exportCtx(t), spans)
+	var some lostSpansError
+	require.ErrorAs(t, err, &some, "an export that lost some spans says how many: %v", err)
+	require.EqualValues(t, 1, some.lost)
+	require.ErrorContains(t, err, "ResourceExhausted")
+	got = 0
+	for _, r := range srv.take() {
+		got += len(r.GetResourceSpans()[0].GetScopeSpans()[0].GetSpans())
+	}
+	require.Equal(t, 3, got, "the spans that fit arrived")
 }
 
 func TestRawCodecRefusesOtherMessages(t *testing.T) {
