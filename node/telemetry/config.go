@@ -17,18 +17,12 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// Defaults of Config. Batches are four times the SDK's (512 of 2048): every
-// OTLP request costs the collector a fixed share on top of its spans (gRPC,
-// a receive buffer from a 1 MiB pool tier that is zeroed on reuse), and with
-// 2048 spans a request otelcol-chain spent about a quarter less CPU per
-// committed transaction (10.5 against 13.5 µs in make bench-telemetry's
-// single mode). A batch of 2048 of the node's spans is about 0.5 MB, far from
-// the collector's 4 MiB limit on a request. The batch timeout is shorter than
-// the SDK's 5 s so that the collector's tail sampler sees a transaction's
-// spans soon after it commits.
+// Defaults of Config. Queue and batch sizes follow the SDK's own defaults; the
+// batch timeout is shorter than the SDK's 5 s so that the collector's tail
+// sampler sees a transaction's spans soon after it commits.
 const (
-	DefaultQueueSize         = 8192
-	DefaultBatchSize         = 2048
+	DefaultQueueSize         = 2048
+	DefaultBatchSize         = 512
 	DefaultBatchTimeout      = time.Second
 	DefaultExportTimeout     = 10 * time.Second
 	DefaultPanicFlushTimeout = 5 * time.Second
