@@ -17,9 +17,11 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// Defaults of Config. Queue and batch sizes follow the SDK's own defaults; the
-// batch timeout is shorter than the SDK's 5 s so that the collector's tail
-// sampler sees a transaction's spans soon after it commits.
+// Defaults of Config. Queue and batch sizes follow the SDK's own defaults
+// (larger batches cost the collector less per span but leave more spans
+// unexported when a node dies: README.md, "What telemetry costs"); the batch
+// timeout is shorter than the SDK's 5 s so that the collector's tail sampler
+// sees a transaction's spans soon after it commits.
 const (
 	DefaultQueueSize         = 2048
 	DefaultBatchSize         = 512
