@@ -107,12 +107,12 @@ type transition struct {
 // traceTransition writes the validate.state_transition span of st.
 func (p *Pool) traceTransition(ctx context.Context, st *transition) {
 	_, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition, trace.WithTimestamp(st.start))
+	nonce := attribute.Int64(semconv.AccountNonceKey, int64(st.nonce))
 	if st.err != nil {
 		span.SetStatus(codes.Error, st.err.Error())
-		span.SetAttributes(attribute.Int64(semconv.AccountNonceKey, int64(st.nonce)),
-			attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
+		span.SetAttributes(nonce, attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
 	} else {
-		span.SetAttributes(attribute.Int64(semconv.AccountNonceKey, int64(st.nonce)))
+		span.SetAttributes(nonce)
 	}
 	span.End(trace.WithTimestamp(st.end))
 }

@@ -21,16 +21,20 @@ type discardExporter struct{}
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
+// defaultBatchSettings are Config's defaults, as Setup would resolve them
+// with no OTEL_BSP_* variable set.
+var defaultBatchSettings = batchSettings{
+	queueSize: DefaultQueueSize, batchSize: DefaultBatchSize,
+	batchTimeout: DefaultBatchTimeout, exportTimeout: DefaultExportTimeout,
+}
+
 // BenchmarkSpanStartEnd compares starting and ending a span with the SDK's
 // batch span processor alone and behind this package's gate and counting
 // exporter. Compare the two ns/op figures of one run:
 //
 //	go test -run '^$' -bench SpanStartEnd ./node/telemetry/
 func BenchmarkSpanStartEnd(b *testing.B) {
-	settings := batchSettings{
-		queueSize: DefaultQueueSize, batchSize: DefaultBatchSize,
-		batchTimeout: DefaultBatchTimeout, exportTimeout: DefaultExportTimeout,
-	}
+	settings := defaultBatchSettings
 	pipelines := map[string]func() sdktrace.SpanProcessor{
 		"sdk-batch": func() sdktrace.SpanProcessor {
 			return sdktrace.NewBatchSpanProcessor(discardExporter{},
@@ -70,10 +74,7 @@ func BenchmarkSpanStartEnd(b *testing.B) {
 //
 //	go test -run '^$' -bench TxSpans ./node/telemetry/
 func BenchmarkTxSpans(b *testing.B) {
-	settings := batchSettings{
-		queueSize: DefaultQueueSize, batchSize: DefaultBatchSize,
-		batchTimeout: DefaultBatchTimeout, exportTimeout: DefaultExportTimeout,
-	}
+	settings := defaultBatchSettings
 	m := newMetricSet(new(atomic.Int64), new(atomic.Int64))
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),

@@ -13,19 +13,18 @@ import (
 // Why not the SDK's batch span processor: it hands every ended span to its
 // export goroutine over a channel, so each span.End wakes that goroutine (a
 // scheduler round trip per span; in the bench-telemetry profiles, about 3% of
-// a follower's CPU, a fifth of what its telemetry cost). spanBatcher appends the span to a slice under a
-// mutex and wakes the export goroutine once per full batch. It also holds
-// the bound and the accounting the gate and the counting exporter held
-// around the SDK's processor (bounded.go): a span is refused, never waited
-// for, when QueueSize spans are buffered or being exported, and every span
-// ends up in exactly one counter: dropped (queue_full), exported, or dropped
-// (export_failed).
+// a follower's CPU, a fifth of what its telemetry cost). spanBatcher appends
+// the span to a slice under a mutex and wakes the export goroutine once per
+// full batch. It also holds the bound and the accounting the gate and the
+// counting exporter held around the SDK's processor: a span is refused, never
+// waited for, when QueueSize spans are buffered or being exported, and every
+// span ends up in exactly one counter: dropped (queue_full), exported, or
+// dropped (export_failed).
 
 // spanBatcher is the node's span processor: ended spans are buffered and
 // exported in batches of at most batchSize by one goroutine: a batch as soon
 // as it is full, everything buffered every batchTimeout, on ForceFlush and on
-// Shutdown.
-// OnEnd never blocks.
+// Shutdown. OnEnd never blocks.
 type spanBatcher struct {
 	exp   sdktrace.SpanExporter
 	b     batchSettings
@@ -35,6 +34,8 @@ type spanBatcher struct {
 	mu      sync.Mutex
 	buf     []sdktrace.ReadOnlySpan // ended, not yet taken for export; oldest first
 	stopped bool
+
+	batch []sdktrace.ReadOnlySpan // the spans being exported; the export loop's own
 
 	kick    chan struct{}   // a full batch is waiting (capacity 1)
 	flushes chan chan error // ForceFlush: export what is buffered, then send the exports' error
@@ -124,7 +125,6 @@ func handle(err error) {
 // export sends the buffered spans in batches of batchSize; all says whether
 // a last, partial batch goes too. It returns the failed exports' errors.
 func (sb *spanBatcher) export(all bool) error {
-	var batch []sdktrace.ReadOnlySpan
 	var errs []error
 	for {
 		sb.mu.Lock()
@@ -133,21 +133,21 @@ func (sb *spanBatcher) export(all bool) error {
 			sb.mu.Unlock()
 			return errors.Join(errs...)
 		}
-		batch = append(batch[:0], sb.buf[:n]...)
+		sb.batch = append(sb.batch[:0], sb.buf[:n]...)
 		rest := copy(sb.buf, sb.buf[n:])
 		clear(sb.buf[rest:])
 		sb.buf = sb.buf[:rest]
 		sb.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(sb.exports, sb.b.exportTimeout)
-		err := sb.exp.ExportSpans(ctx, batch)
+		err := sb.exp.ExportSpans(ctx, sb.batch)
 		cancel()
+		clear(sb.batch) // the spans are garbage once exported
 		sb.slots.release(n)
 		sb.count(n, err)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		clear(batch)
 	}
 }
 
