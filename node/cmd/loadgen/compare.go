@@ -93,10 +93,19 @@ func cpuPerTx(r result) float64 {
 			measured = true
 		}
 	}
-	if !measured || r.acked == 0 {
+	if !measured {
 		return math.NaN()
 	}
-	return sum / float64(r.acked) * 1e6
+	return microsPerTx(sum, r.acked)
+}
+
+// microsPerTx is seconds of CPU spread over acked transactions, in
+// microseconds each; NaN when nothing was committed.
+func microsPerTx(seconds float64, acked uint64) float64 {
+	if acked == 0 {
+		return math.NaN()
+	}
+	return seconds / float64(acked) * 1e6
 }
 
 // ratio is a ÷ b, NaN when b is not a positive number.
@@ -117,8 +126,8 @@ type figures struct {
 
 func figuresOf(r result) figures {
 	f := figures{rate: r.rate(), cpu: cpuPerTx(r), collector: math.NaN(), rest: r.rest}
-	if d, ok := r.cpu["collector"]; ok && r.acked > 0 {
-		f.collector = d.Seconds() / float64(r.acked) * 1e6
+	if d, ok := r.cpu["collector"]; ok {
+		f.collector = microsPerTx(d.Seconds(), r.acked)
 	}
 	return f
 }
