@@ -317,6 +317,8 @@ func (baggageRecorder) ForceFlush(context.Context) error { return nil }
 
 func TestHTTPLatencyExemplarsPointAtTraces(t *testing.T) {
 	tn := startTelemetryNode(t)
+	// The node's first POST /tx: a bucket takes at most one exemplar per
+	// telemetry.ExemplarInterval, so an earlier request could have taken it.
 	parent := postTraced(t, tn.base+"/tx", `{"from":"0xabc","to":"0xdef","amount":2}`, "")
 	server := waitSpan(t, tn.spans, "the POST /tx server span", named("POST /tx", parent.TraceID()))
 

@@ -66,11 +66,14 @@ func newMetrics(a *API) (*metrics, error) {
 	return m, nil
 }
 
+// latencyBuckets are the latency histogram's upper bounds, in seconds.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
 // newLatency is the client API's latency histogram, observed by each route.
 func newLatency() *prometheus.HistogramVec {
 	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "chainotel_http_request_duration_seconds",
 		Help:    "Client API request latency by route, method and status code.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		Buckets: latencyBuckets,
 	}, []string{"route", "method", "code"})
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/felixge/httpsnoop"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,13 @@ type route struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
 	obs    prometheus.ObserverVec // the latency histogram curried with this route
+	series sync.Map               // seriesKey → *telemetry.ExemplarObserver of obs
+}
+
+// seriesKey names one series of a route's latency histogram.
+type seriesKey struct {
+	method string // as received: a "GET" route also serves HEAD
+	code   int
 }
 
 func (a *API) newRoute(pattern string, h http.HandlerFunc) *route {
@@ -70,9 +78,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	got := httpsnoop.CaptureMetrics(rt.h, w, r.WithContext(ctx))
 
-	// Labelled as promhttp.InstrumentHandlerDuration labels them.
-	o := rt.obs.WithLabelValues(strings.ToLower(r.Method), strconv.Itoa(got.Code))
-	telemetry.ObserveWithExemplar(ctx, o, got.Duration.Seconds())
+	rt.observer(r.Method, got.Code).Observe(ctx, got.Duration.Seconds())
 	if !recording {
 		return
 	}
@@ -84,6 +90,20 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		span.SetStatus(codes.Error, http.StatusText(got.Code))
 		span.SetAttributes(attribute.String(semconv.ErrorTypeKey, strconv.Itoa(got.Code)))
 	}
+}
+
+// observer is the latency series of this route's responses to method with
+// code, labelled as promhttp.InstrumentHandlerDuration labels them. Looking
+// it up once per series, not per request, keeps the label hashing and the
+// exemplar thinning's state out of the request path.
+func (rt *route) observer(method string, code int) *telemetry.ExemplarObserver {
+	key := seriesKey{method, code}
+	if o, ok := rt.series.Load(key); ok {
+		return o.(*telemetry.ExemplarObserver)
+	}
+	o := telemetry.NewExemplarObserver(rt.obs.WithLabelValues(strings.ToLower(method), strconv.Itoa(code)), latencyBuckets)
+	actual, _ := rt.series.LoadOrStore(key, o)
+	return actual.(*telemetry.ExemplarObserver)
 }
 
 // hasStatus reports whether the handler already marked span as an error
