@@ -35,7 +35,7 @@ const TracerScope = "github.com/chainotel/chainotel/node/api"
 // span (method, route, path, scheme, status code, error.type on a 5xx) plus
 // the client address, and the chain attributes the handler adds.
 type route struct {
-	name   string // the pattern, which is also the span name
+	name   string // the pattern, which is also the span name (but for HEAD on a GET route)
 	method string
 	path   string // the route template: http.route
 	h      http.HandlerFunc
@@ -63,12 +63,16 @@ func (a *API) newRoute(pattern string, h http.HandlerFunc) *route {
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := rt.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := rt.tracer.Start(ctx, rt.name, trace.WithSpanKind(trace.SpanKindServer))
+	name := rt.name
+	if r.Method != rt.method { // HEAD, which the mux serves with a GET route
+		name = r.Method + " " + rt.path
+	}
+	ctx, span := rt.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	recording := span.IsRecording()
 	if recording {
 		span.SetAttributes(
-			attribute.String(semconv.HTTPRequestMethodKey, rt.method),
+			attribute.String(semconv.HTTPRequestMethodKey, r.Method),
 			attribute.String(semconv.HTTPRouteKey, rt.path),
 			attribute.String(semconv.URLPathKey, r.URL.Path),
 			attribute.String(semconv.URLSchemeKey, scheme(r)),

@@ -135,6 +135,24 @@ func TestRouteServerSpan(t *testing.T) {
 	}
 }
 
+// A GET route also serves HEAD (net/http's mux matches it): the span and the
+// latency series name the method the client sent.
+func TestRouteNamesHEADAsHEAD(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	a := routeAPI(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	rt := a.newRoute("GET /status", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodHead, "/status", nil))
+
+	spans := exp.GetSpans()
+	require.Len(t, spans, 1)
+	require.Equal(t, "HEAD /status", spans[0].Name)
+	require.Equal(t, "HEAD", attrs(spans[0])[semconv.HTTPRequestMethodKey])
+	var m dto.Metric
+	h := a.metrics.latency.With(prometheus.Labels{"route": "GET /status", "method": "head", "code": "200"})
+	require.NoError(t, h.(prometheus.Metric).Write(&m))
+	require.Equal(t, uint64(1), m.GetHistogram().GetSampleCount())
+}
+
 func TestRouteTimesEveryRequest(t *testing.T) {
 	for name, tp := range map[string]trace.TracerProvider{
 		"traced":             sdktrace.NewTracerProvider(),
