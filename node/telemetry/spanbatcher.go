@@ -200,11 +200,10 @@ func (sb *spanBatcher) Shutdown(ctx context.Context) error {
 		select {
 		case <-sb.done:
 		case <-ctx.Done():
-			err = ctx.Err() // an export is still running: end it
-			sb.cancel()
+			err = ctx.Err() // an export may still be running: the cancel below ends it
 		}
-		sb.shutdownErr = errors.Join(err, sb.exp.Shutdown(ctx))
 		sb.cancel()
+		sb.shutdownErr = errors.Join(err, sb.exp.Shutdown(ctx))
 	})
 	return sb.shutdownErr
 }
