@@ -14,6 +14,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/chainotel/chainotel/node/telemetry/internal/otlpexport"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -29,7 +30,7 @@ const (
 	DefaultExportTimeout     = 10 * time.Second
 	DefaultPanicFlushTimeout = 5 * time.Second
 	DefaultLogLevel          = "info"
-	DefaultOTLPEndpoint      = "localhost:4317"
+	DefaultOTLPEndpoint      = otlpexport.DefaultEndpoint
 
 	// PanicExitCode is the exit code after a recovered panic, the same code
 	// the Go runtime uses for an unrecovered one.
@@ -37,7 +38,7 @@ const (
 )
 
 // Standard OpenTelemetry environment variables read here. The span
-// exporter's OTEL_EXPORTER_OTLP_* variables are in spanexporter.go, and the
+// exporter's OTEL_EXPORTER_OTLP_* variables are read by internal/otlpexport, and the
 // log exporter (otlploggrpc) reads its own; these are the ones that decide
 // the target both share (resolveTarget).
 const (
@@ -135,14 +136,6 @@ type Config struct {
 	LogExporter sdklog.Exporter
 }
 
-// batchSettings are the resolved queue settings of one signal.
-type batchSettings struct {
-	queueSize     int
-	batchSize     int
-	batchTimeout  time.Duration
-	exportTimeout time.Duration
-}
-
 // batchEnv names the environment variables of one signal's batch processor.
 type batchEnv struct {
 	queueSize, batchSize, delay, timeout string
@@ -208,22 +201,22 @@ func parseLevel(s string) (slog.Level, error) {
 
 // batch resolves one signal's queue settings: Config, else environment, else
 // the package defaults.
-func (c Config) batch(env batchEnv) (batchSettings, error) {
+func (c Config) batch(env batchEnv) (otlpexport.BatchSettings, error) {
 	var (
-		s   batchSettings
+		s   otlpexport.BatchSettings
 		err error
 	)
-	if s.queueSize, err = pickInt(c.QueueSize, env.queueSize, DefaultQueueSize); err != nil {
+	if s.QueueSize, err = pickInt(c.QueueSize, env.queueSize, DefaultQueueSize); err != nil {
 		return s, err
 	}
-	if s.batchSize, err = pickInt(c.BatchSize, env.batchSize, DefaultBatchSize); err != nil {
+	if s.BatchSize, err = pickInt(c.BatchSize, env.batchSize, DefaultBatchSize); err != nil {
 		return s, err
 	}
-	s.batchSize = min(s.batchSize, s.queueSize)
-	if s.batchTimeout, err = pickMillis(c.BatchTimeout, env.delay, DefaultBatchTimeout); err != nil {
+	s.BatchSize = min(s.BatchSize, s.QueueSize)
+	if s.BatchTimeout, err = pickMillis(c.BatchTimeout, env.delay, DefaultBatchTimeout); err != nil {
 		return s, err
 	}
-	if s.exportTimeout, err = pickMillis(c.ExportTimeout, env.timeout, DefaultExportTimeout); err != nil {
+	if s.ExportTimeout, err = pickMillis(c.ExportTimeout, env.timeout, DefaultExportTimeout); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -268,16 +261,5 @@ func sdkDisabled() (bool, error) {
 	if raw == "" {
 		return false, nil
 	}
-	return parseEnvBool(envSDKDisabled, raw)
-}
-
-// parseEnvBool reads a boolean variable: true or false, in any case.
-func parseEnvBool(name, raw string) (bool, error) {
-	switch {
-	case strings.EqualFold(raw, "true"):
-		return true, nil
-	case strings.EqualFold(raw, "false"):
-		return false, nil
-	}
-	return false, fmt.Errorf("%w: %s: want true or false, got %q", ErrInvalidEnv, name, raw)
+	return otlpexport.ParseEnvBool(envSDKDisabled, raw)
 }

@@ -2,20 +2,18 @@ package telemetry
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"os"
-	"strings"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/chainotel/chainotel/node/telemetry/internal/otlpexport"
 )
 
 // target is where the OTLP exporters send, resolved from Config and the
 // environment. Only what Config decides is passed to the exporters as an
 // option; everything else is left to the exporters' own reading of the
-// OTEL_EXPORTER_OTLP_* variables (spanExporterSettings for spans, otlploggrpc
-// for logs), so headers, compression, timeouts and certificates set there
+// OTEL_EXPORTER_OTLP_* variables (otlpexport for spans, otlploggrpc for logs), so headers, compression, timeouts and certificates set there
 // keep working.
 type target struct {
 	// endpoint is "host:port" to pass explicitly, or "" to leave it to the
@@ -53,7 +51,7 @@ func (c Config) resolveTarget() (target, error) {
 // flagTarget interprets --otlp-endpoint.
 func (c Config) flagTarget() (target, error) {
 	raw := c.OTLPEndpoint
-	host, scheme, _, err := parseEndpoint(raw)
+	host, scheme, _, err := otlpexport.ParseEndpoint(raw)
 	if err != nil {
 		return target{}, fmt.Errorf("%w: OTLPEndpoint: %v", ErrInvalidConfig, err)
 	}
@@ -70,31 +68,6 @@ func (c Config) flagTarget() (target, error) {
 	return target{endpoint: host, describe: raw}, nil
 }
 
-// parseEndpoint reads an OTLP/gRPC endpoint as --otlp-endpoint and the
-// endpoint variables give it: host:port, or an http or https URL whose
-// scheme (lowercase; "" for host:port) decides transport security. Its
-// errors say what is wrong with raw; the caller says where raw came from.
-func parseEndpoint(raw string) (host, scheme, path string, err error) {
-	if !strings.Contains(raw, "://") {
-		if _, _, err := net.SplitHostPort(raw); err != nil {
-			return "", "", "", fmt.Errorf("want host:port or a URL, got %q: %v", raw, err)
-		}
-		return raw, "", "", nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", "", "", fmt.Errorf("%q: %v", raw, err)
-	}
-	scheme = strings.ToLower(u.Scheme)
-	switch {
-	case scheme != "http" && scheme != "https":
-		return "", "", "", fmt.Errorf("scheme %q of %q: want http or https", u.Scheme, raw)
-	case u.Host == "":
-		return "", "", "", fmt.Errorf("%q has no host", raw)
-	}
-	return u.Host, scheme, u.Path, nil
-}
-
 // logOptions are the explicit options of the OTLP log exporter.
 func (c Config) logOptions(t target) []otlploggrpc.Option {
 	var opts []otlploggrpc.Option
@@ -108,4 +81,9 @@ func (c Config) logOptions(t target) []otlploggrpc.Option {
 		opts = append(opts, otlploggrpc.WithInsecure())
 	}
 	return opts
+}
+
+// exportTarget is t as the span exporter takes it.
+func (c Config) exportTarget(t target) otlpexport.Target {
+	return otlpexport.Target{Endpoint: t.endpoint, Insecure: t.insecure, TLS: c.TLS}
 }

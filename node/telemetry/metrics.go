@@ -3,9 +3,10 @@ package telemetry
 import (
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainotel/chainotel/node/telemetry/internal/otlpexport"
 )
 
 // Self-metric names, exposed on the node's /metrics.
@@ -32,24 +33,15 @@ const (
 	SignalLogs   = "logs"
 )
 
-// selfMetrics counts what happens to one signal's telemetry after it leaves
-// the node's code.
-type selfMetrics struct {
-	droppedFull   prometheus.Counter
-	droppedExport prometheus.Counter
-	exported      prometheus.Counter
-	failures      prometheus.Counter
-}
-
 // metricSet holds both signals' self-metrics and their collectors.
 type metricSet struct {
-	spans, logs selfMetrics
+	spans, logs otlpexport.Counters
 	collectors  []prometheus.Collector
 }
 
-// newMetricSet builds the self-metrics. spansQueued and logsQueued count what
+// newMetricSet builds the self-metrics. spansQueued and logsQueued hold what
 // is held in each pipeline, read at scrape time.
-func newMetricSet(spansQueued, logsQueued *atomic.Int64) *metricSet {
+func newMetricSet(spansQueued, logsQueued *otlpexport.Slots) *metricSet {
 	droppedSpans := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricDroppedSpans,
 		Help: "Spans the node dropped instead of exporting, by reason (queue_full, export_failed).",
@@ -74,25 +66,25 @@ func newMetricSet(spansQueued, logsQueued *atomic.Int64) *metricSet {
 		Name:        MetricQueued,
 		Help:        "Spans or log records held by the node waiting for export, by signal.",
 		ConstLabels: prometheus.Labels{"signal": SignalTraces},
-	}, func() float64 { return float64(spansQueued.Load()) })
+	}, func() float64 { return float64(spansQueued.Held()) })
 	queuedLogs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        MetricQueued,
 		Help:        "Spans or log records held by the node waiting for export, by signal.",
 		ConstLabels: prometheus.Labels{"signal": SignalLogs},
-	}, func() float64 { return float64(logsQueued.Load()) })
+	}, func() float64 { return float64(logsQueued.Held()) })
 
 	return &metricSet{
-		spans: selfMetrics{
-			droppedFull:   droppedSpans.WithLabelValues(ReasonQueueFull),
-			droppedExport: droppedSpans.WithLabelValues(ReasonExportFailed),
-			exported:      exportedSpans,
-			failures:      failures.WithLabelValues(SignalTraces),
+		spans: otlpexport.Counters{
+			DroppedFull:   droppedSpans.WithLabelValues(ReasonQueueFull),
+			DroppedExport: droppedSpans.WithLabelValues(ReasonExportFailed),
+			Exported:      exportedSpans,
+			Failures:      failures.WithLabelValues(SignalTraces),
 		},
-		logs: selfMetrics{
-			droppedFull:   droppedLogs.WithLabelValues(ReasonQueueFull),
-			droppedExport: droppedLogs.WithLabelValues(ReasonExportFailed),
-			exported:      exportedLogs,
-			failures:      failures.WithLabelValues(SignalLogs),
+		logs: otlpexport.Counters{
+			DroppedFull:   droppedLogs.WithLabelValues(ReasonQueueFull),
+			DroppedExport: droppedLogs.WithLabelValues(ReasonExportFailed),
+			Exported:      exportedLogs,
+			Failures:      failures.WithLabelValues(SignalLogs),
 		},
 		collectors: []prometheus.Collector{droppedSpans, droppedLogs, exportedSpans, exportedLogs, failures, queued, queuedLogs},
 	}

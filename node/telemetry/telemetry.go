@@ -22,6 +22,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/time/rate"
+
+	"github.com/chainotel/chainotel/node/telemetry/internal/otlpexport"
 )
 
 // TracerScope is the instrumentation scope of the spans this package makes
@@ -110,8 +112,8 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 	t.logFile = closer
 	t.local = slog.New(local)
 
-	spanSlots, logSlots := new(slots), new(slots)
-	t.metrics = newMetricSet(&spanSlots.held, &logSlots.held)
+	spanSlots, logSlots := new(otlpexport.Slots), new(otlpexport.Slots)
+	t.metrics = newMetricSet(spanSlots, logSlots)
 	if err := t.metrics.register(c.Registerer); err != nil {
 		_ = t.closeLog() // the registration error is the one worth returning
 		return nil, err
@@ -137,7 +139,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 }
 
 // buildProviders makes the exporting TracerProvider and LoggerProvider.
-func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, logSlots *slots) error {
+func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, logSlots *otlpexport.Slots) error {
 	res, err := newResource(ctx, c)
 	if err != nil {
 		return err
@@ -154,11 +156,11 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 	if err != nil {
 		return err
 	}
-	spanSlots.limit, logSlots.limit = int64(spanBatch.queueSize), int64(logBatch.queueSize)
+	spanSlots.Limit, logSlots.Limit = int64(spanBatch.QueueSize), int64(logBatch.QueueSize)
 
 	spanExp := c.SpanExporter
 	if spanExp == nil {
-		if spanExp, err = newOTLPSpanExporter(c, tgt); err != nil {
+		if spanExp, err = otlpexport.NewSpanExporter(c.exportTarget(tgt)); err != nil {
 			return fmt.Errorf("otlp trace exporter (%s): %w", tgt.describe, err)
 		}
 	}
@@ -173,11 +175,11 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 		sdktrace.WithResource(res),
 		// The node samples nothing away: policy lives in the collector.
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithSpanProcessor(newSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans)),
+		sdktrace.WithSpanProcessor(otlpexport.NewSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans)),
 	)
 	t.lp = sdklog.NewLoggerProvider(
 		sdklog.WithResource(res),
-		sdklog.WithProcessor(newLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)),
+		sdklog.WithProcessor(otlpexport.NewLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)),
 	)
 	t.TracerProvider, t.LoggerProvider, t.Resource = t.tp, t.lp, res
 	t.Endpoint = tgt.describe

@@ -1,9 +1,8 @@
-package telemetry
+package otlpexport
 
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,11 +20,11 @@ type discardExporter struct{}
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
-// defaultBatchSettings are Config's defaults, as Setup would resolve them
-// with no OTEL_BSP_* variable set.
-var defaultBatchSettings = batchSettings{
-	queueSize: DefaultQueueSize, batchSize: DefaultBatchSize,
-	batchTimeout: DefaultBatchTimeout, exportTimeout: DefaultExportTimeout,
+// defaultBatchSettings are the node's defaults (node/telemetry's Config), as
+// Setup resolves them with no OTEL_BSP_* variable set.
+var defaultBatchSettings = BatchSettings{
+	QueueSize: 2048, BatchSize: 512,
+	BatchTimeout: time.Second, ExportTimeout: 10 * time.Second,
 }
 
 // BenchmarkSpanStartEnd compares starting and ending a span with the SDK's
@@ -38,11 +37,10 @@ func BenchmarkSpanStartEnd(b *testing.B) {
 	pipelines := map[string]func() sdktrace.SpanProcessor{
 		"sdk-batch": func() sdktrace.SpanProcessor {
 			return sdktrace.NewBatchSpanProcessor(discardExporter{},
-				sdktrace.WithMaxQueueSize(settings.queueSize), sdktrace.WithBatchTimeout(time.Second))
+				sdktrace.WithMaxQueueSize(settings.QueueSize), sdktrace.WithBatchTimeout(time.Second))
 		},
 		"batcher": func() sdktrace.SpanProcessor {
-			m := newMetricSet(new(atomic.Int64), new(atomic.Int64))
-			return newSpanBatcher(discardExporter{}, settings, newSlots(settings.queueSize), m.spans)
+			return NewSpanBatcher(discardExporter{}, settings, &Slots{Limit: int64(settings.QueueSize)}, newCounters())
 		},
 	}
 	for _, name := range []string{"sdk-batch", "batcher"} {
@@ -75,10 +73,9 @@ func BenchmarkSpanStartEnd(b *testing.B) {
 //	go test -run '^$' -bench TxSpans ./node/telemetry/
 func BenchmarkTxSpans(b *testing.B) {
 	settings := defaultBatchSettings
-	m := newMetricSet(new(atomic.Int64), new(atomic.Int64))
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithSpanProcessor(newSpanBatcher(discardExporter{}, settings, newSlots(settings.queueSize), m.spans)),
+		sdktrace.WithSpanProcessor(NewSpanBatcher(discardExporter{}, settings, &Slots{Limit: int64(settings.QueueSize)}, newCounters())),
 	)
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	tracer := tp.Tracer("bench")

@@ -1,4 +1,4 @@
-package telemetry
+package otlpexport
 
 import (
 	"context"
@@ -112,7 +112,7 @@ func BenchmarkOTLPExport(b *testing.B) {
 			}},
 			{"node", func(context.Context, bool) (sdktrace.SpanExporter, error) {
 				// gzip comes from the environment, set below.
-				return newOTLPSpanExporter(Config{}, target{endpoint: addr, insecure: true})
+				return NewSpanExporter(Target{Endpoint: addr, Insecure: true})
 			}},
 		}
 		for _, gz := range []bool{false, true} {

@@ -1,4 +1,4 @@
-package telemetry
+package otlpexport
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // Why not the SDK's batch span processor: it hands every ended span to its
 // export goroutine over a channel, so each span.End wakes that goroutine (a
 // scheduler round trip per span; in the bench-telemetry profiles, about 3% of
-// a follower's CPU, a fifth of what its telemetry cost). spanBatcher appends
+// a follower's CPU, a fifth of what its telemetry cost). SpanBatcher appends
 // the span to a slice under a mutex and wakes the export goroutine once per
 // full batch. It also holds the bound and the accounting the gate and the
 // counting exporter held around the SDK's processor: a span is refused, never
@@ -21,15 +21,15 @@ import (
 // span ends up in exactly one counter: dropped (queue_full), exported, or
 // dropped (export_failed).
 
-// spanBatcher is the node's span processor: ended spans are buffered and
+// SpanBatcher is the node's span processor: ended spans are buffered and
 // exported in batches of at most batchSize by one goroutine: a batch as soon
 // as it is full, everything buffered every batchTimeout, on ForceFlush and on
 // Shutdown. OnEnd never blocks.
-type spanBatcher struct {
+type SpanBatcher struct {
 	exp   sdktrace.SpanExporter
-	b     batchSettings
-	slots *slots // buffered or being exported
-	m     selfMetrics
+	b     BatchSettings
+	slots *Slots // buffered or being exported
+	m     Counters
 
 	mu      sync.Mutex
 	buf     []sdktrace.ReadOnlySpan // ended, not yet taken for export; oldest first
@@ -48,10 +48,10 @@ type spanBatcher struct {
 	shutdownErr  error
 }
 
-var _ sdktrace.SpanProcessor = (*spanBatcher)(nil)
+var _ sdktrace.SpanProcessor = (*SpanBatcher)(nil)
 
-func newSpanBatcher(exp sdktrace.SpanExporter, b batchSettings, s *slots, m selfMetrics) *spanBatcher {
-	sb := &spanBatcher{
+func NewSpanBatcher(exp sdktrace.SpanExporter, b BatchSettings, s *Slots, m Counters) *SpanBatcher {
+	sb := &SpanBatcher{
 		exp: exp, b: b, slots: s, m: m,
 		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan error),
@@ -63,16 +63,16 @@ func newSpanBatcher(exp sdktrace.SpanExporter, b batchSettings, s *slots, m self
 	return sb
 }
 
-func (sb *spanBatcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (sb *SpanBatcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 // OnEnd buffers a sampled span if there is room and counts it dropped
 // (queue_full) if not.
-func (sb *spanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
+func (sb *SpanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}
 	if !sb.slots.take() {
-		sb.m.droppedFull.Inc()
+		sb.m.DroppedFull.Inc()
 		return
 	}
 	sb.mu.Lock()
@@ -82,7 +82,7 @@ func (sb *spanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 		return
 	}
 	sb.buf = append(sb.buf, s)
-	full := len(sb.buf) == sb.b.batchSize
+	full := len(sb.buf) == sb.b.BatchSize
 	sb.mu.Unlock()
 	if full {
 		select {
@@ -93,9 +93,9 @@ func (sb *spanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 }
 
 // loop is the export goroutine.
-func (sb *spanBatcher) loop() {
+func (sb *SpanBatcher) loop() {
 	defer close(sb.done)
-	timer := time.NewTimer(sb.b.batchTimeout)
+	timer := time.NewTimer(sb.b.BatchTimeout)
 	defer timer.Stop()
 	for {
 		select {
@@ -110,7 +110,7 @@ func (sb *spanBatcher) loop() {
 			handle(sb.export(true))
 			return
 		}
-		timer.Reset(sb.b.batchTimeout)
+		timer.Reset(sb.b.BatchTimeout)
 	}
 }
 
@@ -124,12 +124,12 @@ func handle(err error) {
 
 // export sends the buffered spans in batches of batchSize; all says whether
 // a last, partial batch goes too. It returns the failed exports' errors.
-func (sb *spanBatcher) export(all bool) error {
+func (sb *SpanBatcher) export(all bool) error {
 	var errs []error
 	for {
 		sb.mu.Lock()
-		n := min(len(sb.buf), sb.b.batchSize)
-		if n == 0 || (!all && n < sb.b.batchSize) {
+		n := min(len(sb.buf), sb.b.BatchSize)
+		if n == 0 || (!all && n < sb.b.BatchSize) {
 			sb.mu.Unlock()
 			return errors.Join(errs...)
 		}
@@ -139,7 +139,7 @@ func (sb *spanBatcher) export(all bool) error {
 		sb.buf = sb.buf[:rest]
 		sb.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(sb.exports, sb.b.exportTimeout)
+		ctx, cancel := context.WithTimeout(sb.exports, sb.b.ExportTimeout)
 		err := sb.exp.ExportSpans(ctx, sb.batch)
 		cancel()
 		clear(sb.batch) // the spans are garbage once exported
@@ -154,24 +154,24 @@ func (sb *spanBatcher) export(all bool) error {
 // count adds an export of n spans to the self-metrics. An export that lost
 // only some spans (a partial success, a failed request of several) counts
 // only those as export_failed.
-func (sb *spanBatcher) count(n int, err error) {
+func (sb *SpanBatcher) count(n int, err error) {
 	if err == nil {
-		sb.m.exported.Add(float64(n))
+		sb.m.Exported.Add(float64(n))
 		return
 	}
-	sb.m.failures.Inc()
+	sb.m.Failures.Inc()
 	lost := n
 	var some lostSpansError
 	if errors.As(err, &some) && some.lost >= 0 && some.lost < int64(n) {
 		lost = int(some.lost)
 	}
-	sb.m.droppedExport.Add(float64(lost))
-	sb.m.exported.Add(float64(n - lost))
+	sb.m.DroppedExport.Add(float64(lost))
+	sb.m.Exported.Add(float64(n - lost))
 }
 
 // ForceFlush exports every span ended before the call and returns the
 // exports' errors, or gives up when ctx ends first.
-func (sb *spanBatcher) ForceFlush(ctx context.Context) error {
+func (sb *SpanBatcher) ForceFlush(ctx context.Context) error {
 	flushed := make(chan error, 1)
 	select {
 	case sb.flushes <- flushed:
@@ -190,7 +190,7 @@ func (sb *spanBatcher) ForceFlush(ctx context.Context) error {
 
 // Shutdown refuses further spans, exports the buffered ones and shuts the
 // exporter down. Only the first call does anything.
-func (sb *spanBatcher) Shutdown(ctx context.Context) error {
+func (sb *SpanBatcher) Shutdown(ctx context.Context) error {
 	sb.shutdownOnce.Do(func() {
 		sb.mu.Lock()
 		sb.stopped = true

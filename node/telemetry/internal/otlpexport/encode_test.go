@@ -1,4 +1,4 @@
-package telemetry
+package otlpexport
 
 import (
 	"bytes"
@@ -141,9 +141,9 @@ func clearOTLPEnv(t testing.TB) {
 
 // newTestExporter is the node's exporter to addr in plain text, as
 // --otlp-endpoint host:port makes it, with retries fast enough for tests.
-func newTestExporter(t *testing.T, addr string) *otlpSpanExporter {
+func newTestExporter(t *testing.T, addr string) *SpanExporter {
 	t.Helper()
-	e, err := newOTLPSpanExporter(Config{}, target{endpoint: addr, insecure: true})
+	e, err := NewSpanExporter(Target{Endpoint: addr, Insecure: true})
 	require.NoError(t, err)
 	e.retry = retryPolicy{initial: time.Millisecond, max: 10 * time.Millisecond, maxElapsed: exportWait}
 	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })

@@ -1,4 +1,4 @@
-package telemetry
+package otlpexport
 
 import (
 	"context"
@@ -63,13 +63,12 @@ func TestSpanExporterSettings(t *testing.T) {
 		plain     = "plain"
 		systemTLS = "TLS, system roots"
 		envTLS    = "TLS, environment CA"
-		configTLS = "TLS, Config.TLS"
+		configTLS = "TLS, Target.TLS"
 	)
 	tests := []struct {
 		name         string
 		env          map[string]string
-		target       target
-		tls          *tls.Config
+		target       Target
 		wantEndpoint string
 		wantSecurity string
 		wantHeaders  map[string]string
@@ -96,12 +95,12 @@ func TestSpanExporterSettings(t *testing.T) {
 			wantEndpoint: "a:1", wantSecurity: systemTLS},
 		{name: "a certificate makes it TLS whatever else says", env: map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:1", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": ca},
-			target: target{insecure: true}, wantEndpoint: "a:1", wantSecurity: envTLS},
+			target: Target{Insecure: true}, wantEndpoint: "a:1", wantSecurity: envTLS},
 		{name: "the flag's endpoint and plain text win", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://a:1"},
-			target: target{endpoint: "flag:3", insecure: true}, wantEndpoint: "flag:3", wantSecurity: plain},
-		{name: "Config.TLS wins over everything", env: map[string]string{
+			target: Target{Endpoint: "flag:3", Insecure: true}, wantEndpoint: "flag:3", wantSecurity: plain},
+		{name: "Target.TLS wins over everything", env: map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:1", "OTEL_EXPORTER_OTLP_CERTIFICATE": ca},
-			tls: flagTLS, target: target{endpoint: "flag:3"}, wantEndpoint: "flag:3", wantSecurity: configTLS},
+			target: Target{Endpoint: "flag:3", TLS: flagTLS}, wantEndpoint: "flag:3", wantSecurity: configTLS},
 		{name: "headers, URL-decoded and trimmed", env: map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "a=1, b = x%20y%2Cz ,,"},
 			wantEndpoint: "localhost:4317", wantSecurity: systemTLS, wantHeaders: map[string]string{"a": "1", "b": "x y,z"}},
 		{name: "traces headers replace the general ones", env: map[string]string{
@@ -124,7 +123,7 @@ func TestSpanExporterSettings(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			s, err := Config{TLS: tt.tls}.spanExporterSettings(tt.target)
+			s, err := resolveSettings(tt.target)
 			require.NoError(t, err)
 			require.Equal(t, tt.wantEndpoint, s.endpoint)
 			var security string
@@ -210,7 +209,7 @@ func TestSpanExporterSettingsRejectBadValues(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			_, err := Config{}.spanExporterSettings(target{})
+			_, err := resolveSettings(Target{})
 			require.ErrorIs(t, err, ErrInvalidEnv)
 			for _, want := range tt.wantAll {
 				require.ErrorContains(t, err, want)
@@ -220,14 +219,6 @@ func TestSpanExporterSettingsRejectBadValues(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestSetupFailsOnBadExporterVariable(t *testing.T) {
-	clearOTLPEnv(t)
-	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli")
-	_, err := Setup(context.Background(), Config{NodeID: "node0", Exit: func(int) {}})
-	require.ErrorIs(t, err, ErrInvalidEnv)
-	require.ErrorContains(t, err, `OTEL_EXPORTER_OTLP_COMPRESSION: want gzip or none, got "brotli"`)
 }
 
 func TestSpanExporterSendsHeaders(t *testing.T) {
@@ -273,9 +264,8 @@ func TestSpanExporterMutualTLSFromEnvironment(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", filepath.Join(certs, "ca.crt"))
 	t.Setenv("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", filepath.Join(certs, "node0.crt"))
 	t.Setenv("OTEL_EXPORTER_OTLP_CLIENT_KEY", filepath.Join(certs, "node0.key"))
-	tgt, err := Config{}.resolveTarget() // as Setup does: the environment decides
-	require.NoError(t, err)
-	e, err := newOTLPSpanExporter(Config{}, tgt)
+	// The environment names the endpoint, so the node leaves everything to it.
+	e, err := NewSpanExporter(Target{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
 	require.NoError(t, e.ExportSpans(exportCtx(t), oneSpan("over mTLS")))
@@ -285,7 +275,7 @@ func TestSpanExporterMutualTLSFromEnvironment(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_CLIENT_KEY", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300") // retries of the refused handshake end here
-	stranger, err := newOTLPSpanExporter(Config{}, tgt)
+	stranger, err := NewSpanExporter(Target{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = stranger.Shutdown(context.Background()) })
 	stranger.retry.initial = time.Millisecond

@@ -1,4 +1,4 @@
-package telemetry
+package otlpexport
 
 import (
 	"context"
@@ -54,21 +54,21 @@ func (e *scriptedExporter) exported() []int {
 	return append([]int(nil), e.batches...)
 }
 
-// batcherUnderTest is a tracer whose spans go through a spanBatcher.
+// batcherUnderTest is a tracer whose spans go through a SpanBatcher.
 type batcherUnderTest struct {
-	sb     *spanBatcher
+	sb     *SpanBatcher
 	exp    *scriptedExporter
-	m      *metricSet
-	slots  *slots
+	m      Counters
+	slots  *Slots
 	tracer func(n int)
 	tp     *sdktrace.TracerProvider
 }
 
-func newBatcherUnderTest(t *testing.T, exp *scriptedExporter, b batchSettings, sampler sdktrace.Sampler) *batcherUnderTest {
+func newBatcherUnderTest(t *testing.T, exp *scriptedExporter, b BatchSettings, sampler sdktrace.Sampler) *batcherUnderTest {
 	t.Helper()
-	s := newSlots(b.queueSize)
-	m := newMetricSet(&s.held, new(atomic.Int64))
-	sb := newSpanBatcher(exp, b, s, m.spans)
+	s := &Slots{Limit: int64(b.QueueSize)}
+	m := newCounters()
+	sb := NewSpanBatcher(exp, b, s, m)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(sb))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -84,6 +84,16 @@ func newBatcherUnderTest(t *testing.T, exp *scriptedExporter, b batchSettings, s
 	}}
 }
 
+// newCounters makes counters that belong to no registry.
+func newCounters() Counters {
+	return Counters{
+		DroppedFull:   prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped_full"}),
+		DroppedExport: prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped_export"}),
+		Exported:      prometheus.NewCounter(prometheus.CounterOpts{Name: "exported"}),
+		Failures:      prometheus.NewCounter(prometheus.CounterOpts{Name: "failures"}),
+	}
+}
+
 // count reads a counter.
 func count(t *testing.T, c prometheus.Counter) float64 {
 	t.Helper()
@@ -97,7 +107,7 @@ const waitFor = 10 * time.Second
 
 func TestSpanBatcherExportsFullBatchesWithoutWaitingForTheTimer(t *testing.T) {
 	exp := &scriptedExporter{}
-	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 100, batchSize: 10, batchTimeout: time.Hour, exportTimeout: time.Minute}, sdktrace.AlwaysSample())
+	bt := newBatcherUnderTest(t, exp, BatchSettings{QueueSize: 100, BatchSize: 10, BatchTimeout: time.Hour, ExportTimeout: time.Minute}, sdktrace.AlwaysSample())
 
 	bt.tracer(35)
 	require.Eventually(t, func() bool { return len(exp.exported()) == 3 }, waitFor, time.Millisecond)
@@ -108,12 +118,12 @@ func TestSpanBatcherExportsFullBatchesWithoutWaitingForTheTimer(t *testing.T) {
 	require.NoError(t, bt.sb.ForceFlush(context.Background()))
 	require.Equal(t, []int{10, 10, 10, 5}, exp.exported())
 	require.EqualValues(t, 0, bt.slots.held.Load())
-	require.Equal(t, 35.0, count(t, bt.m.spans.exported))
+	require.Equal(t, 35.0, count(t, bt.m.Exported))
 }
 
 func TestSpanBatcherExportsAPartialBatchWhenTheTimerFires(t *testing.T) {
 	exp := &scriptedExporter{}
-	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 100, batchSize: 10, batchTimeout: 20 * time.Millisecond, exportTimeout: time.Minute}, sdktrace.AlwaysSample())
+	bt := newBatcherUnderTest(t, exp, BatchSettings{QueueSize: 100, BatchSize: 10, BatchTimeout: 20 * time.Millisecond, ExportTimeout: time.Minute}, sdktrace.AlwaysSample())
 
 	bt.tracer(3)
 	require.Eventually(t, func() bool { return len(exp.exported()) == 1 }, waitFor, time.Millisecond)
@@ -122,47 +132,47 @@ func TestSpanBatcherExportsAPartialBatchWhenTheTimerFires(t *testing.T) {
 
 func TestSpanBatcherDropsWhatItCannotHoldAndCountsEverySpanOnce(t *testing.T) {
 	exp := &scriptedExporter{gate: make(chan struct{})}
-	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 8, batchSize: 4, batchTimeout: time.Hour, exportTimeout: time.Minute}, sdktrace.AlwaysSample())
+	bt := newBatcherUnderTest(t, exp, BatchSettings{QueueSize: 8, BatchSize: 4, BatchTimeout: time.Hour, ExportTimeout: time.Minute}, sdktrace.AlwaysSample())
 
 	// The exporter is stuck: ending spans never waits, and past the queue
 	// size they are dropped and counted.
 	bt.tracer(50)
-	require.Equal(t, 42.0, count(t, bt.m.spans.droppedFull))
+	require.Equal(t, 42.0, count(t, bt.m.DroppedFull))
 	require.EqualValues(t, 8, bt.slots.held.Load())
 
 	close(exp.gate)
 	require.NoError(t, bt.sb.ForceFlush(context.Background()))
-	require.Equal(t, 8.0, count(t, bt.m.spans.exported))
+	require.Equal(t, 8.0, count(t, bt.m.Exported))
 	require.EqualValues(t, 0, bt.slots.held.Load())
 }
 
 func TestSpanBatcherFlushReportsAndCountsAFailedExport(t *testing.T) {
 	exp := &scriptedExporter{}
 	exp.fail.Store(true)
-	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 100, batchSize: 10, batchTimeout: time.Hour, exportTimeout: time.Minute}, sdktrace.AlwaysSample())
+	bt := newBatcherUnderTest(t, exp, BatchSettings{QueueSize: 100, BatchSize: 10, BatchTimeout: time.Hour, ExportTimeout: time.Minute}, sdktrace.AlwaysSample())
 
 	bt.tracer(12)
 	require.ErrorContains(t, bt.sb.ForceFlush(context.Background()), "collector said no")
-	require.Equal(t, 12.0, count(t, bt.m.spans.droppedExport))
-	require.Equal(t, 0.0, count(t, bt.m.spans.exported))
+	require.Equal(t, 12.0, count(t, bt.m.DroppedExport))
+	require.Equal(t, 0.0, count(t, bt.m.Exported))
 	require.EqualValues(t, 0, bt.slots.held.Load())
 }
 
 func TestSpanBatcherCountsOnlyTheRejectedSpansOfAPartialSuccess(t *testing.T) {
 	exp := &scriptedExporter{}
 	exp.rejected.Store(3)
-	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 100, batchSize: 20, batchTimeout: time.Hour, exportTimeout: time.Minute}, sdktrace.AlwaysSample())
+	bt := newBatcherUnderTest(t, exp, BatchSettings{QueueSize: 100, BatchSize: 20, BatchTimeout: time.Hour, ExportTimeout: time.Minute}, sdktrace.AlwaysSample())
 
 	bt.tracer(10)
 	require.ErrorContains(t, bt.sb.ForceFlush(context.Background()), "3 spans rejected")
-	require.Equal(t, 3.0, count(t, bt.m.spans.droppedExport))
-	require.Equal(t, 7.0, count(t, bt.m.spans.exported))
-	require.Equal(t, 1.0, count(t, bt.m.spans.failures))
+	require.Equal(t, 3.0, count(t, bt.m.DroppedExport))
+	require.Equal(t, 7.0, count(t, bt.m.Exported))
+	require.Equal(t, 1.0, count(t, bt.m.Failures))
 }
 
 func TestSpanBatcherIgnoresUnsampledSpans(t *testing.T) {
 	exp := &scriptedExporter{}
-	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 100, batchSize: 10, batchTimeout: time.Hour, exportTimeout: time.Minute}, sdktrace.NeverSample())
+	bt := newBatcherUnderTest(t, exp, BatchSettings{QueueSize: 100, BatchSize: 10, BatchTimeout: time.Hour, ExportTimeout: time.Minute}, sdktrace.NeverSample())
 
 	bt.tracer(20)
 	require.NoError(t, bt.sb.ForceFlush(context.Background()))
@@ -172,7 +182,7 @@ func TestSpanBatcherIgnoresUnsampledSpans(t *testing.T) {
 
 func TestSpanBatcherShutdownExportsWhatIsLeftThenRefusesSpans(t *testing.T) {
 	exp := &scriptedExporter{}
-	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 100, batchSize: 10, batchTimeout: time.Hour, exportTimeout: time.Minute}, sdktrace.AlwaysSample())
+	bt := newBatcherUnderTest(t, exp, BatchSettings{QueueSize: 100, BatchSize: 10, BatchTimeout: time.Hour, ExportTimeout: time.Minute}, sdktrace.AlwaysSample())
 	tracer := bt.tp.Tracer("test")
 	_, late := tracer.Start(context.Background(), "block.apply") // ends after the shutdown
 
@@ -189,7 +199,7 @@ func TestSpanBatcherShutdownExportsWhatIsLeftThenRefusesSpans(t *testing.T) {
 
 func TestSpanBatcherShutdownIsBoundedByItsContext(t *testing.T) {
 	exp := &scriptedExporter{gate: make(chan struct{})} // never opened: the collector hangs
-	bt := newBatcherUnderTest(t, exp, batchSettings{queueSize: 100, batchSize: 10, batchTimeout: time.Hour, exportTimeout: time.Hour}, sdktrace.AlwaysSample())
+	bt := newBatcherUnderTest(t, exp, BatchSettings{QueueSize: 100, BatchSize: 10, BatchTimeout: time.Hour, ExportTimeout: time.Hour}, sdktrace.AlwaysSample())
 
 	bt.tracer(3)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -1,4 +1,4 @@
-package telemetry
+package otlpexport
 
 import (
 	"context"
@@ -16,34 +16,13 @@ import (
 // dropped (queue_full), exported, or dropped (export_failed). Spans have
 // their own processor with the same accounting (spanbatcher.go).
 
-// slots bounds the spans (or log records) held between the moment they end
-// and the moment the export that carries them returns.
-type slots struct {
-	held  atomic.Int64
-	limit int64
-}
-
-func newSlots(limit int) *slots { return &slots{limit: int64(limit)} }
-
-// take reserves a slot without ever waiting; false means the pipeline is full.
-func (s *slots) take() bool {
-	if s.held.Add(1) > s.limit {
-		s.held.Add(-1)
-		return false
-	}
-	return true
-}
-
-// release gives back n slots once their export has returned.
-func (s *slots) release(n int) { s.held.Add(-int64(n)) }
-
 // logGate admits log records into the batch log processor while there is
 // room and drops the rest. OnEmit is called from any goroutine
 // that logs and never blocks.
 type logGate struct {
 	next    sdklog.Processor
-	slots   *slots
-	m       selfMetrics
+	slots   *Slots
+	m       Counters
 	stopped atomic.Bool
 }
 
@@ -58,7 +37,7 @@ func (g *logGate) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		return nil
 	}
 	if !g.slots.take() {
-		g.m.droppedFull.Inc()
+		g.m.DroppedFull.Inc()
 		return nil
 	}
 	return g.next.OnEmit(ctx, r)
@@ -74,8 +53,8 @@ func (g *logGate) ForceFlush(ctx context.Context) error { return g.next.ForceFlu
 // countingLogExporter gives slots back and counts the outcome of each export.
 type countingLogExporter struct {
 	next  sdklog.Exporter
-	slots *slots
-	m     selfMetrics
+	slots *Slots
+	m     Counters
 }
 
 var _ sdklog.Exporter = (*countingLogExporter)(nil)
@@ -88,11 +67,11 @@ func (e *countingLogExporter) Export(ctx context.Context, records []sdklog.Recor
 	e.slots.release(len(records))
 	n := float64(len(records))
 	if err != nil {
-		e.m.failures.Inc()
-		e.m.droppedExport.Add(n)
+		e.m.Failures.Inc()
+		e.m.DroppedExport.Add(n)
 		return err
 	}
-	e.m.exported.Add(n)
+	e.m.Exported.Add(n)
 	return nil
 }
 
@@ -100,15 +79,15 @@ func (e *countingLogExporter) Shutdown(ctx context.Context) error { return e.nex
 
 func (e *countingLogExporter) ForceFlush(ctx context.Context) error { return e.next.ForceFlush(ctx) }
 
-// newLogPipeline is the bounded log pipeline: gate → batch log processor →
+// NewLogPipeline is the bounded log pipeline: gate → batch log processor →
 // counting exporter → exp.
-func newLogPipeline(exp sdklog.Exporter, b batchSettings, s *slots, m selfMetrics) *logGate {
+func NewLogPipeline(exp sdklog.Exporter, b BatchSettings, s *Slots, m Counters) *logGate {
 	blp := sdklog.NewBatchProcessor(
 		&countingLogExporter{next: exp, slots: s, m: m},
-		sdklog.WithMaxQueueSize(b.queueSize),
-		sdklog.WithExportMaxBatchSize(b.batchSize),
-		sdklog.WithExportInterval(b.batchTimeout),
-		sdklog.WithExportTimeout(b.exportTimeout),
+		sdklog.WithMaxQueueSize(b.QueueSize),
+		sdklog.WithExportMaxBatchSize(b.BatchSize),
+		sdklog.WithExportInterval(b.BatchTimeout),
+		sdklog.WithExportTimeout(b.ExportTimeout),
 	)
 	return &logGate{next: blp, slots: s, m: m}
 }
