@@ -1,4 +1,4 @@
-package telemetry_test
+package telemetry
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chainotel/chainotel/internal/testproc"
-	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -51,26 +50,26 @@ type accounting struct {
 
 func spanAccounting(t *testing.T, g prometheus.Gatherer) accounting {
 	return accounting{
-		queueFull:    counterValue(t, g, telemetry.MetricDroppedSpans, "reason", telemetry.ReasonQueueFull),
-		exportFailed: counterValue(t, g, telemetry.MetricDroppedSpans, "reason", telemetry.ReasonExportFailed),
-		exported:     counterValue(t, g, telemetry.MetricExportedSpans, "", ""),
-		queued:       counterValue(t, g, telemetry.MetricQueued, "signal", telemetry.SignalTraces),
+		queueFull:    counterValue(t, g, metricDroppedSpans, "reason", reasonQueueFull),
+		exportFailed: counterValue(t, g, metricDroppedSpans, "reason", reasonExportFailed),
+		exported:     counterValue(t, g, metricExportedSpans, "", ""),
+		queued:       counterValue(t, g, metricQueued, "signal", signalTraces),
 	}
 }
 
 func logAccounting(t *testing.T, g prometheus.Gatherer) accounting {
 	return accounting{
-		queueFull:    counterValue(t, g, telemetry.MetricDroppedLogRecords, "reason", telemetry.ReasonQueueFull),
-		exportFailed: counterValue(t, g, telemetry.MetricDroppedLogRecords, "reason", telemetry.ReasonExportFailed),
-		exported:     counterValue(t, g, telemetry.MetricExportedLogs, "", ""),
-		queued:       counterValue(t, g, telemetry.MetricQueued, "signal", telemetry.SignalLogs),
+		queueFull:    counterValue(t, g, metricDroppedLogRecords, "reason", reasonQueueFull),
+		exportFailed: counterValue(t, g, metricDroppedLogRecords, "reason", reasonExportFailed),
+		exported:     counterValue(t, g, metricExportedLogs, "", ""),
+		queued:       counterValue(t, g, metricQueued, "signal", signalLogs),
 	}
 }
 
 // burst ends n spans and logs n records inside them from another goroutine
 // and fails the test if that does not finish while the collector is stuck or
 // gone: ending a span or logging must never wait for the exporter.
-func burst(t *testing.T, tel *telemetry.Telemetry, n int) {
+func burst(t *testing.T, tel *Telemetry, n int) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
@@ -102,7 +101,7 @@ func TestDropsCountedWhenCollectorIsStuck(t *testing.T) {
 	c.QueueSize, c.BatchSize = queue, 4
 	c.BatchTimeout = 10 * time.Millisecond
 	c.ExportTimeout = time.Minute // the collector is stuck, not failing
-	tel, err := telemetry.Setup(context.Background(), c)
+	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 	shutdownAtCleanup(t, tel)
 
@@ -142,7 +141,7 @@ func TestDropsCountedWhenCollectorIsUnreachable(t *testing.T) {
 	c.QueueSize = 8
 	c.BatchTimeout = 10 * time.Millisecond
 	c.ExportTimeout = 200 * time.Millisecond
-	tel, err := telemetry.Setup(context.Background(), c)
+	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 
 	burst(t, tel, n)
@@ -160,8 +159,8 @@ func TestDropsCountedWhenCollectorIsUnreachable(t *testing.T) {
 		require.Zero(t, a.exported, name)
 		require.Positive(t, a.exportFailed, name)
 	}
-	require.Positive(t, counterValue(t, reg, telemetry.MetricExportFailures, "signal", telemetry.SignalTraces))
-	require.Positive(t, counterValue(t, reg, telemetry.MetricExportFailures, "signal", telemetry.SignalLogs))
+	require.Positive(t, counterValue(t, reg, metricExportFailures, "signal", signalTraces))
+	require.Positive(t, counterValue(t, reg, metricExportFailures, "signal", signalLogs))
 
 	// Shutdown is bounded by its context even with the collector gone.
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)

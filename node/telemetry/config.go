@@ -18,19 +18,19 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// Defaults of Config. Queue and batch sizes follow the SDK's own defaults
-// (larger batches cost the collector less per span but leave more spans
-// unexported when a node dies: README.md, "What telemetry costs"); the batch
-// timeout is shorter than the SDK's 5 s so that the collector's tail sampler
-// sees a transaction's spans soon after it commits.
+// Defaults of Config (its field comments give the values). Queue and batch
+// sizes follow the SDK's own defaults (larger batches cost the collector less
+// per span but leave more spans unexported when a node dies: README.md, "What
+// it costs"); the batch timeout is shorter than the SDK's 5 s so that the
+// collector's tail sampler sees a transaction's spans soon after it commits.
 const (
-	DefaultQueueSize         = 2048
-	DefaultBatchSize         = 512
-	DefaultBatchTimeout      = time.Second
-	DefaultExportTimeout     = 10 * time.Second
-	DefaultPanicFlushTimeout = 5 * time.Second
-	DefaultLogLevel          = "info"
-	DefaultOTLPEndpoint      = otlpexport.DefaultEndpoint
+	defaultQueueSize         = 2048
+	defaultBatchSize         = 512
+	defaultBatchTimeout      = time.Second
+	defaultExportTimeout     = 10 * time.Second
+	defaultPanicFlushTimeout = 5 * time.Second
+	defaultLogLevel          = "info"
+	defaultOTLPEndpoint      = otlpexport.DefaultEndpoint
 
 	// PanicExitCode is the exit code after a recovered panic, the same code
 	// the Go runtime uses for an unrecovered one.
@@ -82,13 +82,13 @@ type Config struct {
 	// OTLPEndpoint is the --otlp-endpoint flag: "host:port" (plain text unless
 	// TLS is set) or a URL whose scheme says it ("http://", "https://").
 	// Empty: OTEL_EXPORTER_OTLP_ENDPOINT and its per-signal variants as the
-	// exporters read them, else DefaultOTLPEndpoint in plain text.
+	// exporters read them, else localhost:4317 in plain text.
 	OTLPEndpoint string
 	// TLS, when set, is the client TLS config for the collector connection,
 	// typically mutual TLS with the cluster's certificates.
 	TLS *tls.Config
 
-	// LogLevel is debug, info, warn or error. Default DefaultLogLevel.
+	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string
 	// LogFile is the JSON log file, created with its folder if missing and
 	// appended to. Empty: no file.
@@ -103,30 +103,29 @@ type Config struct {
 	// Exit ends the process after a recovered panic has been recorded and
 	// flushed; main passes os.Exit. Required: the library never exits itself.
 	Exit func(code int)
-	// PanicFlushTimeout bounds the flush after a panic. Default
-	// DefaultPanicFlushTimeout.
+	// PanicFlushTimeout bounds the flush after a panic. Default 5s.
 	PanicFlushTimeout time.Duration
 
 	// BaggageDenyKeys are the fragments of baggage keys removed from incoming
-	// baggage (see NewBaggageFilter). Nil: DefaultBaggageDenyKeys().
+	// baggage: a key is removed when, lowercased and without "-", "_", "." and
+	// spaces, it contains one of them. Nil: authorization, cookie, token,
+	// password, passwd, secret, apikey, session, credential, privatekey,
+	// bearer and jwt. Empty: nothing is removed.
 	BaggageDenyKeys []string
 
 	// QueueSize bounds the spans, and separately the log records, held in
 	// memory waiting for export; beyond it they are dropped and counted.
-	// Default OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE, else
-	// DefaultQueueSize.
+	// Default OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE, else 2048.
 	QueueSize int
 	// BatchSize is the most spans or log records in one export. Default
 	// OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else
-	// DefaultBatchSize; never more than QueueSize.
+	// 512; never more than QueueSize.
 	BatchSize int
 	// BatchTimeout is the longest a span or record waits for a batch. Default
-	// OTEL_BSP_SCHEDULE_DELAY / OTEL_BLRP_SCHEDULE_DELAY, else
-	// DefaultBatchTimeout.
+	// OTEL_BSP_SCHEDULE_DELAY / OTEL_BLRP_SCHEDULE_DELAY, else 1s.
 	BatchTimeout time.Duration
 	// ExportTimeout bounds one export, retries included. Default
-	// OTEL_BSP_EXPORT_TIMEOUT / OTEL_BLRP_EXPORT_TIMEOUT, else
-	// DefaultExportTimeout.
+	// OTEL_BSP_EXPORT_TIMEOUT / OTEL_BLRP_EXPORT_TIMEOUT, else 10s.
 	ExportTimeout time.Duration
 
 	// SpanExporter replaces the OTLP span exporter, for tests (for example
@@ -154,16 +153,16 @@ func logBatchEnv() batchEnv {
 // validate checks c and reports the first field that is wrong.
 func (c Config) validate() error {
 	if strings.TrimSpace(c.NodeID) == "" {
-		return fmt.Errorf("%w: NodeID is empty", ErrInvalidConfig)
+		return fmt.Errorf("%w: NodeID is empty", errInvalidConfig)
 	}
 	switch c.Consensus {
 	case "", semconv.ConsensusRaft, semconv.ConsensusPoW:
 	default:
 		return fmt.Errorf("%w: Consensus: want %q or %q, got %q",
-			ErrInvalidConfig, semconv.ConsensusRaft, semconv.ConsensusPoW, c.Consensus)
+			errInvalidConfig, semconv.ConsensusRaft, semconv.ConsensusPoW, c.Consensus)
 	}
 	if c.Exit == nil {
-		return fmt.Errorf("%w: Exit is nil (pass os.Exit from main)", ErrInvalidConfig)
+		return fmt.Errorf("%w: Exit is nil (pass os.Exit from main)", errInvalidConfig)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
@@ -173,7 +172,7 @@ func (c Config) validate() error {
 		v    int
 	}{{"QueueSize", c.QueueSize}, {"BatchSize", c.BatchSize}} {
 		if f.v < 0 {
-			return fmt.Errorf("%w: %s: must be >= 0, got %d", ErrInvalidConfig, f.name, f.v)
+			return fmt.Errorf("%w: %s: must be >= 0, got %d", errInvalidConfig, f.name, f.v)
 		}
 	}
 	for _, f := range []struct {
@@ -181,7 +180,7 @@ func (c Config) validate() error {
 		v    time.Duration
 	}{{"BatchTimeout", c.BatchTimeout}, {"ExportTimeout", c.ExportTimeout}, {"PanicFlushTimeout", c.PanicFlushTimeout}} {
 		if f.v < 0 {
-			return fmt.Errorf("%w: %s: must be >= 0, got %s", ErrInvalidConfig, f.name, f.v)
+			return fmt.Errorf("%w: %s: must be >= 0, got %s", errInvalidConfig, f.name, f.v)
 		}
 	}
 	return nil
@@ -190,11 +189,11 @@ func (c Config) validate() error {
 // parseLevel turns a --log-level value into a slog level.
 func parseLevel(s string) (slog.Level, error) {
 	if s == "" {
-		s = DefaultLogLevel
+		s = defaultLogLevel
 	}
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("%w: LogLevel: want debug, info, warn or error, got %q", ErrInvalidConfig, s)
+		return 0, fmt.Errorf("%w: LogLevel: want debug, info, warn or error, got %q", errInvalidConfig, s)
 	}
 	return l, nil
 }
@@ -206,17 +205,17 @@ func (c Config) batch(env batchEnv) (otlpexport.BatchSettings, error) {
 		s   otlpexport.BatchSettings
 		err error
 	)
-	if s.QueueSize, err = pickInt(c.QueueSize, env.queueSize, DefaultQueueSize); err != nil {
+	if s.QueueSize, err = pickInt(c.QueueSize, env.queueSize, defaultQueueSize); err != nil {
 		return s, err
 	}
-	if s.BatchSize, err = pickInt(c.BatchSize, env.batchSize, DefaultBatchSize); err != nil {
+	if s.BatchSize, err = pickInt(c.BatchSize, env.batchSize, defaultBatchSize); err != nil {
 		return s, err
 	}
 	s.BatchSize = min(s.BatchSize, s.QueueSize)
-	if s.BatchTimeout, err = pickMillis(c.BatchTimeout, env.delay, DefaultBatchTimeout); err != nil {
+	if s.BatchTimeout, err = pickMillis(c.BatchTimeout, env.delay, defaultBatchTimeout); err != nil {
 		return s, err
 	}
-	if s.ExportTimeout, err = pickMillis(c.ExportTimeout, env.timeout, DefaultExportTimeout); err != nil {
+	if s.ExportTimeout, err = pickMillis(c.ExportTimeout, env.timeout, defaultExportTimeout); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -232,7 +231,7 @@ func pickInt(v int, envName string, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%w: %s: want a positive integer, got %q", ErrInvalidEnv, envName, raw)
+		return 0, fmt.Errorf("%w: %s: want a positive integer, got %q", errInvalidEnv, envName, raw)
 	}
 	return n, nil
 }
@@ -249,7 +248,7 @@ func pickMillis(v time.Duration, envName string, def time.Duration) (time.Durati
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%w: %s: want a positive number of milliseconds, got %q", ErrInvalidEnv, envName, raw)
+		return 0, fmt.Errorf("%w: %s: want a positive number of milliseconds, got %q", errInvalidEnv, envName, raw)
 	}
 	return time.Duration(n) * time.Millisecond, nil
 }

@@ -39,7 +39,7 @@ func (c Config) resolveTarget() (target, error) {
 	// Nothing configured: the local collector. The SDK's own default would be
 	// TLS to localhost, which a collector started by `make run` does not
 	// speak; plain text is the default unless TLS is asked for somewhere.
-	t := target{endpoint: DefaultOTLPEndpoint, describe: DefaultOTLPEndpoint}
+	t := target{endpoint: defaultOTLPEndpoint, describe: defaultOTLPEndpoint}
 	envDecides := false
 	for _, name := range envTransportSecurity {
 		envDecides = envDecides || os.Getenv(name) != ""
@@ -53,7 +53,7 @@ func (c Config) flagTarget() (target, error) {
 	raw := c.OTLPEndpoint
 	host, scheme, _, err := otlpexport.ParseEndpoint(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("%w: OTLPEndpoint: %v", ErrInvalidConfig, err)
+		return target{}, fmt.Errorf("%w: OTLPEndpoint: %v", errInvalidConfig, err)
 	}
 	switch scheme {
 	case "":
@@ -61,7 +61,7 @@ func (c Config) flagTarget() (target, error) {
 	case "http":
 		if c.TLS != nil {
 			return target{}, fmt.Errorf("%w: OTLPEndpoint: %q asks for plain text but TLS is configured; use https://",
-				ErrInvalidConfig, raw)
+				errInvalidConfig, raw)
 		}
 		return target{endpoint: host, insecure: true, describe: raw}, nil
 	}

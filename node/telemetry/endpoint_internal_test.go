@@ -51,6 +51,6 @@ func TestSetupFailsOnBadExporterVariable(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli")
 	_, err := Setup(t.Context(), Config{NodeID: "node0", Exit: func(int) {}})
-	require.ErrorIs(t, err, ErrInvalidEnv)
+	require.ErrorIs(t, err, errInvalidEnv)
 	require.ErrorContains(t, err, `OTEL_EXPORTER_OTLP_COMPRESSION: want gzip or none, got "brotli"`)
 }

@@ -6,14 +6,15 @@ import (
 	"github.com/chainotel/chainotel/node/telemetry/internal/otlpexport"
 )
 
-// Sentinel errors, matched with errors.Is. Returned errors wrap them with the
-// name of the offending field or environment variable.
+// Sentinel errors, matched with errors.Is in this package's tests. Returned
+// errors wrap them with the name of the offending field or environment
+// variable.
 var (
-	// ErrInvalidConfig reports a Config field with a value Setup cannot use.
-	ErrInvalidConfig = errors.New("invalid telemetry config")
-	// ErrInvalidEnv reports an OTEL_* environment variable with a value Setup
+	// errInvalidConfig reports a Config field with a value Setup cannot use.
+	errInvalidConfig = errors.New("invalid telemetry config")
+	// errInvalidEnv reports an OTEL_* environment variable with a value Setup
 	// cannot use.
-	ErrInvalidEnv = otlpexport.ErrInvalidEnv
-	// ErrPanic is the error recorded on the span of a recovered panic.
-	ErrPanic = errors.New("goroutine panic")
+	errInvalidEnv = otlpexport.ErrInvalidEnv
+	// errPanic is the error recorded on the span of a recovered panic.
+	errPanic = errors.New("goroutine panic")
 )

@@ -12,8 +12,8 @@ import (
 
 // Exemplar label names, as Prometheus and Grafana expect them.
 const (
-	ExemplarTraceIDLabel = "trace_id"
-	ExemplarSpanIDLabel  = "span_id"
+	exemplarTraceIDLabel = "trace_id"
+	exemplarSpanIDLabel  = "span_id"
 )
 
 // ExemplarInterval is how often each bucket of an ExemplarObserver takes a
@@ -21,12 +21,12 @@ const (
 // latest exemplar, so a tenth of a second keeps what it sees fresh.
 const ExemplarInterval = 100 * time.Millisecond
 
-// ObserveWithExemplar observes v on o, with an exemplar pointing at the
+// observeWithExemplar observes v on o, with an exemplar pointing at the
 // sampled span in ctx when there is one and o supports exemplars (histograms
 // and summaries from client_golang do). Exemplars are only exposed in the
 // OpenMetrics format: serve /metrics with promhttp.HandlerOpts{EnableOpenMetrics: true}.
 // On a hot path, use an ExemplarObserver, which attaches far fewer.
-func ObserveWithExemplar(ctx context.Context, o prometheus.Observer, v float64) {
+func observeWithExemplar(ctx context.Context, o prometheus.Observer, v float64) {
 	if eo, ok := o.(prometheus.ExemplarObserver); ok {
 		if labels := exemplarLabels(ctx); labels != nil {
 			eo.ObserveWithExemplar(v, labels)
@@ -36,23 +36,11 @@ func ObserveWithExemplar(ctx context.Context, o prometheus.Observer, v float64) 
 	o.Observe(v)
 }
 
-// AddWithExemplar adds v to c, with an exemplar pointing at the sampled span
-// in ctx when there is one.
-func AddWithExemplar(ctx context.Context, c prometheus.Counter, v float64) {
-	if ea, ok := c.(prometheus.ExemplarAdder); ok {
-		if labels := exemplarLabels(ctx); labels != nil {
-			ea.AddWithExemplar(v, labels)
-			return
-		}
-	}
-	c.Add(v)
-}
-
 // An ExemplarObserver observes one histogram series and gives each of its
 // buckets an exemplar at most once per ExemplarInterval.
 //
 // client_golang keeps one exemplar per bucket and replaces it on every
-// ObserveWithExemplar, so at thousands of observations a second nearly all of
+// observeWithExemplar, so at thousands of observations a second nearly all of
 // them are overwritten before a scrape sees them. Each still costs about
 // fourteen allocations (the labels, the ids in hex, client_golang's label
 // checks and timestamp): a microsecond per POST /tx. Thinning them per bucket,
@@ -76,7 +64,7 @@ func NewExemplarObserver(o prometheus.Observer, buckets []float64) *ExemplarObse
 // ExemplarInterval.
 func (e *ExemplarObserver) Observe(ctx context.Context, v float64) {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && sc.IsSampled() && e.claim(v) {
-		ObserveWithExemplar(ctx, e.o, v)
+		observeWithExemplar(ctx, e.o, v)
 		return
 	}
 	e.o.Observe(v)
@@ -99,7 +87,7 @@ func exemplarLabels(ctx context.Context) prometheus.Labels {
 		return nil
 	}
 	return prometheus.Labels{
-		ExemplarTraceIDLabel: sc.TraceID().String(),
-		ExemplarSpanIDLabel:  sc.SpanID().String(),
+		exemplarTraceIDLabel: sc.TraceID().String(),
+		exemplarSpanIDLabel:  sc.SpanID().String(),
 	}
 }

@@ -30,7 +30,7 @@ func exemplarTraces(t *testing.T, hist prometheus.Histogram) (map[float64]string
 	for _, b := range m.GetHistogram().GetBucket() {
 		if ex := b.GetExemplar(); ex != nil {
 			for _, l := range ex.GetLabel() {
-				if l.GetName() == ExemplarTraceIDLabel {
+				if l.GetName() == exemplarTraceIDLabel {
 					got[b.GetUpperBound()] = l.GetValue()[:2]
 				}
 			}
@@ -106,7 +106,7 @@ func BenchmarkExemplars(b *testing.B) {
 	b.Run("every", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			ObserveWithExemplar(ctx, hist, 0.01)
+			observeWithExemplar(ctx, hist, 0.01)
 		}
 	})
 	b.Run("thinned", func(b *testing.B) {

@@ -16,12 +16,12 @@ import (
 // Keys of the trace correlation fields in the JSON log lines. OTLP log
 // records carry the same ids in their own trace and span id fields.
 const (
-	LogTraceIDKey = "trace_id"
-	LogSpanIDKey  = "span_id"
+	logTraceIDKey = "trace_id"
+	logSpanIDKey  = "span_id"
 )
 
-// LoggerScope is the instrumentation scope of the node's OTLP log records.
-const LoggerScope = "github.com/chainotel/chainotel/node"
+// loggerScope is the instrumentation scope of the node's OTLP log records.
+const loggerScope = "github.com/chainotel/chainotel/node"
 
 // openLocalLog builds the JSON handler writing to the log file and stderr.
 // The returned closer closes the file (nil when there is none).
@@ -63,7 +63,7 @@ func newLogger(local slog.Handler, lp log.LoggerProvider, level slog.Leveler) *s
 	if lp == nil {
 		return slog.New(local)
 	}
-	bridge := otelslog.NewHandler(LoggerScope, otelslog.WithLoggerProvider(lp))
+	bridge := otelslog.NewHandler(loggerScope, otelslog.WithLoggerProvider(lp))
 	return slog.New(slog.NewMultiHandler(local, &levelHandler{next: bridge, level: level}))
 }
 
@@ -114,8 +114,8 @@ func (h *traceIDHandler) Handle(ctx context.Context, r slog.Record) error {
 		return h.cur.Handle(ctx, r)
 	}
 	ids := []slog.Attr{
-		slog.String(LogTraceIDKey, sc.TraceID().String()),
-		slog.String(LogSpanIDKey, sc.SpanID().String()),
+		slog.String(logTraceIDKey, sc.TraceID().String()),
+		slog.String(logSpanIDKey, sc.SpanID().String()),
 	}
 	if !h.grouped {
 		// The record may be shared with the other handlers of a

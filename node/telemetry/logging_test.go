@@ -1,4 +1,4 @@
-package telemetry_test
+package telemetry
 
 import (
 	"bufio"
@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	otellog "go.opentelemetry.io/otel/log"
 
-	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -66,16 +65,16 @@ func TestLogRecordsCarryTraceIDs(t *testing.T) {
 		lines := jsonLines(t, text)
 		require.Len(t, lines, 3, where)
 		in := lineWithMsg(t, lines, "validated")
-		require.Equal(t, traceID, in[telemetry.LogTraceIDKey], where)
-		require.Equal(t, spanID, in[telemetry.LogSpanIDKey], where)
+		require.Equal(t, traceID, in[logTraceIDKey], where)
+		require.Equal(t, spanID, in[logSpanIDKey], where)
 		require.Equal(t, "0x01", in[semconv.TxHashKey], where)
 
 		grouped := lineWithMsg(t, lines, "grouped")
-		require.Equal(t, traceID, grouped[telemetry.LogTraceIDKey], where)
+		require.Equal(t, traceID, grouped[logTraceIDKey], where)
 		require.Equal(t, map[string]any{"from": "0xabc"}, grouped["tx"], where)
 
 		out := lineWithMsg(t, lines, "outside any span")
-		require.NotContains(t, out, telemetry.LogTraceIDKey, where)
+		require.NotContains(t, out, logTraceIDKey, where)
 	}
 
 	// The OTLP log records, through the otelslog bridge.
@@ -94,7 +93,7 @@ func TestLogRecordsCarryTraceIDs(t *testing.T) {
 }
 
 func TestLogLevel(t *testing.T) {
-	h := newHarness(t, func(c *telemetry.Config) { c.LogLevel = "warn" })
+	h := newHarness(t, func(c *Config) { c.LogLevel = "warn" })
 	h.tel.Logger.Info("too quiet")
 	h.tel.Logger.Warn("loud enough")
 	h.flush(t)
@@ -104,7 +103,7 @@ func TestLogLevel(t *testing.T) {
 	require.Len(t, h.logs.Records(), 1, "the OTLP side follows the same level")
 
 	// The level can change while the node runs.
-	h.tel.LogLevel.Set(slog.LevelDebug)
+	h.tel.logLevel.Set(slog.LevelDebug)
 	h.tel.Logger.Debug("now visible")
 	h.flush(t)
 	require.Len(t, jsonLines(t, h.stderr.String()), 2)
@@ -116,7 +115,7 @@ func TestLogFileIsAppended(t *testing.T) {
 	h.tel.Logger.Info("first run")
 	require.NoError(t, h.tel.Shutdown(context.Background()))
 
-	h2 := newHarness(t, func(c *telemetry.Config) { c.LogFile = h.logFile })
+	h2 := newHarness(t, func(c *Config) { c.LogFile = h.logFile })
 	h2.tel.Logger.Info("second run")
 	require.NoError(t, h2.tel.Shutdown(context.Background()))
 

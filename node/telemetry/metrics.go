@@ -11,26 +11,26 @@ import (
 
 // Self-metric names, exposed on the node's /metrics.
 const (
-	MetricDroppedSpans      = "chainotel_telemetry_dropped_spans_total"
-	MetricDroppedLogRecords = "chainotel_telemetry_dropped_log_records_total"
-	MetricExportedSpans     = "chainotel_telemetry_exported_spans_total"
-	MetricExportedLogs      = "chainotel_telemetry_exported_log_records_total"
-	MetricExportFailures    = "chainotel_telemetry_export_failures_total"
-	MetricQueued            = "chainotel_telemetry_queued"
+	metricDroppedSpans      = "chainotel_telemetry_dropped_spans_total"
+	metricDroppedLogRecords = "chainotel_telemetry_dropped_log_records_total"
+	metricExportedSpans     = "chainotel_telemetry_exported_spans_total"
+	metricExportedLogs      = "chainotel_telemetry_exported_log_records_total"
+	metricExportFailures    = "chainotel_telemetry_export_failures_total"
+	metricQueued            = "chainotel_telemetry_queued"
 )
 
 // Label values of the self-metrics.
 const (
-	// ReasonQueueFull: the bounded queue was full when the span or record
+	// reasonQueueFull: the bounded queue was full when the span or record
 	// ended, so it was dropped there rather than block the caller.
-	ReasonQueueFull = "queue_full"
-	// ReasonExportFailed: the export that carried it failed after the OTLP
+	reasonQueueFull = "queue_full"
+	// reasonExportFailed: the export that carried it failed after the OTLP
 	// exporter's own retries (collector down, refusing, or too slow); the
 	// batch processor then moves on to the next batch.
-	ReasonExportFailed = "export_failed"
+	reasonExportFailed = "export_failed"
 
-	SignalTraces = "traces"
-	SignalLogs   = "logs"
+	signalTraces = "traces"
+	signalLogs   = "logs"
 )
 
 // metricSet holds both signals' self-metrics and their collectors.
@@ -43,48 +43,48 @@ type metricSet struct {
 // is held in each pipeline, read at scrape time.
 func newMetricSet(spansQueued, logsQueued *otlpexport.Slots) *metricSet {
 	droppedSpans := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: MetricDroppedSpans,
+		Name: metricDroppedSpans,
 		Help: "Spans the node dropped instead of exporting, by reason (queue_full, export_failed).",
 	}, []string{"reason"})
 	droppedLogs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: MetricDroppedLogRecords,
+		Name: metricDroppedLogRecords,
 		Help: "Log records the node dropped instead of exporting over OTLP, by reason (queue_full, export_failed).",
 	}, []string{"reason"})
 	exportedSpans := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: MetricExportedSpans,
+		Name: metricExportedSpans,
 		Help: "Spans the collector accepted.",
 	})
 	exportedLogs := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: MetricExportedLogs,
+		Name: metricExportedLogs,
 		Help: "Log records the collector accepted.",
 	})
 	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: MetricExportFailures,
+		Name: metricExportFailures,
 		Help: "Failed OTLP export calls, by signal (traces, logs).",
 	}, []string{"signal"})
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        MetricQueued,
+		Name:        metricQueued,
 		Help:        "Spans or log records held by the node waiting for export, by signal.",
-		ConstLabels: prometheus.Labels{"signal": SignalTraces},
+		ConstLabels: prometheus.Labels{"signal": signalTraces},
 	}, func() float64 { return float64(spansQueued.Held()) })
 	queuedLogs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        MetricQueued,
+		Name:        metricQueued,
 		Help:        "Spans or log records held by the node waiting for export, by signal.",
-		ConstLabels: prometheus.Labels{"signal": SignalLogs},
+		ConstLabels: prometheus.Labels{"signal": signalLogs},
 	}, func() float64 { return float64(logsQueued.Held()) })
 
 	return &metricSet{
 		spans: otlpexport.Counters{
-			DroppedFull:   droppedSpans.WithLabelValues(ReasonQueueFull),
-			DroppedExport: droppedSpans.WithLabelValues(ReasonExportFailed),
+			DroppedFull:   droppedSpans.WithLabelValues(reasonQueueFull),
+			DroppedExport: droppedSpans.WithLabelValues(reasonExportFailed),
 			Exported:      exportedSpans,
-			Failures:      failures.WithLabelValues(SignalTraces),
+			Failures:      failures.WithLabelValues(signalTraces),
 		},
 		logs: otlpexport.Counters{
-			DroppedFull:   droppedLogs.WithLabelValues(ReasonQueueFull),
-			DroppedExport: droppedLogs.WithLabelValues(ReasonExportFailed),
+			DroppedFull:   droppedLogs.WithLabelValues(reasonQueueFull),
+			DroppedExport: droppedLogs.WithLabelValues(reasonExportFailed),
 			Exported:      exportedLogs,
-			Failures:      failures.WithLabelValues(SignalLogs),
+			Failures:      failures.WithLabelValues(signalLogs),
 		},
 		collectors: []prometheus.Collector{droppedSpans, droppedLogs, exportedSpans, exportedLogs, failures, queued, queuedLogs},
 	}

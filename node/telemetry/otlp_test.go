@@ -1,4 +1,4 @@
-package telemetry_test
+package telemetry
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 
-	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -83,7 +82,7 @@ func clientTLS(t *testing.T, ca *testCA) *tls.Config {
 }
 
 // exportOneTrace ends a parent and child span and logs inside the child.
-func exportOneTrace(t *testing.T, tel *telemetry.Telemetry) (traceID string) {
+func exportOneTrace(t *testing.T, tel *Telemetry) (traceID string) {
 	t.Helper()
 	tracer := tel.TracerProvider.Tracer("test")
 	ctx, parent := tracer.Start(context.Background(), semconv.SpanConsensusCommit)
@@ -115,7 +114,7 @@ func TestExportsOverOTLPgRPC(t *testing.T) {
 	c := baseConfig(t)
 	c.OTLPEndpoint = r.addr
 	c.BatchTimeout = 20 * time.Millisecond
-	tel, err := telemetry.Setup(context.Background(), c)
+	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 	shutdownAtCleanup(t, tel)
 	require.Equal(t, r.addr, tel.Endpoint)
@@ -133,7 +132,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	r := startReceiver(t, receiverOptions{})
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+r.addr)
 	c := baseConfig(t)
-	tel, err := telemetry.Setup(context.Background(), c)
+	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 	shutdownAtCleanup(t, tel)
 	require.Contains(t, tel.Endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -141,7 +140,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	traceID := exportOneTrace(t, tel)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	require.NoError(t, tel.ForceFlush(ctx))
+	require.NoError(t, tel.forceFlush(ctx))
 	waitExported(t, r, traceID)
 }
 
@@ -158,13 +157,13 @@ func TestExportsOverMutualTLS(t *testing.T) {
 	c := baseConfig(t)
 	c.OTLPEndpoint = r.addr
 	c.TLS = clientTLS(t, ca)
-	tel, err := telemetry.Setup(context.Background(), c)
+	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 	shutdownAtCleanup(t, tel)
 	traceID := exportOneTrace(t, tel)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	require.NoError(t, tel.ForceFlush(ctx))
+	require.NoError(t, tel.forceFlush(ctx))
 	waitExported(t, r, traceID)
 
 	// Without a client certificate it is refused, and the loss is counted.
@@ -175,15 +174,15 @@ func TestExportsOverMutualTLS(t *testing.T) {
 	c.BatchTimeout = time.Hour // only the flush below exports, so it sees the failure
 	reg := prometheus.NewRegistry()
 	c.Registerer = reg
-	stranger, err := telemetry.Setup(context.Background(), c)
+	stranger, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 	_, span := stranger.TracerProvider.Tracer("test").Start(context.Background(), semconv.SpanBlockApply)
 	span.End()
 	ctx2, cancel2 := context.WithTimeout(context.Background(), waitFor)
 	defer cancel2()
-	require.Error(t, stranger.ForceFlush(ctx2), "the collector refused the node: the flush must fail")
-	require.Equal(t, 1.0, counterValue(t, reg, telemetry.MetricDroppedSpans, "reason", telemetry.ReasonExportFailed))
-	require.Equal(t, 1.0, counterValue(t, reg, telemetry.MetricExportFailures, "signal", telemetry.SignalTraces))
+	require.Error(t, stranger.forceFlush(ctx2), "the collector refused the node: the flush must fail")
+	require.Equal(t, 1.0, counterValue(t, reg, metricDroppedSpans, "reason", reasonExportFailed))
+	require.Equal(t, 1.0, counterValue(t, reg, metricExportFailures, "signal", signalTraces))
 	require.NoError(t, stranger.Shutdown(ctx2))
 	require.Len(t, r.Spans(), 2, "the receiver must not have accepted the stranger's span")
 }

@@ -12,17 +12,17 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// Go runs fn in a new goroutine guarded by RecoverPanic: a panic in it is
-// recorded, flushed, and ends the process. name says which goroutine it was
-// (thread.name on the panic span).
+// Go runs fn in a new goroutine guarded by recoverPanic: a panic in it is
+// recorded, flushed, and ends the process through Config.Exit(PanicExitCode).
+// name says which goroutine it was (thread.name on the panic span).
 func (t *Telemetry) Go(ctx context.Context, name string, fn func(ctx context.Context)) {
 	go func() {
-		defer t.RecoverPanic(ctx, name)
+		defer t.recoverPanic(ctx, name)
 		fn(ctx)
 	}()
 }
 
-// RecoverPanic turns a panic of the calling goroutine into telemetry and
+// recoverPanic turns a panic of the calling goroutine into telemetry and
 // ends the process: an error span goroutine.panic (child of the span in ctx,
 // if any) with error.type=goroutine_panic and an exception event carrying the
 // stack, an error log with the same stack, a flush bounded by
@@ -31,8 +31,8 @@ func (t *Telemetry) Go(ctx context.Context, name string, fn func(ctx context.Con
 //
 // It must be deferred directly, as recover only works there:
 //
-//	defer t.RecoverPanic(ctx, "raft.loop")
-func (t *Telemetry) RecoverPanic(ctx context.Context, name string) {
+//	defer t.recoverPanic(ctx, "raft.loop")
+func (t *Telemetry) recoverPanic(ctx context.Context, name string) {
 	v := recover()
 	if v == nil {
 		return
@@ -56,7 +56,7 @@ func (t *Telemetry) handlePanic(ctx context.Context, name string, v any, stack s
 		attribute.String(semconv.ExceptionMessageKey, msg),
 		attribute.String(semconv.ExceptionStacktraceKey, stack),
 	))
-	span.SetStatus(codes.Error, fmt.Sprintf("%v: %s", ErrPanic, msg))
+	span.SetStatus(codes.Error, fmt.Sprintf("%v: %s", errPanic, msg))
 	t.Logger.ErrorContext(ctx, "goroutine panic: "+msg,
 		semconv.ErrorTypeKey, semconv.ErrorGoroutinePanic,
 		semconv.ThreadNameKey, name,

@@ -1,4 +1,4 @@
-package telemetry_test
+package telemetry
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
-	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -18,13 +17,13 @@ import (
 func explode(heights []int) int { return heights[3] }
 
 func TestPanicGuard(t *testing.T) {
-	h := newHarness(t, func(c *telemetry.Config) {
+	h := newHarness(t, func(c *Config) {
 		c.BatchTimeout = time.Hour // only the guard's flush can export in time
 	})
 	ctx, parent := h.tel.TracerProvider.Tracer("test").Start(context.Background(), semconv.SpanBlockApply)
 	h.tel.Go(ctx, "block.applier", func(context.Context) { explode([]int{1}) })
 
-	require.Equal(t, telemetry.PanicExitCode, h.waitExit(t))
+	require.Equal(t, PanicExitCode, h.waitExit(t))
 
 	// The span was flushed before Exit, a child of the span in ctx.
 	spans := h.spans.GetSpans()
@@ -43,7 +42,7 @@ func TestPanicGuard(t *testing.T) {
 	evAttrs := attribute.NewSet(ev.Attributes...)
 	require.Equal(t, "runtime.boundsError", resourceValue(t, evAttrs, semconv.ExceptionTypeKey))
 	stack := resourceValue(t, evAttrs, semconv.ExceptionStacktraceKey)
-	require.Contains(t, stack, "telemetry_test.explode", "the stack must show where it panicked")
+	require.Contains(t, stack, "telemetry.explode", "the stack must show where it panicked")
 
 	// The error log, with the same stack, in the OTLP records and the file.
 	recs := h.logs.Records()
@@ -54,7 +53,7 @@ func TestPanicGuard(t *testing.T) {
 	found := false
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		if string(kv.Key) == semconv.ExceptionStacktraceKey {
-			found = strings.Contains(kv.Value.AsString(), "telemetry_test.explode")
+			found = strings.Contains(kv.Value.AsString(), "telemetry.explode")
 		}
 		return true
 	})
@@ -62,13 +61,13 @@ func TestPanicGuard(t *testing.T) {
 	line := lineWithMsg(t, jsonLines(t, readFile(t, h.logFile)), r.Body().AsString())
 	require.Equal(t, "ERROR", line["level"])
 	require.Equal(t, semconv.ErrorGoroutinePanic, line[semconv.ErrorTypeKey])
-	require.Equal(t, s.SpanContext.TraceID().String(), line[telemetry.LogTraceIDKey])
+	require.Equal(t, s.SpanContext.TraceID().String(), line[logTraceIDKey])
 }
 
 func TestRecoverPanicWithoutPanicDoesNothing(t *testing.T) {
 	h := newHarness(t, nil)
 	func() {
-		defer h.tel.RecoverPanic(context.Background(), "quiet")
+		defer h.tel.recoverPanic(context.Background(), "quiet")
 	}()
 	h.flush(t)
 	require.Empty(t, h.spans.GetSpans())
@@ -82,35 +81,14 @@ func TestRecoverPanicInPlace(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer h.tel.RecoverPanic(context.Background(), "raft.loop")
+		defer h.tel.recoverPanic(context.Background(), "raft.loop")
 		panic(nil)
 	}()
-	require.Equal(t, telemetry.PanicExitCode, h.waitExit(t))
+	require.Equal(t, PanicExitCode, h.waitExit(t))
 	<-done
 	spans := h.spans.GetSpans()
 	require.Len(t, spans, 1)
 	require.Equal(t, semconv.SpanPanic, spans[0].Name)
-}
-
-func TestRecordError(t *testing.T) {
-	h := newHarness(t, nil)
-	_, span := h.tel.TracerProvider.Tracer("test").Start(context.Background(), semconv.SpanConsensusTimeout)
-	telemetry.RecordError(span, semconv.ErrorConsensusTimeout, errTimeout)
-	telemetry.RecordError(span, semconv.ErrorInternal, nil) // nothing
-	span.End()
-	h.flush(t)
-
-	s := h.spans.GetSpans()[0]
-	require.Equal(t, codes.Error, s.Status.Code)
-	require.Equal(t, errTimeout.Error(), s.Status.Description)
-	require.Equal(t, semconv.ErrorConsensusTimeout, resourceValue(t, attribute.NewSet(s.Attributes...), semconv.ErrorTypeKey))
-	require.Len(t, s.Events, 1)
-	require.Equal(t, semconv.ExceptionEventName, s.Events[0].Name)
-	require.Equal(t, errTimeout.Error(), resourceValue(t, attribute.NewSet(s.Events[0].Attributes...), semconv.ExceptionMessageKey))
-
-	require.Equal(t,
-		[]any{semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout, semconv.ExceptionMessageKey, errTimeout.Error()},
-		telemetry.ErrorLogAttrs(semconv.ErrorConsensusTimeout, errTimeout))
 }
 
 func TestPanicGuardWithSDKDisabled(t *testing.T) {
@@ -119,12 +97,12 @@ func TestPanicGuardWithSDKDisabled(t *testing.T) {
 	t.Setenv("OTEL_SDK_DISABLED", "true")
 	h := newHarness(t, nil)
 	h.tel.Go(context.Background(), "sync.worker", func(context.Context) { explode(nil) })
-	require.Equal(t, telemetry.PanicExitCode, h.waitExit(t))
+	require.Equal(t, PanicExitCode, h.waitExit(t))
 	lines := jsonLines(t, readFile(t, h.logFile))
 	require.Len(t, lines, 1)
 	require.Equal(t, semconv.ErrorGoroutinePanic, lines[0][semconv.ErrorTypeKey])
 	require.Equal(t, "sync.worker", lines[0][semconv.ThreadNameKey])
-	require.Contains(t, lines[0][semconv.ExceptionStacktraceKey], "telemetry_test.explode")
+	require.Contains(t, lines[0][semconv.ExceptionStacktraceKey], "telemetry.explode")
 	require.Empty(t, h.spans.GetSpans())
 }
 

@@ -14,11 +14,11 @@ import (
 // envPropagators selects the propagators (tracecontext,baggage by default).
 const envPropagators = "OTEL_PROPAGATORS"
 
-// DefaultBaggageDenyKeys returns the fragments that mark a baggage key as
+// defaultBaggageDenyKeys returns the fragments that mark a baggage key as
 // sensitive. Keys are compared after lowercasing and removing '-', '_', '.'
 // and spaces, and a key is denied when it contains a fragment, so "apikey"
 // catches "X-Api-Key" and "api_key", and "session" catches "session_id".
-func DefaultBaggageDenyKeys() []string {
+func defaultBaggageDenyKeys() []string {
 	return []string{
 		"authorization", "cookie", "token", "password", "passwd", "secret",
 		"apikey", "session", "credential", "privatekey", "bearer", "jwt",
@@ -27,7 +27,7 @@ func DefaultBaggageDenyKeys() []string {
 
 // NewPropagator returns the propagator of OTEL_PROPAGATORS (tracecontext and
 // baggage when unset; b3, b3multi, jaeger, xray, ottrace and none on request),
-// with incoming baggage filtered by denyKeys (nil: DefaultBaggageDenyKeys).
+// with incoming baggage filtered by denyKeys (nil: defaultBaggageDenyKeys).
 func NewPropagator(denyKeys []string) (propagation.TextMapPropagator, error) {
 	var p propagation.TextMapPropagator
 	if raw := os.Getenv(envPropagators); raw != "" {
@@ -39,31 +39,31 @@ func NewPropagator(denyKeys []string) (propagation.TextMapPropagator, error) {
 		}
 		var err error
 		if p, err = autoprop.TextMapPropagator(names...); err != nil {
-			return nil, fmt.Errorf("%w: %s=%q: %v", ErrInvalidEnv, envPropagators, raw, err)
+			return nil, fmt.Errorf("%w: %s=%q: %v", errInvalidEnv, envPropagators, raw, err)
 		}
 	} else {
 		p = autoprop.NewTextMapPropagator()
 	}
-	return NewBaggageFilter(p, denyKeys), nil
+	return newBaggageFilter(p, denyKeys), nil
 }
 
-// BaggageFilter wraps a propagator and removes, on Extract, the baggage
+// baggageFilter wraps a propagator and removes, on Extract, the baggage
 // members whose keys look sensitive, so that a credential a client put in
 // baggage is neither seen by the node nor propagated to its peers. Inject and
 // Fields are the wrapped propagator's.
-type BaggageFilter struct {
+type baggageFilter struct {
 	next propagation.TextMapPropagator
 	deny []string
 }
 
-var _ propagation.TextMapPropagator = (*BaggageFilter)(nil)
+var _ propagation.TextMapPropagator = (*baggageFilter)(nil)
 
-// NewBaggageFilter wraps next. denyKeys are key fragments (see
-// DefaultBaggageDenyKeys); nil means the defaults, an empty slice denies
+// newBaggageFilter wraps next. denyKeys are key fragments (see
+// defaultBaggageDenyKeys); nil means the defaults, an empty slice denies
 // nothing.
-func NewBaggageFilter(next propagation.TextMapPropagator, denyKeys []string) *BaggageFilter {
+func newBaggageFilter(next propagation.TextMapPropagator, denyKeys []string) *baggageFilter {
 	if denyKeys == nil {
-		denyKeys = DefaultBaggageDenyKeys()
+		denyKeys = defaultBaggageDenyKeys()
 	}
 	deny := make([]string, 0, len(denyKeys))
 	for _, k := range denyKeys {
@@ -71,16 +71,16 @@ func NewBaggageFilter(next propagation.TextMapPropagator, denyKeys []string) *Ba
 			deny = append(deny, n)
 		}
 	}
-	return &BaggageFilter{next: next, deny: deny}
+	return &baggageFilter{next: next, deny: deny}
 }
 
 // Inject is the wrapped propagator's Inject.
-func (f *BaggageFilter) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
+func (f *baggageFilter) Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
 	f.next.Inject(ctx, carrier)
 }
 
 // Extract extracts with the wrapped propagator, then drops denied baggage.
-func (f *BaggageFilter) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+func (f *baggageFilter) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
 	ctx = f.next.Extract(ctx, carrier)
 	b := baggage.FromContext(ctx)
 	if b.Len() == 0 {
@@ -88,7 +88,7 @@ func (f *BaggageFilter) Extract(ctx context.Context, carrier propagation.TextMap
 	}
 	filtered := b
 	for _, m := range b.Members() {
-		if f.Denied(m.Key()) {
+		if f.denied(m.Key()) {
 			filtered = filtered.DeleteMember(m.Key())
 		}
 	}
@@ -99,10 +99,10 @@ func (f *BaggageFilter) Extract(ctx context.Context, carrier propagation.TextMap
 }
 
 // Fields is the wrapped propagator's Fields.
-func (f *BaggageFilter) Fields() []string { return f.next.Fields() }
+func (f *baggageFilter) Fields() []string { return f.next.Fields() }
 
-// Denied reports whether a baggage key matches the deny-list.
-func (f *BaggageFilter) Denied(key string) bool {
+// denied reports whether a baggage key matches the deny-list.
+func (f *baggageFilter) denied(key string) bool {
 	k := normalizeKey(key)
 	for _, d := range f.deny {
 		if strings.Contains(k, d) {

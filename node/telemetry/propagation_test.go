@@ -1,4 +1,4 @@
-package telemetry_test
+package telemetry
 
 import (
 	"context"
@@ -8,14 +8,12 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/chainotel/chainotel/node/telemetry"
 )
 
 const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 func TestBaggageDenyList(t *testing.T) {
-	p, err := telemetry.NewPropagator(nil)
+	p, err := NewPropagator(nil)
 	require.NoError(t, err)
 	in := propagation.MapCarrier{
 		"traceparent": traceparent,
@@ -60,21 +58,21 @@ func TestBaggageDenyListIsConfigurable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := telemetry.NewBaggageFilter(propagation.Baggage{}, tt.deny)
-			require.Equal(t, tt.want, f.Denied(tt.key))
+			f := newBaggageFilter(propagation.Baggage{}, tt.deny)
+			require.Equal(t, tt.want, f.denied(tt.key))
 		})
 	}
 }
 
 func TestPropagatorsFromEnvironment(t *testing.T) {
 	t.Run("tracecontext and baggage by default", func(t *testing.T) {
-		p, err := telemetry.NewPropagator(nil)
+		p, err := NewPropagator(nil)
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{"traceparent", "tracestate", "baggage"}, p.Fields())
 	})
 	t.Run("b3 on request", func(t *testing.T) {
 		t.Setenv("OTEL_PROPAGATORS", "b3, baggage")
-		p, err := telemetry.NewPropagator(nil)
+		p, err := NewPropagator(nil)
 		require.NoError(t, err)
 		require.Contains(t, p.Fields(), "b3")
 		ctx := p.Extract(context.Background(), propagation.MapCarrier{
@@ -86,7 +84,7 @@ func TestPropagatorsFromEnvironment(t *testing.T) {
 	})
 	t.Run("none", func(t *testing.T) {
 		t.Setenv("OTEL_PROPAGATORS", "none")
-		p, err := telemetry.NewPropagator(nil)
+		p, err := NewPropagator(nil)
 		require.NoError(t, err)
 		ctx := p.Extract(context.Background(), propagation.MapCarrier{"traceparent": traceparent})
 		require.False(t, trace.SpanContextFromContext(ctx).IsValid())

@@ -35,7 +35,7 @@ func newResource(ctx context.Context, c Config) (*resource.Resource, error) {
 		resource.WithFromEnv(),
 	)
 	if errors.Is(err, resource.ErrPartialResource) {
-		return nil, fmt.Errorf("%w: OTEL_RESOURCE_ATTRIBUTES or OTEL_SERVICE_NAME: %v", ErrInvalidEnv, err)
+		return nil, fmt.Errorf("%w: OTEL_RESOURCE_ATTRIBUTES or OTEL_SERVICE_NAME: %v", errInvalidEnv, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("build resource: %w", err)

@@ -26,9 +26,9 @@ import (
 	"github.com/chainotel/chainotel/node/telemetry/internal/otlpexport"
 )
 
-// TracerScope is the instrumentation scope of the spans this package makes
+// tracerScope is the instrumentation scope of the spans this package makes
 // itself (recovered panics).
-const TracerScope = "github.com/chainotel/chainotel/node/telemetry"
+const tracerScope = "github.com/chainotel/chainotel/node/telemetry"
 
 // errorLogInterval spaces out the log lines about failed exports: while the
 // collector is down every batch fails, and the counters say how many.
@@ -42,21 +42,22 @@ type Telemetry struct {
 	// OTEL_SDK_DISABLED=true. Sampling is always on whatever
 	// OTEL_TRACES_SAMPLER says: the collector's tail sampler decides.
 	TracerProvider trace.TracerProvider
-	// LoggerProvider exports log records over OTLP; no-op when disabled.
-	LoggerProvider log.LoggerProvider
 	// Propagator is OTEL_PROPAGATORS' propagator with the baggage filter.
 	Propagator propagation.TextMapPropagator
 	// Logger writes JSON to the log file and stderr and, unless disabled,
 	// OTLP log records; records inside a span carry its trace and span ids.
 	Logger *slog.Logger
-	// LogLevel is the level of Logger, changeable while running.
-	LogLevel *slog.LevelVar
-	// Resource describes the node (nil when disabled).
-	Resource *resource.Resource
 	// Enabled is false when OTEL_SDK_DISABLED=true.
 	Enabled bool
 	// Endpoint says where telemetry is sent, for the startup log.
 	Endpoint string
+
+	// loggerProvider exports log records over OTLP; no-op when disabled.
+	loggerProvider log.LoggerProvider
+	// logLevel is the level of Logger.
+	logLevel *slog.LevelVar
+	// res describes the node (nil when disabled).
+	res *resource.Resource
 
 	local       *slog.Logger // JSON only: never feeds back into OTLP
 	tracer      trace.Tracer
@@ -93,7 +94,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 
 	t := &Telemetry{
 		Propagator:  prop,
-		LogLevel:    new(slog.LevelVar),
+		logLevel:    new(slog.LevelVar),
 		Enabled:     !disabled,
 		reg:         c.Registerer,
 		exit:        c.Exit,
@@ -101,11 +102,11 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		errorLogger: rate.Sometimes{First: 1, Interval: errorLogInterval},
 	}
 	if t.panicFlush == 0 {
-		t.panicFlush = DefaultPanicFlushTimeout
+		t.panicFlush = defaultPanicFlushTimeout
 	}
-	t.LogLevel.Set(lvl)
+	t.logLevel.Set(lvl)
 
-	local, closer, err := openLocalLog(c, t.LogLevel)
+	local, closer, err := openLocalLog(c, t.logLevel)
 	if err != nil {
 		return nil, err
 	}
@@ -123,18 +124,18 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		// Spans still carry incoming trace context through (the no-op
 		// tracer returns the parent), so local log lines keep their ids.
 		t.TracerProvider = tracenoop.NewTracerProvider()
-		t.LoggerProvider = lognoop.NewLoggerProvider()
+		t.loggerProvider = lognoop.NewLoggerProvider()
 		t.Endpoint = "none (" + envSDKDisabled + "=true)"
-		t.Logger = newLogger(local, nil, t.LogLevel)
+		t.Logger = newLogger(local, nil, t.logLevel)
 	} else {
 		if err := t.buildProviders(ctx, c, spanSlots, logSlots); err != nil {
 			t.metrics.unregister(c.Registerer)
 			_ = t.closeLog() // the build error is the one worth returning
 			return nil, err
 		}
-		t.Logger = newLogger(local, t.lp, t.LogLevel)
+		t.Logger = newLogger(local, t.lp, t.logLevel)
 	}
-	t.tracer = t.TracerProvider.Tracer(TracerScope)
+	t.tracer = t.TracerProvider.Tracer(tracerScope)
 	return t, nil
 }
 
@@ -181,7 +182,7 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 		sdklog.WithResource(res),
 		sdklog.WithProcessor(otlpexport.NewLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)),
 	)
-	t.TracerProvider, t.LoggerProvider, t.Resource = t.tp, t.lp, res
+	t.TracerProvider, t.loggerProvider, t.res = t.tp, t.lp, res
 	t.Endpoint = tgt.describe
 	if c.SpanExporter != nil {
 		t.Endpoint = "in-process exporter"
@@ -196,7 +197,7 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 func (t *Telemetry) SetGlobals() {
 	otel.SetTracerProvider(t.TracerProvider)
 	otel.SetTextMapPropagator(t.Propagator)
-	logglobal.SetLoggerProvider(t.LoggerProvider)
+	logglobal.SetLoggerProvider(t.loggerProvider)
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		t.errorLogger.Do(func() {
 			t.local.Warn("telemetry export error (more are counted, not logged: see chainotel_telemetry_* metrics)",
@@ -205,8 +206,8 @@ func (t *Telemetry) SetGlobals() {
 	}))
 }
 
-// ForceFlush exports what is queued now, within ctx's deadline.
-func (t *Telemetry) ForceFlush(ctx context.Context) error {
+// forceFlush exports what is queued now, within ctx's deadline.
+func (t *Telemetry) forceFlush(ctx context.Context) error {
 	if t.tp == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package telemetry_test
+package telemetry
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/chainotel/chainotel/internal/testproc"
-	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -34,7 +33,7 @@ func (keepOnShutdown) Shutdown(context.Context) error { return nil }
 // harness is a Telemetry exporting to in-memory exporters, with everything a
 // test looks at afterwards.
 type harness struct {
-	tel     *telemetry.Telemetry
+	tel     *Telemetry
 	spans   *tracetest.InMemoryExporter
 	logs    *recordingLogExporter
 	reg     *prometheus.Registry
@@ -43,8 +42,8 @@ type harness struct {
 	exits   chan int
 }
 
-func baseConfig(t *testing.T) telemetry.Config {
-	return telemetry.Config{
+func baseConfig(t *testing.T) Config {
+	return Config{
 		NodeID:         "node0",
 		ChainID:        "chainotel-dev",
 		Consensus:      semconv.ConsensusRaft,
@@ -55,7 +54,7 @@ func baseConfig(t *testing.T) telemetry.Config {
 	}
 }
 
-func newHarness(t *testing.T, mutate func(*telemetry.Config)) *harness {
+func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	h := &harness{
 		spans:  tracetest.NewInMemoryExporter(),
@@ -74,7 +73,7 @@ func newHarness(t *testing.T, mutate func(*telemetry.Config)) *harness {
 		mutate(&c)
 	}
 	h.logFile = c.LogFile
-	tel, err := telemetry.Setup(context.Background(), c)
+	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 	h.tel = tel
 	shutdownAtCleanup(t, tel)
@@ -86,7 +85,7 @@ func (h *harness) flush(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	require.NoError(t, h.tel.ForceFlush(ctx))
+	require.NoError(t, h.tel.forceFlush(ctx))
 }
 
 func TestResourceFollowsConventions(t *testing.T) {
@@ -116,7 +115,7 @@ func TestResourceEnvironmentWins(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "blockchain-canary")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,team=chain")
 	h := newHarness(t, nil)
-	res := h.tel.Resource.Set()
+	res := h.tel.res.Set()
 	for key, want := range map[string]string{
 		semconv.ServiceNameKey:           "blockchain-canary",
 		semconv.DeploymentEnvironmentKey: "staging",
@@ -165,28 +164,28 @@ func TestSDKDisabled(t *testing.T) {
 func TestSetupRejectsBadInput(t *testing.T) {
 	tests := []struct {
 		name    string
-		mutate  func(*telemetry.Config)
+		mutate  func(*Config)
 		env     map[string]string
 		want    string
 		wantErr error
 	}{
-		{"no node id", func(c *telemetry.Config) { c.NodeID = " " }, nil, "NodeID is empty", telemetry.ErrInvalidConfig},
-		{"bad consensus", func(c *telemetry.Config) { c.Consensus = "paxos" }, nil, `Consensus: want "raft" or "pow", got "paxos"`, telemetry.ErrInvalidConfig},
-		{"no exit", func(c *telemetry.Config) { c.Exit = nil }, nil, "Exit is nil", telemetry.ErrInvalidConfig},
-		{"bad level", func(c *telemetry.Config) { c.LogLevel = "loud" }, nil, `LogLevel: want debug, info, warn or error, got "loud"`, telemetry.ErrInvalidConfig},
-		{"negative queue", func(c *telemetry.Config) { c.QueueSize = -1 }, nil, "QueueSize: must be >= 0, got -1", telemetry.ErrInvalidConfig},
-		{"negative timeout", func(c *telemetry.Config) { c.ExportTimeout = -time.Second }, nil, "ExportTimeout: must be >= 0, got -1s", telemetry.ErrInvalidConfig},
-		{"endpoint without port", func(c *telemetry.Config) { c.OTLPEndpoint = "collector" }, nil, `OTLPEndpoint: want host:port or a URL, got "collector"`, telemetry.ErrInvalidConfig},
-		{"endpoint bad scheme", func(c *telemetry.Config) { c.OTLPEndpoint = "ftp://collector:4317" }, nil, `scheme "ftp"`, telemetry.ErrInvalidConfig},
-		{"http with tls", func(c *telemetry.Config) {
+		{"no node id", func(c *Config) { c.NodeID = " " }, nil, "NodeID is empty", errInvalidConfig},
+		{"bad consensus", func(c *Config) { c.Consensus = "paxos" }, nil, `Consensus: want "raft" or "pow", got "paxos"`, errInvalidConfig},
+		{"no exit", func(c *Config) { c.Exit = nil }, nil, "Exit is nil", errInvalidConfig},
+		{"bad level", func(c *Config) { c.LogLevel = "loud" }, nil, `LogLevel: want debug, info, warn or error, got "loud"`, errInvalidConfig},
+		{"negative queue", func(c *Config) { c.QueueSize = -1 }, nil, "QueueSize: must be >= 0, got -1", errInvalidConfig},
+		{"negative timeout", func(c *Config) { c.ExportTimeout = -time.Second }, nil, "ExportTimeout: must be >= 0, got -1s", errInvalidConfig},
+		{"endpoint without port", func(c *Config) { c.OTLPEndpoint = "collector" }, nil, `OTLPEndpoint: want host:port or a URL, got "collector"`, errInvalidConfig},
+		{"endpoint bad scheme", func(c *Config) { c.OTLPEndpoint = "ftp://collector:4317" }, nil, `scheme "ftp"`, errInvalidConfig},
+		{"http with tls", func(c *Config) {
 			c.OTLPEndpoint = "http://collector:4317"
 			c.TLS = clientTLS(t, newTestCA(t))
-		}, nil, "asks for plain text but TLS is configured", telemetry.ErrInvalidConfig},
-		{"sdk disabled typo", nil, map[string]string{"OTEL_SDK_DISABLED": "yes"}, `OTEL_SDK_DISABLED: want true or false, got "yes"`, telemetry.ErrInvalidEnv},
-		{"unknown propagator", nil, map[string]string{"OTEL_PROPAGATORS": "tracecontext,zipkin"}, `OTEL_PROPAGATORS="tracecontext,zipkin"`, telemetry.ErrInvalidEnv},
-		{"bad queue env", nil, map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "lots"}, `OTEL_BSP_MAX_QUEUE_SIZE: want a positive integer, got "lots"`, telemetry.ErrInvalidEnv},
-		{"bad delay env", nil, map[string]string{"OTEL_BLRP_SCHEDULE_DELAY": "1s"}, `OTEL_BLRP_SCHEDULE_DELAY: want a positive number of milliseconds, got "1s"`, telemetry.ErrInvalidEnv},
-		{"bad resource env", nil, map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, "OTEL_RESOURCE_ATTRIBUTES", telemetry.ErrInvalidEnv},
+		}, nil, "asks for plain text but TLS is configured", errInvalidConfig},
+		{"sdk disabled typo", nil, map[string]string{"OTEL_SDK_DISABLED": "yes"}, `OTEL_SDK_DISABLED: want true or false, got "yes"`, errInvalidEnv},
+		{"unknown propagator", nil, map[string]string{"OTEL_PROPAGATORS": "tracecontext,zipkin"}, `OTEL_PROPAGATORS="tracecontext,zipkin"`, errInvalidEnv},
+		{"bad queue env", nil, map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "lots"}, `OTEL_BSP_MAX_QUEUE_SIZE: want a positive integer, got "lots"`, errInvalidEnv},
+		{"bad delay env", nil, map[string]string{"OTEL_BLRP_SCHEDULE_DELAY": "1s"}, `OTEL_BLRP_SCHEDULE_DELAY: want a positive number of milliseconds, got "1s"`, errInvalidEnv},
+		{"bad resource env", nil, map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, "OTEL_RESOURCE_ATTRIBUTES", errInvalidEnv},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,7 +200,7 @@ func TestSetupRejectsBadInput(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(&c)
 			}
-			_, err := telemetry.Setup(context.Background(), c)
+			_, err := Setup(context.Background(), c)
 			require.ErrorContains(t, err, tt.want)
 			require.True(t, errors.Is(err, tt.wantErr), "want %v, got %v", tt.wantErr, err)
 
@@ -217,8 +216,8 @@ func TestSelfMetricsRegistration(t *testing.T) {
 	h := newHarness(t, nil)
 	names := gatheredNames(t, h.reg)
 	for _, n := range []string{
-		telemetry.MetricDroppedSpans, telemetry.MetricDroppedLogRecords, telemetry.MetricExportedSpans,
-		telemetry.MetricExportedLogs, telemetry.MetricExportFailures, telemetry.MetricQueued,
+		metricDroppedSpans, metricDroppedLogRecords, metricExportedSpans,
+		metricExportedLogs, metricExportFailures, metricQueued,
 	} {
 		require.Contains(t, names, n)
 	}
@@ -228,13 +227,13 @@ func TestSelfMetricsRegistration(t *testing.T) {
 	c.Registerer = h.reg
 	c.SpanExporter = tracetest.NewInMemoryExporter()
 	c.LogExporter = &recordingLogExporter{}
-	_, err := telemetry.Setup(context.Background(), c)
+	_, err := Setup(context.Background(), c)
 	require.ErrorContains(t, err, "already registered")
 
 	// ...and works once it has shut down.
 	require.NoError(t, h.tel.Shutdown(context.Background()))
 	require.Empty(t, gatheredNames(t, h.reg))
-	tel, err := telemetry.Setup(context.Background(), c)
+	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 	require.NoError(t, tel.Shutdown(context.Background()))
 }
@@ -259,7 +258,7 @@ func resourceValue(t *testing.T, set attribute.Set, key string) string {
 
 // shutdownAtCleanup shuts tel down when the test ends, within a deadline so
 // that a failing test cannot hang on a collector that never answers.
-func shutdownAtCleanup(t *testing.T, tel *telemetry.Telemetry) {
+func shutdownAtCleanup(t *testing.T, tel *Telemetry) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
