@@ -9,6 +9,7 @@ package otlpsink
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	// The collector's OTLP exporter compresses with gzip by default; a real
 	// OTLP receiver accepts it, so this one must too.
 	_ "google.golang.org/grpc/encoding/gzip"
@@ -36,6 +38,17 @@ type Sink struct {
 	// "sent, but empty".
 	traceReqs, logReqs int
 	changed            chan struct{} // closed and replaced on every receipt
+	hold               chan struct{} // nil: answer at once; else exports wait until it is closed
+}
+
+// Options change how a sink serves. The zero value is what Start does.
+type Options struct {
+	// TLS, when set, makes the sink serve over TLS (mutual TLS when its
+	// ClientAuth asks for client certificates).
+	TLS *tls.Config
+	// Held makes exports wait until Release, or until their caller gives up,
+	// as a collector that is alive but stuck would.
+	Held bool
 }
 
 // Start listens on a free loopback port and serves OTLP/gRPC traces and logs
@@ -51,14 +64,36 @@ func Start(tb testing.TB) *Sink {
 	return s
 }
 
+// StartWith is Start with options.
+func StartWith(tb testing.TB, o Options) *Sink {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("otlpsink: listen: %v", err)
+	}
+	s := ServeWith(lis, o)
+	tb.Cleanup(s.Close)
+	return s
+}
+
 // Serve serves OTLP/gRPC on lis until Close. Use Start in tests; Serve is for
 // callers without a testing.TB (tools that need a throwaway backend).
-func Serve(lis net.Listener) *Sink {
+func Serve(lis net.Listener) *Sink { return ServeWith(lis, Options{}) }
+
+// ServeWith is Serve with options.
+func ServeWith(lis net.Listener, o Options) *Sink {
+	var opts []grpc.ServerOption
+	if o.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(o.TLS)))
+	}
 	s := &Sink{
 		addr:    lis.Addr().String(),
-		srv:     grpc.NewServer(),
+		srv:     grpc.NewServer(opts...),
 		done:    make(chan error, 1),
 		changed: make(chan struct{}),
+	}
+	if o.Held {
+		s.hold = make(chan struct{})
 	}
 	ptraceotlp.RegisterGRPCServer(s.srv, &traceServer{sink: s})
 	plogotlp.RegisterGRPCServer(s.srv, &logServer{sink: s})
@@ -71,8 +106,36 @@ func (s *Sink) Addr() string { return s.addr }
 
 // Close stops the server, ending open streams, and waits for it to finish.
 func (s *Sink) Close() {
+	s.Release()
 	s.srv.Stop()
 	<-s.done
+}
+
+// Release lets held exports through, and later ones through at once. It does
+// nothing on a sink that is not held.
+func (s *Sink) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hold != nil {
+		close(s.hold)
+		s.hold = nil
+	}
+}
+
+// wait holds an export while the sink is held, or until ctx ends.
+func (s *Sink) wait(ctx context.Context) error {
+	s.mu.Lock()
+	hold := s.hold
+	s.mu.Unlock()
+	if hold == nil {
+		return nil
+	}
+	select {
+	case <-hold:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 type traceServer struct {
@@ -82,7 +145,10 @@ type traceServer struct {
 
 // Export copies the request's spans out: the request's memory belongs to the
 // gRPC layer once Export returns.
-func (t *traceServer) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+func (t *traceServer) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	if err := t.sink.wait(ctx); err != nil {
+		return ptraceotlp.NewExportResponse(), err
+	}
 	t.sink.addTraces(flattenTraces(req.Traces()))
 	return ptraceotlp.NewExportResponse(), nil
 }
@@ -93,7 +159,10 @@ type logServer struct {
 }
 
 // Export copies the request's log records out, as traceServer.Export does.
-func (l *logServer) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+func (l *logServer) Export(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	if err := l.sink.wait(ctx); err != nil {
+		return plogotlp.NewExportResponse(), err
+	}
 	l.sink.addLogs(flattenLogs(req.Logs()))
 	return plogotlp.NewExportResponse(), nil
 }

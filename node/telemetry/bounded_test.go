@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/internal/testproc"
 	"github.com/chainotel/chainotel/semconv"
 )
@@ -93,10 +94,10 @@ func TestDropsCountedWhenCollectorIsStuck(t *testing.T) {
 		queue = 16
 		n     = 1000
 	)
-	r := startReceiver(t, receiverOptions{held: true})
+	r := otlpsink.StartWith(t, otlpsink.Options{Held: true})
 	reg := prometheus.NewRegistry()
 	c := baseConfig(t)
-	c.OTLPEndpoint = r.addr
+	c.OTLPEndpoint = r.Addr()
 	c.Registerer = reg
 	c.QueueSize, c.BatchSize = queue, 4
 	c.BatchTimeout = 10 * time.Millisecond
@@ -117,7 +118,7 @@ func TestDropsCountedWhenCollectorIsStuck(t *testing.T) {
 
 	// Once the collector answers, what was held is delivered, and every one
 	// of the n is accounted for exactly once.
-	r.release()
+	r.Release()
 	for name, get := range map[string]func(*testing.T, prometheus.Gatherer) accounting{
 		"spans": spanAccounting, "logs": logAccounting,
 	} {

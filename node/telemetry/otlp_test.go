@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -94,15 +95,15 @@ func exportOneTrace(t *testing.T, tel *Telemetry) (traceID string) {
 	return parent.SpanContext().TraceID().String()
 }
 
-func waitExported(t *testing.T, r *receiver, traceID string) {
+func waitExported(t *testing.T, r *otlpsink.Sink, traceID string) {
 	t.Helper()
 	require.Eventually(t, func() bool { return len(r.Spans()) == 2 && len(r.Logs()) == 1 },
 		waitFor, 10*time.Millisecond, "spans and log record never reached the receiver")
 	for _, s := range r.Spans() {
 		require.Equal(t, traceID, s.TraceID().String())
-		v, ok := s.Attributes().Get("resource." + semconv.ServiceInstanceIDKey)
+		v, ok := s.ResourceAttr(semconv.ServiceInstanceIDKey)
 		require.True(t, ok)
-		require.Equal(t, "node0", v.Str())
+		require.Equal(t, "node0", v)
 	}
 	lr := r.Logs()[0]
 	require.Equal(t, traceID, lr.TraceID().String())
@@ -110,14 +111,14 @@ func waitExported(t *testing.T, r *receiver, traceID string) {
 }
 
 func TestExportsOverOTLPgRPC(t *testing.T) {
-	r := startReceiver(t, receiverOptions{})
+	r := otlpsink.Start(t)
 	c := baseConfig(t)
-	c.OTLPEndpoint = r.addr
+	c.OTLPEndpoint = r.Addr()
 	c.BatchTimeout = 20 * time.Millisecond
 	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
 	shutdownAtCleanup(t, tel)
-	require.Equal(t, r.addr, tel.Endpoint)
+	require.Equal(t, r.Addr(), tel.Endpoint)
 
 	// No flush: the batch timeout alone must send them.
 	waitExported(t, r, exportOneTrace(t, tel))
@@ -129,8 +130,8 @@ func TestExportsOverOTLPgRPC(t *testing.T) {
 }
 
 func TestEndpointFromEnvironment(t *testing.T) {
-	r := startReceiver(t, receiverOptions{})
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+r.addr)
+	r := otlpsink.Start(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+r.Addr())
 	c := baseConfig(t)
 	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
@@ -146,7 +147,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 
 func TestExportsOverMutualTLS(t *testing.T) {
 	ca := newTestCA(t)
-	r := startReceiver(t, receiverOptions{tls: &tls.Config{
+	r := otlpsink.StartWith(t, otlpsink.Options{TLS: &tls.Config{
 		Certificates: []tls.Certificate{ca.issue(t, "collector")},
 		ClientCAs:    ca.pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
@@ -155,7 +156,7 @@ func TestExportsOverMutualTLS(t *testing.T) {
 
 	// With the cluster certificate the collector accepts the node.
 	c := baseConfig(t)
-	c.OTLPEndpoint = r.addr
+	c.OTLPEndpoint = r.Addr()
 	c.TLS = clientTLS(t, ca)
 	tel, err := Setup(context.Background(), c)
 	require.NoError(t, err)
@@ -168,7 +169,7 @@ func TestExportsOverMutualTLS(t *testing.T) {
 
 	// Without a client certificate it is refused, and the loss is counted.
 	c = baseConfig(t)
-	c.OTLPEndpoint = r.addr
+	c.OTLPEndpoint = r.Addr()
 	c.TLS = &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS13}
 	c.ExportTimeout = 300 * time.Millisecond
 	c.BatchTimeout = time.Hour // only the flush below exports, so it sees the failure
