@@ -8,6 +8,13 @@
 // flight at a time, each built on the state the ones before it leave, so a
 // block is always built on the state it will be applied to. Batching comes
 // from that pipeline: while blocks commit, the next one fills.
+//
+// The engine meets the node through small interfaces (seams.go): a
+// StateMachine it applies blocks to (node/store), a LogStorage for raft's
+// log (raftlog, in the same Badger database), a TxSource of admitted
+// transactions (node/mempool) and a Transport to its peers (node/p2p). Its
+// unit tests run whole clusters in one process on in-memory doubles of
+// each, over etcd raft's MemoryStorage.
 package raft
 
 import (
