@@ -31,6 +31,7 @@ import (
 	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/node/consensus/pow"
 	"github.com/chainotel/chainotel/node/consensus/raft"
+	"github.com/chainotel/chainotel/node/consensus/raft/raftlog"
 	"github.com/chainotel/chainotel/node/guard"
 	"github.com/chainotel/chainotel/node/mempool"
 	"github.com/chainotel/chainotel/node/p2p"
@@ -182,7 +183,10 @@ func New(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("%s is a proof-of-work genesis: run with --consensus=pow, or rerun `make init` for raft", cfg.GenesisPath)
 		}
 		rc := raft.DefaultConfig()
-		rc.NodeID, rc.Genesis, rc.Store, rc.Pool, rc.Transport = cfg.NodeID, g, n.store, n.pool, n.peers
+		if rc.Log, err = raftlog.Open(n.store); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.DBPath, err)
+		}
+		rc.NodeID, rc.Genesis, rc.State, rc.Pool, rc.Transport = cfg.NodeID, g, n.store, n.pool, n.peers
 		rc.Logger, rc.Tracer, rc.Go = n.log, tracer, cfg.Go
 		rc.OnApplied = func(b *chain.Block) { n.api.OnApplied(b) }
 		if cfg.TickInterval > 0 {

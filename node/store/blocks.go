@@ -28,16 +28,17 @@ type TxLocation struct {
 //
 // index 0 means the block comes from a sync and leaves the applied index.
 func (s *Store) ApplyBlock(ctx context.Context, b *chain.Block, params *chain.Params, index uint64) (bool, error) {
-	head, headHash := s.Head()
+	head, _ := s.Head()
 	if index != 0 && index <= s.AppliedIndex() {
 		return false, nil
 	}
 	if b.Header.Height <= head.Height {
 		return false, s.SetAppliedIndex(ctx, index)
 	}
-	if b.Header.Height != head.Height+1 || b.Header.Parent != headHash {
-		return false, fmt.Errorf("%w: block %d with parent %s does not follow head %d (%s)",
-			chain.ErrInvalidBlock, b.Header.Height, b.Header.Parent, head.Height, headHash)
+	t := s.Begin()
+	defer t.Discard()
+	if err := t.follows(b); err != nil {
+		return false, err
 	}
 	if err := s.disk.check(); err != nil {
 		return false, fmt.Errorf("apply block %d: %w", b.Header.Height, err)
@@ -45,43 +46,19 @@ func (s *Store) ApplyBlock(ctx context.Context, b *chain.Block, params *chain.Pa
 	if err := checkRoots(b); err != nil {
 		return false, err
 	}
-	var applied uint64
-	err := s.db.Update(func(txn *badger.Txn) error {
-		ex := chain.NewExecutor(params, txnState{txn})
-		nonces := make([]uint64, len(b.Txs))
-		for i := range b.Txs {
-			if s.beforeTxWrite != nil {
-				if err := s.beforeTxWrite(i); err != nil {
-					return err
-				}
-			}
-			n, err := ex.Apply(&b.Txs[i])
-			if err != nil {
-				return fmt.Errorf("%w: tx %d (%s): %w", chain.ErrInvalidBlock, i, b.Txs[i].Hash(), err)
-			}
-			nonces[i] = n
-		}
-		changes := ex.Changes()
-		if root := chain.StateRoot(head.StateRoot, changes); root != b.Header.StateRoot {
-			return fmt.Errorf("%w: state root %s, the header says %s", chain.ErrInvalidBlock, root, b.Header.StateRoot)
-		}
-		for addr, a := range changes {
-			if err := txn.Set(acctKey(addr), encodeAccount(a)); err != nil {
-				return fmt.Errorf("write account %s: %w", addr, err)
-			}
-		}
-		if err := writeBlock(txn, b, nonces); err != nil {
+	err := func() error {
+		if _, err := t.applyBlock(params, b, false); err != nil {
 			return err
 		}
-		applied = max(index, s.AppliedIndex())
-		return txn.Set(keyApplied, be64(applied))
-	})
+		t.applied = max(index, s.AppliedIndex())
+		return t.txn.Set(keyApplied, be64(t.applied))
+	}()
+	if err == nil {
+		err = t.Commit()
+	}
 	if err != nil {
 		return false, fmt.Errorf("apply block %d: %w", b.Header.Height, err)
 	}
-	s.mu.Lock()
-	s.head, s.hash, s.applied = b.Header, b.Hash(), applied
-	s.mu.Unlock()
 	return true, nil
 }
 

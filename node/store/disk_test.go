@@ -4,9 +4,11 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/chainotel/chainotel/node/chain"
 )
 
 func TestDiskGuard(t *testing.T) {
@@ -33,24 +35,34 @@ func TestDiskGuard(t *testing.T) {
 	require.NoError(t, onDisk.check(), "statfs of a real folder")
 }
 
-// TestStoreRefusesWritesBelowReserve: with less free space than the reserve,
-// raft state is not saved; nothing is half-written.
+// TestStoreRefusesWritesBelowReserve: with less free space than the
+// reserve, a block, a transaction and a batch are refused whole.
 func TestStoreRefusesWritesBelowReserve(t *testing.T) {
 	var free atomic.Uint64
 	free.Store(1 << 40)
-	s, err := OpenWith(t.TempDir(), nil, Options{MinFreeBytes: 1 << 30, freeBytes: func(string) (uint64, error) {
+	s, err := OpenWith(t.TempDir(), nil, Options{MinFreeBytes: 1 << 30, FreeBytes: func(string) (uint64, error) {
 		return free.Load(), nil
 	}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
-
-	r := s.RaftLog()
-	require.NoError(t, r.Save(raftpb.HardState{Term: 1, Commit: 1}, []raftpb.Entry{{Index: 1, Term: 1}}, raftpb.Snapshot{}, true))
+	g := chain.DevGenesis([]string{"node0"}, time.Unix(1_700_000_000, 0))
+	require.NoError(t, s.InitGenesis(g))
+	require.NoError(t, s.Update(func(txn *Txn) error { return txn.Set([]byte("x/1"), []byte("one")) }))
+	b := nextBlock(t, s, g, transfer(1))
 
 	free.Store(1 << 20)
-	err = r.Save(raftpb.HardState{Term: 1, Commit: 2}, []raftpb.Entry{{Index: 2, Term: 1}}, raftpb.Snapshot{}, true)
+	_, err = s.ApplyBlock(t.Context(), b, &g.Consensus, 2)
 	require.ErrorIs(t, err, ErrDiskFull)
-	last, err := r.LastIndex()
-	require.NoError(t, err)
-	require.Equal(t, uint64(1), last, "the refused entries are not in the log")
+	err = s.Update(func(txn *Txn) error { return txn.Set([]byte("x/2"), []byte("two")) })
+	require.ErrorIs(t, err, ErrDiskFull)
+	err = s.WriteBatch(func(b *Batch) error { return b.Set([]byte("x/3"), []byte("three")) })
+	require.ErrorIs(t, err, ErrDiskFull)
+
+	head, _ := s.Head()
+	require.Zero(t, head.Height, "the block was not applied")
+	n := 0
+	require.NoError(t, s.View(func(txn *Txn) error {
+		return txn.Iterate([]byte("x/"), func([]byte, []byte) error { n++; return nil })
+	}))
+	require.Equal(t, 1, n, "only the write made before the disk filled is there")
 }

@@ -13,4 +13,9 @@ var (
 	// ErrDiskFull means the store refused a write because its filesystem has
 	// less free space than the reserve Badger's memory-mapped files need.
 	ErrDiskFull = errors.New("disk full")
+	// ErrReservedKey means a raw write (Txn.Set, Batch.Set, their Deletes)
+	// aimed at one of the store's own key spaces.
+	ErrReservedKey = errors.New("key in the store's own key space")
+	// ErrTxnTooBig means a transaction outgrew what Badger commits at once.
+	ErrTxnTooBig = errors.New("transaction too big")
 )

@@ -1,10 +1,16 @@
-// Package store keeps a node's durable state in Badger: the raft log, hard
-// state and snapshot (RaftLog), the blocks with their hash and transaction
-// indexes, the account state and the raft index the state reflects.
+// Package store keeps a node's chain in Badger: the blocks with their hash
+// and transaction indexes, the account state, the head, and the log index
+// the state reflects (the applied raft index).
 //
 // A committed block is applied in one Badger transaction together with the
-// applied raft index, so after a crash the state is that of a whole number of
+// applied index, so after a crash the state is that of a whole number of
 // blocks and replaying the raft log from the applied index is exactly-once.
+//
+// The store knows no consensus protocol. A protocol keeps its own records in
+// the same database through a small transaction API (Txn, Batch: raw keys
+// outside the store's key spaces, next to the operations that move the
+// head): the raft log lives in node/consensus/raft/raftlog, proof of work's
+// side branches and undo records in node/consensus/pow.
 package store
 
 import (
@@ -21,6 +27,7 @@ import (
 )
 
 // Key layout. Heights and raft indexes are big-endian so keys sort by them.
+// The protocols' keys: r/ (the raft log), p/ and u/ (proof of work).
 var (
 	keyHead      = []byte("m/head")    // height(8) | block hash(32)
 	keyApplied   = []byte("m/applied") // raft index(8)
@@ -36,10 +43,10 @@ var (
 const valueThreshold = 1024
 
 // Store is a node's Badger database. Its methods are safe for concurrent use;
-// ApplyBlock and the RaftLog writers are called from the consensus loop only.
+// the writers (ApplyBlock, SetAppliedIndex, read-write transactions and
+// batches) are called from the consensus loop only.
 type Store struct {
 	db   *badger.DB
-	log  *RaftLog
 	disk *diskGuard // refuses writes before Badger's mmaps would hit a full disk
 
 	mu      sync.RWMutex // guards head, headHash, applied
@@ -65,8 +72,9 @@ type Options struct {
 	// with ErrDiskFull instead of letting Badger die of a SIGBUS; 0 turns
 	// the check off.
 	MinFreeBytes uint64
-	// freeBytes replaces statfs in tests.
-	freeBytes freeBytesFunc
+	// FreeBytes, when set, replaces statfs in telling the free bytes of the
+	// filesystem holding the store (tests simulate a filling disk with it).
+	FreeBytes func(path string) (uint64, error)
 }
 
 // OpenWith is Open with options.
@@ -89,12 +97,8 @@ func OpenWith(dir string, logger *slog.Logger, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %s: %w", dir, err)
 	}
-	s := &Store{db: db, disk: newDiskGuard(dir, o.MinFreeBytes, o.freeBytes)}
+	s := &Store{db: db, disk: newDiskGuard(dir, o.MinFreeBytes, o.FreeBytes)}
 	if err := s.loadMeta(); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	if s.log, err = openRaftLog(db, s.disk); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -116,9 +120,6 @@ func (s *Store) Sync() error {
 	}
 	return nil
 }
-
-// RaftLog is the raft storage kept in this database.
-func (s *Store) RaftLog() *RaftLog { return s.log }
 
 // Sizes are the on-disk sizes of the LSM tree and the value log, in bytes.
 func (s *Store) Sizes() (lsm, vlog int64) { return s.db.Size() }

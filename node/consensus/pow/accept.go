@@ -75,7 +75,7 @@ func (e *Engine) accept(ctx context.Context, b *chain.Block, from string, relay 
 		if err := e.checkSide(ctx, cand, best, b); err != nil {
 			return err
 		}
-		if err := e.cfg.Store.PutPoWBlock(b, cand.work); err != nil {
+		if err := e.blocks.put(b, cand.work); err != nil {
 			return fmt.Errorf("%w: %w", errStorage, err)
 		}
 		if _, err := e.tree.add(b.Header, hash); err != nil {
@@ -129,7 +129,7 @@ func (e *Engine) branchTo(cand, best *node, b *chain.Block) (*node, []*chain.Blo
 	blocks := make([]*chain.Block, 0, len(nodes)+1)
 	works := make([]uint64, 0, len(nodes)+1)
 	for _, n := range nodes {
-		body, err := e.cfg.Store.PoWBlock(n.hash)
+		body, err := e.blocks.block(n.hash)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%w: read branch block %d: %w", errStorage, n.hdr.Height, err)
 		}
@@ -146,7 +146,7 @@ func (e *Engine) checkSide(ctx context.Context, cand, best *node, b *chain.Block
 	if err != nil {
 		return err
 	}
-	err = e.cfg.Store.CheckBranch(ctx, e.params, fork.hdr.Height, blocks)
+	err = e.blocks.checkBranch(ctx, e.params, fork.hdr.Height, blocks)
 	if err != nil && !errors.Is(err, chain.ErrInvalidBlock) && ctx.Err() == nil {
 		return fmt.Errorf("%w: %w", errStorage, err)
 	}
@@ -170,7 +170,7 @@ func (e *Engine) switchTo(ctx context.Context, cand, best *node, b *chain.Block)
 			attribute.String(semconv.BlockHashKey, fork.hash.String())))
 		defer span.End()
 	}
-	abandoned, err := e.cfg.Store.ApplyBranch(ctx, e.params, fork.hdr.Height, blocks, works)
+	abandoned, err := e.blocks.applyBranch(ctx, e.params, fork.hdr.Height, blocks, works)
 	if err != nil {
 		if span != nil {
 			span.SetStatus(codes.Error, err.Error())

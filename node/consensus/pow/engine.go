@@ -2,8 +2,9 @@
 // every node mines blocks of the transactions it heard of (SHA-256 over the
 // block header, on a bounded number of goroutines), gossips the blocks it
 // mines and accepts to its peers, and follows the branch with the most
-// cumulative work, rolling its state back and forward in one Badger
-// transaction when a heavier branch appears. The difficulty retargets toward
+// cumulative work, rolling its state back and forward in one store
+// transaction when a heavier branch appears (storage.go keeps the side
+// branches and the undo records that make that possible). The difficulty retargets toward
 // the genesis's target block time. A node that hears of a block whose parent
 // it lacks fetches the missing range from that peer.
 //
@@ -99,6 +100,7 @@ type Engine struct {
 	miner   *Miner
 	metrics *metrics
 
+	blocks  blockStore // kept blocks and undo records, beside the chain in cfg.Store
 	tree    *tree
 	inbox   chan inbound
 	syncReq chan syncRequest
@@ -169,6 +171,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg:       cfg,
+		blocks:    blockStore{cfg.Store},
 		params:    &cfg.Genesis.Consensus,
 		pow:       cfg.Genesis.PoW,
 		log:       cfg.Logger.With("component", "pow"),
@@ -205,7 +208,7 @@ func (e *Engine) loadTree() error {
 		hash chain.Hash
 	}
 	var all []kept
-	err = e.cfg.Store.PoWHeaders(func(h chain.Header, hash chain.Hash, _ uint64) error {
+	err = e.blocks.headers(func(h chain.Header, hash chain.Hash, _ uint64) error {
 		all = append(all, kept{h, hash})
 		return nil
 	})

@@ -140,7 +140,7 @@ func TestReorgOntoAHeavierBranchEqualsReplayingItFromGenesis(t *testing.T) {
 
 	// Replaying the winning branch from genesis gives the same state.
 	replay := openStore(t, g)
-	_, err := replay.ApplyBranch(t.Context(), &g.Consensus, 0, b.blocks, b.works[1:])
+	_, err := blockStore{replay}.applyBranch(t.Context(), &g.Consensus, 0, b.blocks, b.works[1:])
 	require.NoError(t, err)
 	replayHead, _ := replay.Head()
 	require.Equal(t, replayHead.StateRoot, head.StateRoot)
@@ -200,7 +200,7 @@ func TestForkChoiceKeepsTheFirstOfEqualBranchesAndSwitchesOnMoreWork(t *testing.
 	bad.Header = reseal(t, bad.Header)
 	require.ErrorIs(t, n.e.Receive(t.Context(), "peer3", bad), chain.ErrInvalidBlock)
 	require.Nil(t, n.e.tree.get(bad.Hash()), "an invalid side block is not kept")
-	_, err := n.s.PoWBlock(bad.Hash())
+	_, err := blockStore{n.s}.block(bad.Hash())
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	more := b.next(time.Second)

@@ -54,7 +54,7 @@ func (b *builder) adopt(blocks []*chain.Block) {
 	for _, blk := range blocks {
 		head := b.headers[len(b.headers)-1]
 		work := b.works[len(b.works)-1] + blk.Header.Difficulty
-		_, err := b.s.ApplyBranch(b.t.Context(), &b.g.Consensus, head.Height, []*chain.Block{blk}, []uint64{work})
+		_, err := blockStore{b.s}.applyBranch(b.t.Context(), &b.g.Consensus, head.Height, []*chain.Block{blk}, []uint64{work})
 		require.NoError(b.t, err)
 		b.headers, b.works, b.blocks = append(b.headers, blk.Header), append(b.works, work), append(b.blocks, blk)
 	}

@@ -8,6 +8,13 @@
 // flight at a time, each built on the state the ones before it leave, so a
 // block is always built on the state it will be applied to. Batching comes
 // from that pipeline: while blocks commit, the next one fills.
+//
+// The engine meets the node through small interfaces (seams.go): a
+// StateMachine it applies blocks to (node/store), a LogStorage for raft's
+// log (raftlog, in the same Badger database), a TxSource of admitted
+// transactions (node/mempool) and a Transport to its peers (node/p2p). Its
+// unit tests run whole clusters in one process on in-memory doubles of
+// each, over etcd raft's MemoryStorage.
 package raft
 
 import (
@@ -28,8 +35,6 @@ import (
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/node/guard"
-	"github.com/chainotel/chainotel/node/mempool"
-	"github.com/chainotel/chainotel/node/store"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -52,8 +57,9 @@ type Transport interface {
 type Config struct {
 	NodeID    string
 	Genesis   *chain.Genesis
-	Store     *store.Store
-	Pool      *mempool.Pool
+	State     StateMachine // the chain committed blocks are applied to
+	Log       LogStorage   // raft's log, hard state and snapshot
+	Pool      TxSource     // admitted transactions, cut into blocks on the leader
 	Transport Transport
 	Logger    *slog.Logger
 	Tracer    trace.Tracer
@@ -133,8 +139,8 @@ func RaftID(nodeID string) uint64 {
 
 // New checks cfg and makes an engine; Run starts it.
 func New(cfg Config) (*Engine, error) {
-	if cfg.Genesis == nil || cfg.Store == nil || cfg.Pool == nil || cfg.Transport == nil {
-		return nil, errors.New("raft engine: genesis, store, pool and transport are required")
+	if cfg.Genesis == nil || cfg.State == nil || cfg.Log == nil || cfg.Pool == nil || cfg.Transport == nil {
+		return nil, errors.New("raft engine: genesis, state, log, pool and transport are required")
 	}
 	if !cfg.Genesis.IsValidator(cfg.NodeID) {
 		return nil, fmt.Errorf("raft engine: node %q is not among the genesis validators %v", cfg.NodeID, cfg.Genesis.Validators)
@@ -192,9 +198,10 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Run bootstraps or restarts raft from the store and drives it until ctx ends.
+// Run bootstraps or restarts raft from its log storage and drives it until
+// ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
-	rl := e.cfg.Store.RaftLog()
+	rl := e.cfg.Log
 	if err := e.bootstrap(rl); err != nil {
 		return err
 	}
@@ -211,7 +218,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("read raft state: %w", err)
 	}
 	e.confState, e.snapIndex = cs, snap.Metadata.Index
-	applied := max(e.cfg.Store.AppliedIndex(), snap.Metadata.Index)
+	applied := max(e.cfg.State.AppliedIndex(), snap.Metadata.Index)
 	n := raft.RestartNode(&raft.Config{
 		ID:                        e.id,
 		ElectionTick:              10,
@@ -246,7 +253,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // bootstrap gives a brand-new log the cluster membership, as a snapshot at
 // index 1 that every validator writes identically, so no node has to propose
 // the initial configuration.
-func (e *Engine) bootstrap(rl *store.RaftLog) error {
+func (e *Engine) bootstrap(rl LogStorage) error {
 	empty, err := rl.IsEmpty()
 	if err != nil || !empty {
 		return err
@@ -255,7 +262,7 @@ func (e *Engine) bootstrap(rl *store.RaftLog) error {
 	for id := range e.names {
 		voters = append(voters, id)
 	}
-	head, hash := e.cfg.Store.Head()
+	head, hash := e.cfg.State.Head()
 	data, err := encodeSnapData(snapData{Height: head.Height, Hash: hash})
 	if err != nil {
 		return err
@@ -298,7 +305,7 @@ func (e *Engine) Status() consensus.Status {
 		State:     e.state.Load().(string),
 		Term:      e.term.Load(),
 		Commit:    e.commit.Load(),
-		Applied:   e.cfg.Store.AppliedIndex(),
+		Applied:   e.cfg.State.AppliedIndex(),
 		Members:   len(e.names),
 		PeersUp:   e.cfg.Transport.PeersUp() + 1,
 	}

@@ -57,7 +57,7 @@ func (e *Engine) proposeLoop(ctx context.Context) {
 		if len(p.inflight) > 0 {
 			timer.Reset(e.cfg.ProposalTimeout)
 		}
-		for len(p.inflight) < e.cfg.MaxInflight && e.cfg.Store.AppliedIndex() >= e.termStart.Load() {
+		for len(p.inflight) < e.cfg.MaxInflight && e.cfg.State.AppliedIndex() >= e.termStart.Load() {
 			queued, age := e.cfg.Pool.Queued()
 			if queued == 0 {
 				break
@@ -78,12 +78,12 @@ func (e *Engine) proposeLoop(ctx context.Context) {
 // on all of them when one was superseded by another block at its height, the
 // node stopped leading, or the oldest waited ProposalTimeout.
 func (e *Engine) resolve(p *proposer) {
-	head, hash := e.cfg.Store.Head()
+	head, hash := e.cfg.State.Head()
 	for len(p.inflight) > 0 && p.inflight[0].block.Header.Height <= head.Height {
 		ib := p.inflight[0]
 		got := hash
 		if h := ib.block.Header.Height; h != head.Height {
-			b, err := e.cfg.Store.BlockByHeight(h)
+			b, err := e.cfg.State.BlockByHeight(h)
 			if err != nil {
 				e.dropInflight(p, "cannot read the committed block: "+err.Error(), false)
 				return
@@ -141,8 +141,8 @@ func (e *Engine) dropInflight(p *proposer, why string, failure bool) {
 // It reports whether a block was proposed.
 func (e *Engine) cut(ctx context.Context, p *proposer) bool {
 	txs := e.cfg.Pool.Take(e.params.BlockMaxTxs, e.params.BlockMaxBytes)
-	tip, tipHash := e.cfg.Store.Head()
-	state := chain.Overlay{Base: e.cfg.Store}
+	tip, tipHash := e.cfg.State.Head()
+	state := chain.Overlay{Base: e.cfg.State}
 	if n := len(p.inflight); n > 0 {
 		tip, tipHash = p.inflight[n-1].block.Header, p.inflight[n-1].hash
 		for _, ib := range p.inflight {

@@ -54,7 +54,7 @@ func (e *Engine) handleReady(ctx context.Context, n raft.Node, rd raft.Ready) er
 // order, one fsync) before anything is sent or applied: raft's messages
 // promise that what they carry is durable here.
 func (e *Engine) persist(rd raft.Ready) error {
-	if err := e.cfg.Store.RaftLog().Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
+	if err := e.cfg.Log.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		err = fmt.Errorf("persist raft state: %w", err)
 		// Nothing was acknowledged for this Ready: the node stops here and a
 		// restart replays from what is durable. Say why as a storage error.
@@ -86,7 +86,7 @@ func (e *Engine) noteSoftState(ctx context.Context, rd raft.Ready) {
 		return
 	}
 	if ss.Lead == e.id {
-		last, _ := e.cfg.Store.RaftLog().LastIndex()
+		last, _ := e.cfg.Log.LastIndex()
 		e.termStart.Store(last)
 	}
 	e.setLeader(ss.Lead)
@@ -189,7 +189,7 @@ func (e *Engine) apply(ctx context.Context, n raft.Node, ents []raftpb.Entry) er
 			e.confState = *n.ApplyConfChange(cc)
 			fallthrough
 		default:
-			if err := e.cfg.Store.SetAppliedIndex(ctx, ent.Index); err != nil {
+			if err := e.cfg.State.SetAppliedIndex(ctx, ent.Index); err != nil {
 				return err
 			}
 			// The empty entry a new leader appends is what its proposer
@@ -221,7 +221,7 @@ func (e *Engine) applyBlockEntry(ctx context.Context, ent raftpb.Entry) error {
 		// rather than halt the chain. It means a proposer bug, so say so loudly.
 		commit.SetStatus(codes.Error, err.Error())
 		e.log.Error("committed block refused", "height", b.Header.Height, "index", ent.Index, "err", err)
-		return e.cfg.Store.SetAppliedIndex(ctx, ent.Index)
+		return e.cfg.State.SetAppliedIndex(ctx, ent.Index)
 	case err != nil:
 		commit.SetStatus(codes.Error, err.Error())
 		commit.SetAttributes(attribute.String(semconv.ErrorTypeKey, semconv.ErrorStorage))
@@ -244,7 +244,7 @@ func (e *Engine) applyBlock(ctx context.Context, b *chain.Block, index uint64) (
 	defer span.End()
 	var applied bool
 	err := e.cfg.Pool.Settle(b.Txs, func() (err error) {
-		applied, err = e.cfg.Store.ApplyBlock(ctx, b, e.params, index)
+		applied, err = e.cfg.State.ApplyBlock(ctx, b, e.params, index)
 		return err
 	})
 	if err != nil {
@@ -290,16 +290,16 @@ func encodeSnapData(d snapData) ([]byte, error) {
 // compacts the log behind it, keeping SnapshotCatchUp entries so a follower
 // that is only a little behind catches up from the log.
 func (e *Engine) maybeSnapshot() error {
-	applied := e.cfg.Store.AppliedIndex()
+	applied := e.cfg.State.AppliedIndex()
 	if applied < e.snapIndex+e.cfg.SnapshotEvery {
 		return nil
 	}
-	head, hash := e.cfg.Store.Head()
+	head, hash := e.cfg.State.Head()
 	data, err := encodeSnapData(snapData{Height: head.Height, Hash: hash})
 	if err != nil {
 		return err
 	}
-	rl := e.cfg.Store.RaftLog()
+	rl := e.cfg.Log
 	if _, err := rl.CreateSnapshot(applied, &e.confState, data); err != nil {
 		return err
 	}

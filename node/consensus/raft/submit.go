@@ -79,7 +79,7 @@ func (e *Engine) Admit(ctx context.Context, txs []chain.Tx) []error {
 		case tp != "" && traced[tp]:
 			// Another tx of the same request (a POST /txs batch): one
 			// traced admission per request is enough.
-			errs[i] = e.cfg.Pool.AddUntraced(*tx, tx.Hash(), e.cfg.Store, e.params)
+			errs[i] = e.cfg.Pool.AddUntraced(*tx, tx.Hash(), e.cfg.State, e.params)
 		case tp != "" && len(txs) > 1:
 			// A forward call coalesces the txs of many requests: each one's
 			// admission joins the trace of the request that submitted it.
@@ -88,10 +88,10 @@ func (e *Engine) Admit(ctx context.Context, txs []chain.Tx) []error {
 			if sc, ok := consensus.ParseTraceParent(tp); ok {
 				tctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 			}
-			errs[i] = e.cfg.Pool.Add(tctx, *tx, tx.Hash(), e.cfg.Store, e.params)
+			errs[i] = e.cfg.Pool.Add(tctx, *tx, tx.Hash(), e.cfg.State, e.params)
 		default:
 			traced[tp] = true
-			errs[i] = e.cfg.Pool.Add(ctx, *tx, tx.Hash(), e.cfg.Store, e.params)
+			errs[i] = e.cfg.Pool.Add(ctx, *tx, tx.Hash(), e.cfg.State, e.params)
 		}
 	}
 	return errs

@@ -14,7 +14,6 @@ import (
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/node/mempool"
-	"github.com/chainotel/chainotel/node/store"
 )
 
 // scriptedLeader is a Transport whose Forward answers from a script, one
@@ -48,15 +47,13 @@ func each(n int, err error) []error {
 }
 
 // followerOf makes node1 a follower that believes node0 leads, with only its
-// forwarding running: what Submit does on a follower, without raft.
+// forwarding running: what Submit does on a follower, without raft (and on
+// the in-memory doubles, without Badger).
 func followerOf(t *testing.T, leader *scriptedLeader) *Engine {
 	t.Helper()
-	s, err := store.Open(t.TempDir(), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
 	g := chain.DevGenesis([]string{"node0", "node1"}, time.Unix(1_700_000_000, 0))
-	require.NoError(t, s.InitGenesis(g))
-	e, err := New(Config{NodeID: "node1", Genesis: g, Store: s, Pool: mempool.New(10, nil), Transport: leader})
+	e, err := New(Config{NodeID: "node1", Genesis: g, State: newMemChain(g), Log: newMemLog(),
+		Pool: mempool.New(10, nil), Transport: leader})
 	require.NoError(t, err)
 	e.leader.Store(RaftID("node0"))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,9 +104,9 @@ func TestSubmitAfterALostForwardTakesItsOwnDuplicateAsAdmitted(t *testing.T) {
 // timed out after 10 s).
 func TestApplyingTheLeadersEmptyEntryWakesTheProposer(t *testing.T) {
 	e := followerOf(t, &scriptedLeader{})
-	applied := e.cfg.Store.AppliedIndex()
+	applied := e.cfg.State.AppliedIndex()
 	require.NoError(t, e.apply(context.Background(), nil, []raftpb.Entry{{Type: raftpb.EntryNormal, Index: applied + 1, Term: 2}}))
-	require.Equal(t, applied+1, e.cfg.Store.AppliedIndex())
+	require.Equal(t, applied+1, e.cfg.State.AppliedIndex())
 	select {
 	case <-e.appliedCh:
 	default:

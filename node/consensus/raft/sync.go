@@ -21,14 +21,14 @@ const syncProtocol = "grpc-fetch"
 // fetching the missing blocks from peers (the leader first), applying and
 // checking each, then records the snapshot's index as applied.
 func (e *Engine) catchUp(ctx context.Context, snap raftpb.Snapshot) error {
-	if snap.Metadata.Index <= e.cfg.Store.AppliedIndex() {
+	if snap.Metadata.Index <= e.cfg.State.AppliedIndex() {
 		return nil
 	}
 	var want snapData
 	if err := json.Unmarshal(snap.Data, &want); err != nil {
 		return fmt.Errorf("decode raft snapshot %d: %w", snap.Metadata.Index, err)
 	}
-	head, _ := e.cfg.Store.Head()
+	head, _ := e.cfg.State.Head()
 	if head.Height < want.Height {
 		rng := fmt.Sprintf("%d-%d", head.Height+1, want.Height)
 		ctx, span := e.tracer.Start(ctx, semconv.SpanSyncApply, trace.WithAttributes(attribute.String(semconv.SyncHeightRangeKey, rng)))
@@ -41,12 +41,12 @@ func (e *Engine) catchUp(ctx context.Context, snap raftpb.Snapshot) error {
 			return err
 		}
 	}
-	if b, err := e.cfg.Store.BlockByHeight(want.Height); err != nil {
+	if b, err := e.cfg.State.BlockByHeight(want.Height); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	} else if b.Hash() != want.Hash {
 		return fmt.Errorf("sync: block %d is %s here but %s in the leader's snapshot", want.Height, b.Hash(), want.Hash)
 	}
-	return e.cfg.Store.SetAppliedIndex(ctx, snap.Metadata.Index)
+	return e.cfg.State.SetAppliedIndex(ctx, snap.Metadata.Index)
 }
 
 // fetchUpTo applies fetched blocks until the head reaches height, trying
@@ -54,7 +54,7 @@ func (e *Engine) catchUp(ctx context.Context, snap raftpb.Snapshot) error {
 func (e *Engine) fetchUpTo(ctx context.Context, height uint64) error {
 	backoff := 100 * time.Millisecond
 	for {
-		head, _ := e.cfg.Store.Head()
+		head, _ := e.cfg.State.Head()
 		if head.Height >= height {
 			return nil
 		}
