@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/internal/collectorproc"
+	"github.com/chainotel/chainotel/internal/netproxy"
 	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/internal/sentrytest"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 // Settings of the cluster under test.
@@ -39,7 +41,7 @@ type Env struct {
 	extra map[string][]string
 
 	Telemetry bool
-	OTLPProxy *Proxy
+	OTLPProxy *netproxy.Proxy
 	Collector *collectorproc.Collector
 	Sink      *otlpsink.Sink
 	Sentry    *sentrytest.Server
@@ -140,7 +142,7 @@ func (e *Env) startTelemetry(tb testing.TB) {
 		},
 	}
 	e.Collector = collectorproc.Start(tb, e.colOpts)
-	p, err := NewProxy(e.Collector.OTLPGRPC)
+	p, err := netproxy.New(e.Collector.OTLPGRPC)
 	if err != nil {
 		tb.Fatalf("chaos: %v", err)
 	}
@@ -183,7 +185,7 @@ func (e *Env) WaitLeader(ctx context.Context, timeout time.Duration) (string, er
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var id string
-	err := cluster.Poll(ctx, func() error {
+	err := testproc.Until(ctx, func() error {
 		var err error
 		id, err = e.Leader(ctx)
 		return err

@@ -20,7 +20,7 @@ import (
 	"github.com/chainotel/chainotel/internal/sentrytest"
 	"github.com/chainotel/chainotel/internal/testbin"
 	"github.com/chainotel/chainotel/internal/testproc"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/node/p2p"
 	"github.com/chainotel/chainotel/semconv"
 )

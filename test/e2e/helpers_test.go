@@ -20,7 +20,7 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip"
 
 	"github.com/chainotel/chainotel/internal/otlpsink"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/semconv"
 )
 

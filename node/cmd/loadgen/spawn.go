@@ -13,7 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 // runSpawned starts a fresh cluster in a temporary folder (with a collector
@@ -171,7 +172,7 @@ service:
 `
 
 func startCollector(ctx context.Context, bin, dir string, d *display) (*collector, error) {
-	ports, err := cluster.FreePorts(2)
+	ports, err := testproc.Ports(2)
 	if err != nil {
 		return nil, err
 	}
@@ -200,11 +201,11 @@ func startCollector(ctx context.Context, bin, dir string, d *display) (*collecto
 	d.status("waiting for the collector to listen on " + addr)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err = cluster.Poll(wctx, func() error {
+	err = testproc.Until(wctx, func() error {
 		select {
 		case werr := <-col.done:
 			col.done <- werr
-			return cluster.Stop(fmt.Errorf("collector exited (%v); see %s", werr, logPath))
+			return testproc.GiveUp(fmt.Errorf("collector exited (%v); see %s", werr, logPath))
 		default:
 		}
 		conn, err := net.DialTimeout("tcp", addr, time.Second)

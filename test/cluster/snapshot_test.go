@@ -1,4 +1,6 @@
-package clustertest
+//go:build integration
+
+package cluster
 
 import (
 	"fmt"
@@ -7,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	harness "github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/internal/testbin"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
 
 // snapshotEvery is small so that a node down for a few hundred blocks falls
@@ -24,11 +26,8 @@ const (
 // data folder: it must install a snapshot, fetch the missing blocks from a
 // peer over mTLS and end with the same chain as the others.
 func TestCrashedNodeCatchesUpFromASnapshot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three node processes; not in -short")
-	}
 	c := startCluster(t, testbin.Blockchain(t), fmt.Sprintf("--snapshot-every=%d", snapshotEvery))
-	cl := cluster.NewClient(8, requestTimeout)
+	cl := harness.NewClient(8, requestTimeout)
 	acked := submitMany(t, cl, c.Nodes(), 10, 2)
 	start := time.Now()
 

@@ -1,4 +1,6 @@
-package clustertest
+//go:build integration
+
+package cluster
 
 import (
 	"crypto/tls"
@@ -15,12 +17,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	harness "github.com/chainotel/chainotel/internal/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 // checkTLSRefusals dials n's port as a TLS client that a node must refuse:
 // one speaking only TLS 1.2, and one speaking TLS 1.3 without a certificate.
-func checkTLSRefusals(t *testing.T, n *cluster.Node) {
+func checkTLSRefusals(t *testing.T, n *harness.Node) {
 	t.Helper()
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 
@@ -47,9 +50,9 @@ func checkTLSRefusals(t *testing.T, n *cluster.Node) {
 }
 
 // waitLogged waits until n's output after offset from holds every one of subs.
-func waitLogged(t *testing.T, n *cluster.Node, from int, subs ...string) {
+func waitLogged(t *testing.T, n *harness.Node, from int, subs ...string) {
 	t.Helper()
-	err := cluster.Poll(ctxFor(t, catchUpWithin), func() error {
+	err := testproc.Until(ctxFor(t, catchUpWithin), func() error {
 		out := n.Log()[from:]
 		for _, s := range subs {
 			if !strings.Contains(out, s) {
@@ -65,7 +68,7 @@ func waitLogged(t *testing.T, n *cluster.Node, from int, subs ...string) {
 // and the same data but certificates from another CA: the other nodes must
 // refuse it (and log why) and it must never receive a block; the real node
 // then comes back and catches up.
-func checkImpostorRefused(t *testing.T, c *cluster.Cluster, cl *cluster.Client, acked *[]cluster.Receipt) {
+func checkImpostorRefused(t *testing.T, c *harness.Cluster, cl *harness.Client, acked *[]harness.Receipt) {
 	leader := waitLeader(t, cl, c.Nodes(), "")
 	victim := otherThan(c.Nodes(), leader)[0]
 	rest := otherThan(c.Nodes(), victim.ID)
@@ -87,9 +90,9 @@ func checkImpostorRefused(t *testing.T, c *cluster.Cluster, cl *cluster.Client, 
 		logStart[n.ID] = len(n.Log())
 	}
 	require.NoError(t, c.StartIn(victim.ID, impostor))
-	err = cluster.Poll(ctxFor(t, healthyWithin), func() error {
+	err = testproc.Until(ctxFor(t, healthyWithin), func() error {
 		if !victim.Running() {
-			return cluster.Stop(fmt.Errorf("the impostor exited: %v", victim.ExitErr()))
+			return testproc.GiveUp(fmt.Errorf("the impostor exited: %v", victim.ExitErr()))
 		}
 		_, err := anyHealth(t, cl, victim)
 		return err
@@ -99,7 +102,7 @@ func checkImpostorRefused(t *testing.T, c *cluster.Cluster, cl *cluster.Client, 
 	// The cluster goes on without it...
 	*acked = append(*acked, submitMany(t, cl, rest, 10, 2)...)
 	// ...and says why it refuses it.
-	err = cluster.Poll(ctxFor(t, catchUpWithin), func() error {
+	err = testproc.Until(ctxFor(t, catchUpWithin), func() error {
 		for _, n := range rest {
 			for _, line := range strings.Split(n.Log()[logStart[n.ID]:], "\n") {
 				if strings.Contains(strings.ToLower(line), "certificate") {
@@ -115,7 +118,7 @@ func checkImpostorRefused(t *testing.T, c *cluster.Cluster, cl *cluster.Client, 
 	// Liveness is judged over a window, so the others may count the
 	// stopped node for a while: wait until they, and the impostor, see
 	// only the members they can really talk to.
-	err = cluster.Poll(ctxFor(t, catchUpWithin), func() error {
+	err = testproc.Until(ctxFor(t, catchUpWithin), func() error {
 		if h, err := anyHealth(t, cl, victim); err != nil || h.Peers != 1 {
 			return fmt.Errorf("the impostor's health: %+v (%v), want 1 peer (itself)", h, err)
 		}
@@ -140,9 +143,9 @@ func checkImpostorRefused(t *testing.T, c *cluster.Cluster, cl *cluster.Client, 
 
 // anyHealth reads GET /health whatever its status code: a node without
 // quorum may answer 503 with the same body.
-func anyHealth(t *testing.T, cl *cluster.Client, n *cluster.Node) (cluster.Health, error) {
+func anyHealth(t *testing.T, cl *harness.Client, n *harness.Node) (harness.Health, error) {
 	h, err := cl.Health(ctxFor(t, requestTimeout), n)
-	var he *cluster.HTTPError
+	var he *harness.HTTPError
 	if errors.As(err, &he) {
 		if jerr := json.Unmarshal([]byte(he.Body), &h); jerr == nil {
 			return h, nil
@@ -153,7 +156,7 @@ func anyHealth(t *testing.T, cl *cluster.Client, n *cluster.Node) (cluster.Healt
 
 // copyData copies the data folder for node id (the genesis and its own
 // store), leaving out the other nodes' stores.
-func copyData(from, to, id string, nodes []*cluster.Node) error {
+func copyData(from, to, id string, nodes []*harness.Node) error {
 	skip := map[string]bool{}
 	for _, n := range nodes {
 		if n.ID != id {

@@ -1,4 +1,6 @@
-package clustertest
+//go:build integration
+
+package cluster
 
 import (
 	"context"
@@ -8,13 +10,13 @@ import (
 	"testing"
 	"time"
 
+	harness "github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/node/api"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
 
 // The node's HTTP API, read with the node's own answer types.
 
-func getStatus(ctx context.Context, cl *cluster.Client, n *cluster.Node) (api.StatusView, error) {
+func getStatus(ctx context.Context, cl *harness.Client, n *harness.Node) (api.StatusView, error) {
 	var s api.StatusView
 	err := cl.Do(ctx, http.MethodGet, n.API+"/status", nil, &s)
 	return s, err
@@ -22,7 +24,7 @@ func getStatus(ctx context.Context, cl *cluster.Client, n *cluster.Node) (api.St
 
 // getBlock fetches GET /blocks/{which} and checks the hash it states is the
 // hash of the header it shows.
-func getBlock(ctx context.Context, cl *cluster.Client, n *cluster.Node, which string) (api.BlockView, error) {
+func getBlock(ctx context.Context, cl *harness.Client, n *harness.Node, which string) (api.BlockView, error) {
 	var b api.BlockView
 	err := cl.Do(ctx, http.MethodGet, n.API+"/blocks/"+which, nil, &b)
 	if err == nil && b.Header.Hash() != b.Hash {
@@ -31,12 +33,12 @@ func getBlock(ctx context.Context, cl *cluster.Client, n *cluster.Node, which st
 	return b, err
 }
 
-func latestHeight(ctx context.Context, cl *cluster.Client, n *cluster.Node) (uint64, error) {
+func latestHeight(ctx context.Context, cl *harness.Client, n *harness.Node) (uint64, error) {
 	b, err := getBlock(ctx, cl, n, "latest")
 	return b.Header.Height, err
 }
 
-func getTx(ctx context.Context, cl *cluster.Client, n *cluster.Node, hash string) (api.TxLookup, error) {
+func getTx(ctx context.Context, cl *harness.Client, n *harness.Node, hash string) (api.TxLookup, error) {
 	var a api.TxLookup
 	err := cl.Do(ctx, http.MethodGet, n.API+"/tx/"+hash, nil, &a)
 	return a, err

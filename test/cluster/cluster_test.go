@@ -1,4 +1,6 @@
-package clustertest
+//go:build integration
+
+package cluster
 
 import (
 	"errors"
@@ -9,9 +11,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	harness "github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/internal/testbin"
+	"github.com/chainotel/chainotel/internal/testproc"
 	"github.com/chainotel/chainotel/node/api"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
 )
 
 const (
@@ -25,13 +28,10 @@ const (
 // TestCluster runs three node processes as the README does and walks through
 // the life of a cluster; each step builds on the state the previous one left.
 func TestCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three node processes; not in -short")
-	}
 	promtool := requirePromtool(t)
 	c := startCluster(t, testbin.Blockchain(t))
-	cl := cluster.NewClient(64, requestTimeout)
-	var acked []cluster.Receipt
+	cl := harness.NewClient(64, requestTimeout)
+	var acked []harness.Receipt
 
 	step := func(name string, f func(t *testing.T)) {
 		if !t.Run(name, f) {
@@ -42,7 +42,7 @@ func TestCluster(t *testing.T) {
 		leader := waitLeader(t, cl, c.Nodes(), "")
 		follower := otherThan(c.Nodes(), leader)[0]
 		t.Logf("leader %s, submitting through follower %s", leader, follower.ID)
-		acked = append(acked, submitMany(t, cl, []*cluster.Node{follower}, 40, 8)...)
+		acked = append(acked, submitMany(t, cl, []*harness.Node{follower}, 40, 8)...)
 		checkAllHaveTxs(t, cl, c.Nodes(), acked)
 		checkSameChains(t, cl, c.Nodes())
 	})
@@ -96,9 +96,9 @@ func TestCluster(t *testing.T) {
 // waits until they see each other; args are added to the README's command
 // lines. Telemetry is disabled: no collector runs here, and the node's export
 // path is tested where one does.
-func startCluster(t *testing.T, bin string, args ...string) *cluster.Cluster {
+func startCluster(t *testing.T, bin string, args ...string) *harness.Cluster {
 	t.Helper()
-	c, err := cluster.New(ctxFor(t, time.Minute), cluster.Config{
+	c, err := harness.New(ctxFor(t, time.Minute), harness.Config{
 		Binary:   bin,
 		Dir:      t.TempDir(),
 		Env:      []string{"OTEL_SDK_DISABLED=true"},
@@ -119,8 +119,8 @@ func startCluster(t *testing.T, bin string, args ...string) *cluster.Cluster {
 	return c
 }
 
-func otherThan(nodes []*cluster.Node, id string) []*cluster.Node {
-	var out []*cluster.Node
+func otherThan(nodes []*harness.Node, id string) []*harness.Node {
+	var out []*harness.Node
 	for _, n := range nodes {
 		if n.ID != id {
 			out = append(out, n)
@@ -131,10 +131,10 @@ func otherThan(nodes []*cluster.Node, id string) []*cluster.Node {
 
 // waitLeader waits until every node in nodes names the same leader, one of
 // nodes and not notID, and returns it.
-func waitLeader(t *testing.T, cl *cluster.Client, nodes []*cluster.Node, notID string) string {
+func waitLeader(t *testing.T, cl *harness.Client, nodes []*harness.Node, notID string) string {
 	t.Helper()
 	var leader string
-	err := cluster.Poll(ctxFor(t, electionWithin), func() error {
+	err := testproc.Until(ctxFor(t, electionWithin), func() error {
 		leader = ""
 		for _, n := range nodes {
 			s, err := getStatus(ctxFor(t, time.Second), cl, n)
@@ -162,11 +162,11 @@ func waitLeader(t *testing.T, cl *cluster.Client, nodes []*cluster.Node, notID s
 
 // submitMany posts count transfers from 0xabc, spread over nodes by workers
 // concurrent clients, and requires every one to be acknowledged with a receipt.
-func submitMany(t *testing.T, cl *cluster.Client, nodes []*cluster.Node, count, workers int) []cluster.Receipt {
+func submitMany(t *testing.T, cl *harness.Client, nodes []*harness.Node, count, workers int) []harness.Receipt {
 	t.Helper()
 	var (
 		mu       sync.Mutex
-		receipts []cluster.Receipt
+		receipts []harness.Receipt
 		errs     []error
 		wg       sync.WaitGroup
 		next     = make(chan int)
@@ -177,7 +177,7 @@ func submitMany(t *testing.T, cl *cluster.Client, nodes []*cluster.Node, count, 
 			defer wg.Done()
 			for i := range next {
 				n := nodes[(w+i)%len(nodes)]
-				r, err := cl.SubmitTx(ctxFor(t, requestTimeout), n.API, cluster.Tx{From: "0xabc", To: "0xdef", Amount: uint64(1 + i%7)})
+				r, err := cl.SubmitTx(ctxFor(t, requestTimeout), n.API, harness.Tx{From: "0xabc", To: "0xdef", Amount: uint64(1 + i%7)})
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, fmt.Errorf("tx %d via %s: %w", i, n.ID, err))
@@ -205,14 +205,14 @@ func submitMany(t *testing.T, cl *cluster.Client, nodes []*cluster.Node, count, 
 // checkAllHaveTxs waits until each node's chain reaches the highest
 // acknowledged block, then requires every acknowledged transaction in it:
 // GET /tx/{hash} agrees with the receipt and the block at that height holds it.
-func checkAllHaveTxs(t *testing.T, cl *cluster.Client, nodes []*cluster.Node, acked []cluster.Receipt) {
+func checkAllHaveTxs(t *testing.T, cl *harness.Client, nodes []*harness.Node, acked []harness.Receipt) {
 	t.Helper()
 	var top uint64
 	for _, r := range acked {
 		top = max(top, r.Height)
 	}
 	for _, n := range nodes {
-		err := cluster.Poll(ctxFor(t, catchUpWithin), func() error {
+		err := testproc.Until(ctxFor(t, catchUpWithin), func() error {
 			h, err := latestHeight(ctxFor(t, requestTimeout), cl, n)
 			if err == nil && h < top {
 				err = fmt.Errorf("%s at height %d, want >= %d", n.ID, h, top)
@@ -246,7 +246,7 @@ func checkAllHaveTxs(t *testing.T, cl *cluster.Client, nodes []*cluster.Node, ac
 
 // checkSameChains requires the nodes' chains to be identical block for block
 // up to the lowest of their heights.
-func checkSameChains(t *testing.T, cl *cluster.Client, nodes []*cluster.Node) {
+func checkSameChains(t *testing.T, cl *harness.Client, nodes []*harness.Node) {
 	t.Helper()
 	top := ^uint64(0)
 	for _, n := range nodes {

@@ -2,44 +2,11 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/chainotel/chainotel/internal/testproc"
 )
-
-// pollInterval is how often conditions are rechecked while waiting.
-const pollInterval = 100 * time.Millisecond
-
-// Stop wraps an error that makes Poll give up at once: waiting longer
-// cannot help (a process died).
-func Stop(err error) error { return stopError{err} }
-
-type stopError struct{ err error }
-
-func (e stopError) Error() string { return e.err.Error() }
-func (e stopError) Unwrap() error { return e.err }
-
-// Poll calls cond until it returns nil or an error made with Stop, or ctx
-// ends; then it returns cond's last error together with the context's.
-func Poll(ctx context.Context, cond func() error) error {
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		var stop stopError
-		if errors.As(err, &stop) {
-			return stop.err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-tick.C:
-		}
-	}
-}
 
 // WaitHealthy waits until every running node answers GET /health with
 // status "up" and counts all len(Nodes()) members alive, or until timeout.
@@ -56,10 +23,10 @@ func (c *Cluster) WaitPeers(ctx context.Context, timeout time.Duration, peers in
 	client := &Client{HTTP: c.client}
 	running := c.running()
 	c.progress(fmt.Sprintf("waiting for %d nodes to be healthy (each seeing %d peers)", len(running), peers))
-	err := Poll(ctx, func() error {
+	err := testproc.Until(ctx, func() error {
 		for _, n := range running {
 			if !n.Running() {
-				return Stop(fmt.Errorf("%s: %w (%s); last lines:\n%s", n.ID, ErrExited, describeExit(n.ExitErr()), n.Tail(20)))
+				return testproc.GiveUp(fmt.Errorf("%s: %w (%s); last lines:\n%s", n.ID, ErrExited, testproc.DescribeExit(n.ExitErr()), n.Tail(20)))
 			}
 			hctx, hcancel := context.WithTimeout(ctx, time.Second)
 			h, err := client.Health(hctx, n)

@@ -1,4 +1,6 @@
-package clustertest
+//go:build integration
+
+package cluster
 
 import (
 	"bytes"
@@ -12,7 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	harness "github.com/chainotel/chainotel/internal/cluster"
 )
 
 // requirePromtool returns the path of promtool, or fails saying how to get it.
@@ -45,7 +47,7 @@ func wantMetrics() []string {
 // checkMetrics runs `promtool check metrics` over n's /metrics, checks the
 // families the issue names are there, and returns them for the caller to
 // compare across nodes.
-func checkMetrics(t *testing.T, cl *cluster.Client, promtool string, n *cluster.Node) map[string]*dto.MetricFamily {
+func checkMetrics(t *testing.T, cl *harness.Client, promtool string, n *harness.Node) map[string]*dto.MetricFamily {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctxFor(t, requestTimeout), http.MethodGet, n.Health+"/metrics", nil)
 	require.NoError(t, err)

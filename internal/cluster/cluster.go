@@ -6,14 +6,13 @@
 // tests share it.
 //
 // It needs no testing.T: errors are returned, and waiting is bounded by the
-// caller's context.
+// caller's context. Processes, ports and polling come from internal/testproc.
 package cluster
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,7 +20,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 // DefaultNodeIDs returns the node ids of the README's three-node cluster.
@@ -65,7 +67,7 @@ type Node struct {
 	LogPath string
 
 	mu   sync.Mutex
-	proc *proc
+	proc *testproc.Proc
 }
 
 // New prepares a cluster in cfg.Dir: it picks free loopback ports and runs
@@ -89,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "proc"), 0o755); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	ports, err := FreePorts(2 * len(cfg.NodeIDs))
+	ports, err := testproc.Ports(2 * len(cfg.NodeIDs))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
@@ -182,16 +184,16 @@ func (c *Cluster) StartIn(id, dir string, extra ...string) error {
 	n := c.byID[id]
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.proc != nil && !n.proc.exited() {
+	if n.proc != nil && !n.proc.Exited() {
 		return fmt.Errorf("cluster: start %s: %w", id, ErrAlreadyRunning)
 	}
 	marker := fmt.Sprintf("=== cluster: start %s in %s: %s %s\n", id, dir, c.cfg.Binary, strings.Join(append(args, extra...), " "))
 	if err := appendFile(n.LogPath, marker); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	p, err := startProc(c.cfg.Binary, append(args, extra...), dir, c.cfg.Env, n.LogPath)
+	p, err := testproc.Spawn(id, c.cfg.Binary, append(args, extra...), testproc.Options{Dir: dir, Env: c.cfg.Env, LogPath: n.LogPath})
 	if err != nil {
-		return fmt.Errorf("cluster: start %s: %w", id, err)
+		return fmt.Errorf("cluster: %w", err)
 	}
 	n.proc = p
 	return nil
@@ -221,7 +223,7 @@ func (c *Cluster) Kill(id string) error {
 	if p == nil {
 		return fmt.Errorf("cluster: kill %s: %w", id, ErrNotRunning)
 	}
-	p.kill()
+	p.Kill()
 	return nil
 }
 
@@ -233,11 +235,11 @@ func (c *Cluster) Stop(id string, timeout time.Duration) error {
 		return fmt.Errorf("cluster: %w: %q", ErrUnknownNode, id)
 	}
 	p := n.current()
-	if p == nil || p.exited() {
+	if p == nil || p.Exited() {
 		return nil
 	}
-	if err := p.stop(timeout); err != nil {
-		return fmt.Errorf("cluster: stop %s: %s", id, describeExit(err))
+	if err := p.Stop(timeout); err != nil {
+		return fmt.Errorf("cluster: stop %s: %s", id, testproc.DescribeExit(err))
 	}
 	return nil
 }
@@ -250,7 +252,7 @@ func (c *Cluster) Close(timeout time.Duration) error {
 	for _, n := range c.nodes {
 		if n.Running() {
 			if p := n.current(); p != nil {
-				p.signal(sigterm)
+				_ = p.Signal(syscall.SIGTERM) // ESRCH: it exited meanwhile
 			}
 		}
 	}
@@ -266,7 +268,7 @@ func (c *Cluster) progress(msg string) {
 	}
 }
 
-func (n *Node) current() *proc {
+func (n *Node) current() *testproc.Proc {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.proc
@@ -275,16 +277,16 @@ func (n *Node) current() *proc {
 // Running reports whether the node's process is running.
 func (n *Node) Running() bool {
 	p := n.current()
-	return p != nil && !p.exited()
+	return p != nil && !p.Exited()
 }
 
 // Pid is the process id of the running node, or 0.
 func (n *Node) Pid() int {
 	p := n.current()
-	if p == nil || p.exited() {
+	if p == nil || p.Exited() {
 		return 0
 	}
-	return p.cmd.Process.Pid
+	return p.Pid()
 }
 
 // Done is closed when the node's current process exits; nil if never started.
@@ -293,16 +295,16 @@ func (n *Node) Done() <-chan struct{} {
 	if p == nil {
 		return nil
 	}
-	return p.done
+	return p.Done()
 }
 
 // ExitErr is how the node's last process ended (nil: exit status 0, or still running).
 func (n *Node) ExitErr() error {
 	p := n.current()
-	if p == nil || !p.exited() {
+	if p == nil || !p.Exited() {
 		return nil
 	}
-	return p.exitErr()
+	return p.ExitErr()
 }
 
 // Log returns everything the node's processes wrote to stdout and stderr.
@@ -312,13 +314,7 @@ func (n *Node) Log() string {
 }
 
 // Tail returns the last lines lines of Log.
-func (n *Node) Tail(lines int) string {
-	all := strings.Split(strings.TrimRight(n.Log(), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
+func (n *Node) Tail(lines int) string { return testproc.TailFile(n.LogPath, lines) }
 
 // Addr is the node's host:port on loopback.
 func (n *Node) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.Port) }
@@ -333,25 +329,4 @@ func appendFile(path, s string) error {
 		err = cerr
 	}
 	return err
-}
-
-// FreePorts returns n distinct TCP ports that were free on 127.0.0.1 when
-// asked; all n listeners are held open together so the ports differ.
-func FreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	ls := make([]net.Listener, 0, n)
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

@@ -1,4 +1,4 @@
-package chaos
+package netproxy
 
 import (
 	"bufio"
@@ -46,7 +46,7 @@ func roundTrip(addr string) error {
 }
 
 func TestProxyForwardsCutsAndHeals(t *testing.T) {
-	p, err := NewProxy(echoServer(t))
+	p, err := New(echoServer(t))
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	require.NoError(t, roundTrip(p.Addr()))

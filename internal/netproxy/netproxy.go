@@ -1,4 +1,8 @@
-package chaos
+// Package netproxy is the partition proxy of the process tests: a loopback
+// TCP proxy between a node and what it dials (a peer, the collector) that a
+// test cuts and heals. Bytes are copied untouched, so mTLS and gRPC pass
+// through as they are and the nodes need no test hooks.
+package netproxy
 
 import (
 	"fmt"
@@ -9,9 +13,9 @@ import (
 
 // Proxy forwards TCP connections from a loopback listener to a target. It
 // can cut traffic (drop every open connection and refuse new ones until
-// Heal) and change its target, which is how the suite partitions a node and
-// keeps a restarted collector at the address the nodes were given. Bytes are
-// copied untouched, so mTLS and gRPC pass through as they are.
+// Heal), which is what a network partition looks like to the nodes, and
+// change its target, which keeps a restarted process at the address the
+// nodes were given.
 //
 // Its methods are safe for concurrent use.
 type Proxy struct {
@@ -25,8 +29,8 @@ type Proxy struct {
 	wg     sync.WaitGroup
 }
 
-// NewProxy listens on a free loopback port and forwards to target.
-func NewProxy(target string) (*Proxy, error) {
+// New listens on a free loopback port and forwards to target.
+func New(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("proxy to %s: listen: %w", target, err)
