@@ -1,4 +1,6 @@
-package integration
+//go:build integration
+
+package collector
 
 import (
 	"context"
@@ -24,40 +26,7 @@ import (
 
 const waitEvents = 60 * time.Second
 
-// config: OTLP in, chainenrich, sentry out, for traces and logs.
-func config(dsn string) string {
-	return fmt.Sprintf(`
-extensions:
-  health_check: {}
-receivers:
-  otlp:
-    protocols:
-      grpc: {}
-processors:
-  chainenrich:
-    environment: itest
-    release: 9.9.9
-exporters:
-  sentry:
-    dsn: %s
-    retry_on_failure:
-      initial_interval: 100ms
-      max_interval: 1s
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [chainenrich]
-      exporters: [sentry]
-    logs:
-      receivers: [otlp]
-      processors: [chainenrich]
-      exporters: [sentry]
-`, dsn)
-}
-
-func resource(r pcommon.Resource, node string) {
+func setNodeResource(r pcommon.Resource, node string) {
 	r.Attributes().PutStr(semconv.ServiceNameKey, semconv.ServiceName)
 	r.Attributes().PutStr(semconv.ServiceInstanceIDKey, node)
 	r.Attributes().PutStr(semconv.ChainIDKey, "chainotel-dev")
@@ -81,7 +50,10 @@ func id8(b byte) pcommon.SpanID {
 
 func TestErrorsReachSentryWithChainHead(t *testing.T) {
 	srv := sentrytest.NewServer(t)
-	col := collectorproc.Start(t, collectorproc.Options{Config: config(srv.DSN())})
+	col := collectorproc.Start(t, collectorproc.Options{
+		ConfigFiles: []string{collectorproc.Testdata(t, "sentry.yaml")},
+		Env:         []string{"SENTRY_DSN=" + srv.DSN()},
+	})
 	conn, err := grpc.NewClient(col.OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
@@ -91,7 +63,7 @@ func TestErrorsReachSentryWithChainHead(t *testing.T) {
 	// The node reports blocks 41 and 42 (commit, then apply).
 	heads := ptrace.NewTraces()
 	rs := heads.ResourceSpans().AppendEmpty()
-	resource(rs.Resource(), "node1")
+	setNodeResource(rs.Resource(), "node1")
 	spans := rs.ScopeSpans().AppendEmpty().Spans()
 	for _, b := range []struct {
 		name   string
@@ -119,7 +91,7 @@ func TestErrorsReachSentryWithChainHead(t *testing.T) {
 	// Then a consensus timeout, carrying a secret and an e-mail address.
 	errs := ptrace.NewTraces()
 	rs = errs.ResourceSpans().AppendEmpty()
-	resource(rs.Resource(), "node1")
+	setNodeResource(rs.Resource(), "node1")
 	s := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 	s.SetName(semconv.SpanConsensusTimeout)
 	spanTrace, spanSpan := id16(0x10), id8(0x20)
@@ -135,7 +107,7 @@ func TestErrorsReachSentryWithChainHead(t *testing.T) {
 	// And an error log from the same node about a lost peer.
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
-	resource(rl.Resource(), "node1")
+	setNodeResource(rl.Resource(), "node1")
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName("p2p")
 	lr := sl.LogRecords().AppendEmpty()

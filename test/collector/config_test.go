@@ -1,4 +1,6 @@
-package integration
+//go:build integration
+
+package collector
 
 import (
 	"context"

@@ -1,6 +1,9 @@
-// Package clustertest runs three proof-of-work node processes on loopback,
-// each reaching its peers through a TCP proxy the test can cut.
-package clustertest
+//go:build integration
+
+// Package pow runs three proof-of-work node processes on loopback, each
+// reaching its peers through a partition proxy (internal/netproxy) the test
+// can cut.
+package pow
 
 import (
 	"bytes"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/chainotel/chainotel/internal/netproxy"
 	"github.com/chainotel/chainotel/internal/testbin"
 	"github.com/chainotel/chainotel/internal/testproc"
 )
@@ -54,20 +58,23 @@ type powCluster struct {
 	bin    string
 	dir    string
 	ports  []int // client API and peer port per node; health is ports[n+i]
-	links  map[[2]int]*link
+	links  map[[2]int]*netproxy.Proxy
 	procs  []*testproc.Proc
 	client *http.Client
 }
 
 func newCluster(t *testing.T) *powCluster {
 	c := &powCluster{t: t, bin: testbin.Blockchain(t), dir: t.TempDir(), ports: testproc.FreePorts(t, 6),
-		links: make(map[[2]int]*link), procs: make([]*testproc.Proc, 3), client: &http.Client{Timeout: 90 * time.Second}}
+		links: make(map[[2]int]*netproxy.Proxy), procs: make([]*testproc.Proc, 3), client: &http.Client{Timeout: 90 * time.Second}}
 	c.cli("certs", "--dir", "certs", "--nodes", "node0,node1,node2")
 	c.cli("init", "--consensus", "pow", "--data-dir", "data", "--nodes", "node0,node1,node2")
 	for i := range 3 {
 		for j := range 3 {
 			if i != j {
-				c.links[[2]int{i, j}] = newLink(t, "127.0.0.1:"+strconv.Itoa(c.ports[j]))
+				p, err := netproxy.New("127.0.0.1:" + strconv.Itoa(c.ports[j]))
+				require.NoError(t, err)
+				t.Cleanup(p.Close)
+				c.links[[2]int{i, j}] = p
 			}
 		}
 	}
@@ -85,7 +92,7 @@ func (c *powCluster) start(i int) {
 	var peers []string
 	for j := range 3 {
 		if j != i {
-			peers = append(peers, c.links[[2]int{i, j}].addr())
+			peers = append(peers, c.links[[2]int{i, j}].Addr())
 		}
 	}
 	args := []string{
@@ -105,7 +112,11 @@ func (c *powCluster) start(i int) {
 func (c *powCluster) cut(i int, cut bool) {
 	for k, l := range c.links {
 		if k[0] == i || k[1] == i {
-			l.setCut(cut)
+			if cut {
+				l.Cut()
+			} else {
+				l.Heal()
+			}
 		}
 	}
 }
@@ -190,9 +201,6 @@ func (c *powCluster) txIn(i int, tx string) (string, error) {
 // chain with the abandoned transactions included again; a restarted node
 // resumes from its disk and syncs what it missed.
 func TestPoWClusterConvergesHealsAPartitionAndResumesFromDisk(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three node processes")
-	}
 	c := newCluster(t)
 	for i := range 3 {
 		c.start(i)

@@ -1,4 +1,6 @@
-package integration
+//go:build integration
+
+package collector
 
 import (
 	"context"
@@ -19,42 +21,6 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// sidecarConfig is a node's sidecar collector in the scale-out layout of
-// DESIGN.md: it samples nothing and routes every span by trace id to one of
-// the sampling tier's collectors with the load_balancing exporter.
-func sidecarConfig(tier []string) string {
-	hostnames := ""
-	for _, h := range tier {
-		hostnames += "\n          - " + h
-	}
-	return fmt.Sprintf(`
-extensions:
-  health_check: {}
-receivers:
-  otlp:
-    protocols:
-      grpc: {}
-exporters:
-  load_balancing:
-    routing_key: traceID
-    sending_queue:
-      enabled: false
-    protocol:
-      otlp:
-        tls:
-          insecure: true
-    resolver:
-      static:
-        hostnames:%s
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [load_balancing]
-`, hostnames)
-}
-
 // Two sidecars each see half of every trace (the submitting node's span and a
 // peer's span, as when a transaction is forwarded to the leader) and route by
 // trace id to a tier of two sampling collectors, each exporting to a sink of
@@ -67,11 +33,11 @@ func TestScaleOutRoutesWholeTracesToOneSampler(t *testing.T) {
 	sinks := []*otlpsink.Sink{otlpsink.Start(t), otlpsink.Start(t)}
 	var tier []string
 	for _, sink := range sinks {
-		col := collectorproc.Start(t, collectorproc.Options{Config: samplingConfig(policyFile, sink.Addr())})
+		col := collectorproc.Start(t, sampler(t, policyFile, sink))
 		tier = append(tier, col.OTLPGRPC)
 	}
-	submitter := collectorproc.Start(t, collectorproc.Options{Config: sidecarConfig(tier)})
-	leader := collectorproc.Start(t, collectorproc.Options{Config: sidecarConfig(tier)})
+	submitter := collectorproc.Start(t, sidecar(t, tier))
+	leader := collectorproc.Start(t, sidecar(t, tier))
 	submitterTracer := newTracer(t, submitter.OTLPGRPC)
 	leaderTracer := newTracer(t, leader.OTLPGRPC)
 
@@ -134,4 +100,15 @@ func forwardedTx(ctx context.Context, submitter, leader trace.Tracer, failed boo
 	apply.End()
 	root.End()
 	return root.SpanContext().TraceID()
+}
+
+// sidecar starts a node's sidecar collector in the scale-out layout
+// (testdata/sidecar_scaleout.yaml), routing by trace id to the two samplers
+// of tier.
+func sidecar(t *testing.T, tier []string) collectorproc.Options {
+	require.Len(t, tier, 2, "testdata/sidecar_scaleout.yaml names two samplers")
+	return collectorproc.Options{
+		ConfigFiles: []string{collectorproc.Testdata(t, "sidecar_scaleout.yaml")},
+		Env:         []string{"SAMPLER_0=" + tier[0], "SAMPLER_1=" + tier[1]},
+	}
 }

@@ -1,10 +1,9 @@
-package collectorproc_test
+//go:build integration
+
+package collector
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,35 +17,9 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// passThrough is a configuration that forwards traces unchanged to the sink,
-// without a sending queue, so exports reach the sink in the order they came.
-func passThrough(sinkAddr string) string {
-	return fmt.Sprintf(`
-extensions:
-  health_check: {}
-receivers:
-  otlp:
-    protocols:
-      grpc: {}
-exporters:
-  otlp_grpc:
-    endpoint: %s
-    tls:
-      insecure: true
-    sending_queue:
-      enabled: false
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [otlp_grpc]
-`, sinkAddr)
-}
-
 func TestCollectorForwardsTracesToTheSink(t *testing.T) {
 	sink := otlpsink.Start(t)
-	col := collectorproc.Start(t, collectorproc.Options{Config: passThrough(sink.Addr())})
+	col := collectorproc.Start(t, passThrough(t, sink))
 
 	ctx := context.Background()
 	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(col.OTLPGRPC), otlptracegrpc.WithInsecure())
@@ -77,8 +50,8 @@ func TestCollectorForwardsTracesToTheSink(t *testing.T) {
 // they listen on is their own.
 func TestCollectorsDoNotCollide(t *testing.T) {
 	sink := otlpsink.Start(t)
-	a := collectorproc.Start(t, collectorproc.Options{Config: passThrough(sink.Addr())})
-	b := collectorproc.Start(t, collectorproc.Options{Config: passThrough(sink.Addr())})
+	a := collectorproc.Start(t, passThrough(t, sink))
+	b := collectorproc.Start(t, passThrough(t, sink))
 	require.NotEqual(t, a.OTLPGRPC, b.OTLPGRPC)
 	require.False(t, a.Exited())
 	require.False(t, b.Exited())
@@ -87,25 +60,10 @@ func TestCollectorsDoNotCollide(t *testing.T) {
 func TestValidate(t *testing.T) {
 	bin := testbin.OtelcolChain(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.yaml")
-	require.NoError(t, os.WriteFile(good, []byte(passThrough("127.0.0.1:4317")), 0o644))
-	require.NoError(t, collectorproc.Validate(ctx, bin, nil, good))
+	good := collectorproc.Testdata(t, "passthrough.yaml")
+	require.NoError(t, collectorproc.Validate(ctx, bin, []string{"SINK_ENDPOINT=127.0.0.1:4317"}, good))
 
-	bad := filepath.Join(dir, "bad.yaml")
-	require.NoError(t, os.WriteFile(bad, []byte(`
-receivers:
-  otlp:
-    protocols:
-      grpc: {}
-exporters:
-  no_such_exporter: {}
-service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [no_such_exporter]
-`), 0o644))
+	bad := collectorproc.Testdata(t, "invalid_unknown_exporter.yaml")
 	err := collectorproc.Validate(ctx, bin, nil, bad)
 	require.ErrorIs(t, err, collectorproc.ErrInvalidConfig)
 	require.ErrorContains(t, err, "no_such_exporter")
@@ -118,29 +76,19 @@ func TestStartReportsAnExitedCollector(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		collectorproc.Start(rec, collectorproc.Options{Config: `
-extensions:
-  health_check: {}
-receivers:
-  otlp:
-    protocols:
-      grpc: {}
-exporters:
-  debug: {}
-processors:
-  memory_limiter:
-    check_interval: 0s
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [memory_limiter]
-      exporters: [debug]
-`})
+		collectorproc.Start(rec, collectorproc.Options{ConfigFiles: []string{collectorproc.Testdata(t, "exits_at_start.yaml")}})
 	}()
 	<-done
 	require.True(t, rec.failed, "Start must fail")
 	require.Contains(t, rec.msg, "otelcol-chain exited")
 	require.Contains(t, rec.msg, "check_interval")
+}
+
+// passThrough starts a collector that forwards traces unchanged to sink
+// (testdata/passthrough.yaml).
+func passThrough(t *testing.T, sink *otlpsink.Sink) collectorproc.Options {
+	return collectorproc.Options{
+		ConfigFiles: []string{collectorproc.Testdata(t, "passthrough.yaml")},
+		Env:         []string{"SINK_ENDPOINT=" + sink.Addr()},
+	}
 }

@@ -1,4 +1,6 @@
-package collectorproc_test
+//go:build integration
+
+package collector
 
 import (
 	"fmt"

@@ -1,4 +1,6 @@
-package integration
+//go:build integration
+
+package collector
 
 import (
 	"context"
@@ -21,51 +23,23 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// persistentConfig queues Sentry events on disk (file_storage in dir).
-func persistentConfig(dsn, dir string) string {
-	return fmt.Sprintf(`
-extensions:
-  health_check: {}
-  file_storage:
-    directory: %s
-    create_directory: true
-receivers:
-  otlp:
-    protocols:
-      grpc: {}
-processors:
-  chainenrich: {}
-exporters:
-  sentry:
-    dsn: %s
-    sending_queue:
-      storage: file_storage
-    retry_on_failure:
-      initial_interval: 100ms
-      max_interval: 500ms
-service:
-  extensions: [health_check, file_storage]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [chainenrich]
-      exporters: [sentry]
-`, dir, dsn)
-}
-
 // Sentry is down while a collector accepts errors; the collector is
 // stopped and a new one starts on the same queue directory once Sentry is
 // back: every error arrives, exactly once.
 func TestPersistentQueueSurvivesRestart(t *testing.T) {
 	srv := sentrytest.NewServer(t)
 	srv.Respond(func(int) sentrytest.Response { return sentrytest.Response{Status: http.StatusServiceUnavailable} })
-	cfg := persistentConfig(srv.DSN(), filepath.Join(t.TempDir(), "queue"))
+	// testdata/sentry_persistent.yaml: the queue on disk, kept across both runs.
+	cfg := collectorproc.Options{
+		ConfigFiles: []string{collectorproc.Testdata(t, "sentry_persistent.yaml")},
+		Env:         []string{"SENTRY_DSN=" + srv.DSN(), "QUEUE_DIR=" + filepath.Join(t.TempDir(), "queue")},
+	}
 
-	first := collectorproc.Start(t, collectorproc.Options{Config: cfg})
+	first := collectorproc.Start(t, cfg)
 	const n = 6
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
-	resource(rs.Resource(), "node0")
+	setNodeResource(rs.Resource(), "node0")
 	spans := rs.ScopeSpans().AppendEmpty().Spans()
 	for i := range n {
 		s := spans.AppendEmpty()
@@ -94,7 +68,7 @@ func TestPersistentQueueSurvivesRestart(t *testing.T) {
 	require.Empty(t, srv.Events())
 
 	srv.Respond(nil)
-	second := collectorproc.Start(t, collectorproc.Options{Config: cfg})
+	second := collectorproc.Start(t, cfg)
 	srv.WaitForEvents(t, n, waitEvents)
 	require.NoError(t, second.Stop(30*time.Second))
 

@@ -1,4 +1,6 @@
-package integration
+//go:build integration
+
+package collector
 
 import (
 	"context"
@@ -36,45 +38,10 @@ const (
 	ruleDefault   = "default"
 )
 
-// samplingConfig is the test's collector: OTLP in, chainsampling with a short
-// decision wait, OTLP out to the sink. The exporter has no sending queue and
-// there is no batch processor, so traces reach the sink in the order they were
-// decided, which is the order their first spans arrived: once a trace sent
-// last has arrived, every earlier kept trace has too.
-func samplingConfig(policyFile, sinkAddr string) string {
-	return fmt.Sprintf(`
-extensions:
-  health_check: {}
-receivers:
-  otlp:
-    protocols:
-      grpc: {}
-processors:
-  chainsampling:
-    policy_file: %s
-    decision_wait: 300ms
-    decision_wait_after_root: 0s
-exporters:
-  otlp_grpc:
-    endpoint: %s
-    tls:
-      insecure: true
-    sending_queue:
-      enabled: false
-service:
-  extensions: [health_check]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [chainsampling]
-      exporters: [otlp_grpc]
-`, policyFile, sinkAddr)
-}
-
 // policy keeps errors always, transfers with probability transfers, and
 // nothing else.
 func policy(transfers string) string {
-	return fmt.Sprintf(`# written by collector/integration
+	return fmt.Sprintf(`# written by test/collector
 rules:
   - name: %s
     match: {error: true}
@@ -95,7 +62,7 @@ func TestPolicyEditsApplyLive(t *testing.T) {
 	sink := otlpsink.Start(t)
 	policyFile := filepath.Join(t.TempDir(), "sampling-policies.yaml")
 	require.NoError(t, os.WriteFile(policyFile, []byte(policy("1")), 0o644))
-	col := collectorproc.Start(t, collectorproc.Options{Config: samplingConfig(policyFile, sink.Addr())})
+	col := collectorproc.Start(t, sampler(t, policyFile, sink))
 	tracer := newTracer(t, col.OTLPGRPC)
 	ctx := context.Background()
 
@@ -242,4 +209,13 @@ func metricAbove(col *collectorproc.Collector, name string, before float64) erro
 		return fmt.Errorf("%s is %v, still not above %v", name, v, before)
 	}
 	return nil
+}
+
+// sampler starts the test's sampling collector (testdata/sampling.yaml):
+// chainsampling with policyFile and a short decision wait, exporting to sink.
+func sampler(t *testing.T, policyFile string, sink *otlpsink.Sink) collectorproc.Options {
+	return collectorproc.Options{
+		ConfigFiles: []string{collectorproc.Testdata(t, "sampling.yaml")},
+		Env:         []string{"POLICY_FILE=" + policyFile, "SINK_ENDPOINT=" + sink.Addr()},
+	}
 }
