@@ -1,7 +1,9 @@
-// Tests of deploy/: the docker compose testnet as `make testnet-up` runs it,
+//go:build integration
+
+// Package deploy tests deploy/: the docker compose testnet as `make testnet-up` runs it,
 // with the images built from this tree. They skip, saying why, where there is
 // no Docker daemon or no docker-compose.
-package deploy_test
+package deploy
 
 import (
 	"fmt"

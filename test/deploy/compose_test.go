@@ -1,4 +1,6 @@
-package deploy_test
+//go:build integration
+
+package deploy
 
 import (
 	"archive/tar"
@@ -39,9 +41,6 @@ func nodeNames() []string { return []string{"node0", "node1", "node2"} }
 // docker-compose, saying which.
 func requireDocker(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("skipped in -short mode: it builds images and runs a docker compose testnet")
-	}
 	if _, err := exec.LookPath("docker-compose"); err != nil {
 		t.Skip("skipped: docker-compose is not installed (Debian: apt-get install docker-compose)")
 	}

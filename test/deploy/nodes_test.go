@@ -1,4 +1,6 @@
-package deploy_test
+//go:build integration
+
+package deploy
 
 import (
 	"bytes"
