@@ -1,9 +1,10 @@
+//go:build integration
+
 package chaos
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,8 +24,6 @@ const (
 	commitTimeout = 3 * time.Second
 	// clientTimeout bounds every request; a paused node is one that never answers.
 	clientTimeout = commitTimeout + 2*time.Second
-	// keepAllPolicy keeps every trace, so every transfer's trace can be checked.
-	keepAllPolicy = "rules:\n  - name: all\n    keep: 1\n    always: true\n"
 )
 
 // Env is the system under test: three nodes whose peer traffic crosses a
@@ -125,13 +124,11 @@ func (e *Env) startTelemetry(tb testing.TB) {
 	e.Sink = otlpsink.Start(tb)
 	e.Sentry = sentrytest.NewServer(tb)
 	dir := tb.TempDir()
-	policy := filepath.Join(dir, "policies.yaml")
-	if err := os.WriteFile(policy, []byte(keepAllPolicy), 0o644); err != nil {
-		tb.Fatalf("chaos: %v", err)
-	}
+	// testdata/keep_all_policy.yaml keeps every trace, so every transfer's
+	// trace can be checked; testdata/decisions.yaml shortens the decision wait.
+	policy := collectorproc.Testdata(tb, "keep_all_policy.yaml")
 	e.colOpts = collectorproc.Options{
-		ConfigFiles: collectorproc.Shipped(tb, "otlp-out", "sentry"),
-		Config:      "processors: {chainsampling: {decision_wait: 1s}}\n",
+		ConfigFiles: append(collectorproc.Shipped(tb, "otlp-out", "sentry"), collectorproc.Testdata(tb, "decisions.yaml")),
 		Env: []string{
 			"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + e.Sink.Addr(),
 			"CHAINOTEL_POLICY_FILE=" + policy,
