@@ -45,7 +45,7 @@ func newTracer(t *testing.T, endpoint string) trace.Tracer {
 		defer cancel()
 		_ = tp.Shutdown(ctx)
 	})
-	return tp.Tracer("chainotel/collector/integration")
+	return tp.Tracer("chainotel/test/collector")
 }
 
 // newLogger returns a logger exporting to the collector at endpoint over
@@ -61,7 +61,7 @@ func newLogger(t *testing.T, endpoint string) otellog.Logger {
 		defer cancel()
 		_ = lp.Shutdown(ctx)
 	})
-	return lp.Logger("chainotel/collector/integration")
+	return lp.Logger("chainotel/test/collector")
 }
 
 // txTrace sends the trace of one transaction as a node makes it: the HTTP
