@@ -8,9 +8,13 @@ BLOCKCHAIN   := ./blockchain
 OTELCOL      := build/otelcol-chain
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*' 2>/dev/null)
 TEST_TIMEOUT ?= 35m
+# The process tests (test/README.md): every package under test/ but e2e and chaos, which run on their own.
+INTEGRATION_PKGS = $(shell $(GO) list -tags integration ./test/... | grep -v -e '/test/e2e$$' -e '/test/chaos$$')
+# The binaries the process tests run, built once by make (internal/testbin reads these).
+TEST_BINS    = CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL))
 
-.PHONY: all build certs init collector run test unit e2e vet tools bench bench-node \
-        bench-sampling bench-telemetry bench-pow chaos fuzz clean distclean testnet-up testnet-down deploy-test
+.PHONY: all build certs init collector run test unit integration e2e vet tools bench bench-node \
+        bench-sampling bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test
 
 all: build collector
 
@@ -43,26 +47,33 @@ run: build collector
 tools:
 	@scripts/install-tools.sh
 
-## vet: go vet over the whole module
+## vet: go vet over the whole module, the integration-tagged process tests included
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
 
-## unit: every package's tests with the race detector (cluster and collector integration tests included)
-unit: build collector
-	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
-	  $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+## unit: every package's unit tests with the race detector; starts no process, builds no binary
+unit:
+	$(GO) test -race -timeout 10m ./...
+
+## integration: the process tests under test/ (cluster, pow, collector, loadgen, deploy) against
+## the node and collector built once here; e2e and chaos have targets of their own
+integration: build collector
+	$(TEST_BINS) $(GO) test -race -tags integration -timeout $(TEST_TIMEOUT) $(INTEGRATION_PKGS)
 
 ## e2e: three nodes plus the ocb-built collector, end to end
 e2e: build collector
-	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
-	  $(GO) test -race -tags e2e -timeout 15m -count=1 ./test/e2e/...
+	$(TEST_BINS) $(GO) test -race -tags integration -timeout 15m -count=1 ./test/e2e/
 
-## chaos: the full fault-injection suite (~2-5 min; the short one runs in unit); prints its table
+## chaos-short: the short fault-injection suite (~1 min; part of `make test`); prints its table
+chaos-short: build collector
+	$(TEST_BINS) $(GO) test -race -tags integration -count=1 -timeout 10m ./test/chaos/
+
+## chaos: the full fault-injection suite (~2-5 min); prints its table
 chaos: build collector
 	@mkdir -p out
-	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
-	  CHAINOTEL_CHAOS=full CHAINOTEL_CHAOS_REPORT=$(abspath out/chaos.txt) \
-	  $(GO) test -race -count=1 -timeout 25m ./test/chaos/
+	$(TEST_BINS) CHAINOTEL_CHAOS=full CHAINOTEL_CHAOS_REPORT=$(abspath out/chaos.txt) \
+	  $(GO) test -race -tags integration -count=1 -timeout 25m ./test/chaos/
 	@cat out/chaos.txt
 
 ## fuzz: each fuzz target for FUZZTIME, one after the other (plain `go test`, and so `make unit`,
@@ -77,8 +88,8 @@ fuzz:
 	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
 	done
 
-## test: everything CI runs
-test: tools vet unit e2e
+## test: everything CI runs: the unit tests, then the process tests (test/README.md)
+test: tools vet unit integration e2e chaos-short
 
 ## testnet-up: the docker compose testnet (FROM-scratch images, a sidecar collector per node),
 ## waiting until healthy; SCALEOUT=1 adds the sampling tier (deploy/docker-compose.scaleout.yml),
@@ -90,9 +101,9 @@ testnet-up:
 testnet-down:
 	@deploy/testnet.sh down
 
-## deploy-test: only the compose testnet test (deploy/deploy_test.go; skips without Docker)
+## deploy-test: only the compose testnet tests (test/deploy; skip without Docker)
 deploy-test: collector
-	$(GO) test -count=1 -v -timeout 15m ./deploy/...
+	$(TEST_BINS) $(GO) test -tags integration -count=1 -v -timeout 15m ./test/deploy/
 
 ## bench: every benchmark, each printing a ratio against a baseline measured in the same run
 bench: bench-node bench-sampling bench-telemetry bench-pow

@@ -174,6 +174,23 @@ func Shipped(tb testing.TB, overlays ...string) []string {
 	return files
 }
 
+// Testdata returns the absolute path of testdata/<name> in the calling test's
+// package (go test runs a test in its package's folder), so that a collector
+// started in another working directory finds it. A test's configuration lives
+// there and takes its addresses from the environment (${env:SINK_ENDPOINT}),
+// passed in Options.Env.
+func Testdata(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := filepath.Abs(filepath.Join("testdata", name))
+	if err == nil {
+		_, err = os.Stat(path)
+	}
+	if err != nil {
+		tb.Fatalf("collectorproc: test configuration: %v", err)
+	}
+	return path
+}
+
 func getOK(ctx context.Context, url string) error {
 	_, err := get(ctx, url)
 	return err

@@ -1,10 +1,15 @@
-// Package testproc runs the project's binaries as real processes in tests:
-// free loopback ports, processes whose output goes to a log file and which are
-// killed at cleanup, and waiting on a condition with a deadline (never a sleep).
+// Package testproc runs the project's binaries as real processes: free
+// loopback ports, processes whose output goes to a log file, and waiting on a
+// condition with a deadline (never a sleep).
+//
+// Its core needs no test: Ports, Spawn, Poll and Until return errors, so the
+// node cluster harness (internal/cluster) and loadgen use them too. FreePorts,
+// Start and WaitFor are the same for a test: they fail it on an error, and
+// Start kills its process at the test's cleanup.
 package testproc
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,12 +22,11 @@ import (
 	"time"
 )
 
-// FreePorts returns n distinct TCP ports that were free on 127.0.0.1 when asked.
+// Ports returns n distinct TCP ports that were free on 127.0.0.1 when asked.
 // All n listeners are held open together so the ports differ.
-func FreePorts(tb testing.TB, n int) []int {
-	tb.Helper()
+func Ports(n int) ([]int, error) {
 	ports := make([]int, 0, n)
-	var ls []net.Listener
+	ls := make([]net.Listener, 0, n)
 	defer func() {
 		for _, l := range ls {
 			_ = l.Close()
@@ -31,10 +35,20 @@ func FreePorts(tb testing.TB, n int) []int {
 	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			tb.Fatalf("testproc: free port: %v", err)
+			return nil, fmt.Errorf("free port: %w", err)
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// FreePorts is Ports for a test: it fails the test on an error.
+func FreePorts(tb testing.TB, n int) []int {
+	tb.Helper()
+	ports, err := Ports(n)
+	if err != nil {
+		tb.Fatalf("testproc: %v", err)
 	}
 	return ports
 }
@@ -51,36 +65,37 @@ type Proc struct {
 	exited bool
 }
 
-// Options for Start.
+// Options for Start and Spawn.
 type Options struct {
-	Dir string   // working directory; default: the test's temp dir
+	Dir string   // working directory; default: Start: the test's temp dir, Spawn: the current one
 	Env []string // added to the current environment
+	// LogPath is where Spawn appends stdout and stderr (required by Spawn;
+	// Start picks <TempDir>/<name>.log). Appending lets a restarted process
+	// keep one log.
+	LogPath string
 }
 
-// Start runs bin with args; stdout and stderr go to <TempDir>/<name>.log. The
-// process is killed (SIGKILL) at test cleanup if it is still running, and its
-// log's tail is printed when the test failed.
-func Start(tb testing.TB, name, bin string, args []string, opts Options) *Proc {
-	tb.Helper()
-	logDir := tb.TempDir()
-	logPath := filepath.Join(logDir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// Spawn runs bin with args in its own process group, appending its stdout
+// and stderr to opts.LogPath. Nothing kills it but the caller: Kill, Stop or
+// Signal.
+func Spawn(name, bin string, args []string, opts Options) (*Proc, error) {
+	if opts.LogPath == "" {
+		return nil, fmt.Errorf("testproc: spawn %s: no log path given", name)
+	}
+	f, err := os.OpenFile(opts.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		tb.Fatalf("testproc: %v", err)
+		return nil, fmt.Errorf("testproc: spawn %s: open log: %w", name, err)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = opts.Dir
-	if cmd.Dir == "" {
-		cmd.Dir = logDir
-	}
 	cmd.Env = append(os.Environ(), opts.Env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
-		tb.Fatalf("testproc: start %s: %v", name, err)
+		return nil, fmt.Errorf("testproc: start %s (%s): %w", name, bin, err)
 	}
-	p := &Proc{Name: name, Cmd: cmd, LogPath: logPath, done: make(chan struct{})}
+	p := &Proc{Name: name, Cmd: cmd, LogPath: opts.LogPath, done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		_ = f.Close()
@@ -89,10 +104,27 @@ func Start(tb testing.TB, name, bin string, args []string, opts Options) *Proc {
 		p.mu.Unlock()
 		close(p.done)
 	}()
+	return p, nil
+}
+
+// Start runs bin with args; stdout and stderr go to <TempDir>/<name>.log. The
+// process is killed (SIGKILL) at test cleanup if it is still running, and its
+// log's tail is printed when the test failed.
+func Start(tb testing.TB, name, bin string, args []string, opts Options) *Proc {
+	tb.Helper()
+	logDir := tb.TempDir()
+	opts.LogPath = filepath.Join(logDir, name+".log")
+	if opts.Dir == "" {
+		opts.Dir = logDir
+	}
+	p, err := Spawn(name, bin, args, opts)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
 	tb.Cleanup(func() {
 		p.Kill()
 		if tb.Failed() {
-			tb.Logf("--- last lines of %s (%s):\n%s", name, logPath, p.Tail(40))
+			tb.Logf("--- last lines of %s (%s):\n%s", name, p.LogPath, p.Tail(40))
 		}
 	})
 	return p
@@ -116,11 +148,13 @@ func (p *Proc) Kill() {
 // It returns the process's exit error (nil for exit status 0).
 func (p *Proc) Stop(timeout time.Duration) error {
 	_ = p.Signal(syscall.SIGTERM)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
 	select {
 	case <-p.done:
-	case <-time.After(timeout):
+	case <-t.C:
 		p.Kill()
-		return fmt.Errorf("%s did not stop within %v of SIGTERM", p.Name, timeout)
+		return fmt.Errorf("%s did not stop within %v of SIGTERM; killed", p.Name, timeout)
 	}
 	return p.ExitErr()
 }
@@ -142,6 +176,9 @@ func (p *Proc) ExitErr() error {
 	return p.err
 }
 
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
+
 // Log returns everything the process wrote so far.
 func (p *Proc) Log() string {
 	b, _ := os.ReadFile(p.LogPath)
@@ -149,38 +186,27 @@ func (p *Proc) Log() string {
 }
 
 // Tail returns the last n lines the process wrote.
-func (p *Proc) Tail(n int) string {
-	lines := strings.Split(strings.TrimRight(p.Log(), "\n"), "\n")
+func (p *Proc) Tail(n int) string { return TailFile(p.LogPath, n) }
+
+// TailFile returns the last n lines of the file at path ("" if unreadable).
+func TailFile(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
 }
 
-// WaitFor polls cond every 50ms until it returns nil or timeout passes, then
-// fails the test with what was waited for and cond's last error.
-func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() error) {
-	tb.Helper()
-	if err := Poll(context.Background(), timeout, cond); err != nil {
-		tb.Fatalf("waiting %v for %s: %v", timeout, what, err)
+// DescribeExit says how a process ended, for messages: "exit status 2",
+// "signal: killed", or the error itself.
+func DescribeExit(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return strings.TrimSpace(ee.ProcessState.String())
 	}
-}
-
-// Poll is WaitFor without a test: it returns cond's last error at the deadline.
-func Poll(ctx context.Context, timeout time.Duration, cond func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-tick.C:
-		}
+	if err == nil {
+		return "exit status 0"
 	}
+	return err.Error()
 }

@@ -1,3 +1,5 @@
+//go:build integration
+
 package chaos
 
 import (
@@ -10,7 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
 )
 
 // newClient is the suite's HTTP client: the cluster package's, with a

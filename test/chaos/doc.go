@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package chaos is the fault-injection suite: it runs a real three-node
 // cluster (and, in the full suite, the ocb-built collector with a local Sentry
 // endpoint) on loopback, drives a load of transfers and reads while it injects
@@ -14,12 +16,14 @@
 //   - the nodes kept committing while the collector was down, and kept traces
 //     hold the spans of every node they crossed.
 //
-// Peer traffic runs through loopback TCP proxies the suite owns (each node's
+// Peer traffic runs through loopback TCP proxies (internal/netproxy; each node's
 // --peers names its proxies), so a partition is the proxies of one node
 // refusing and dropping connections; mTLS passes through untouched. A full
 // disk is a small tmpfs mounted for one node's --db-path (skipped, with the
 // reason, where mounting is not permitted).
 //
-// `go test ./test/chaos/` runs the short suite; CHAINOTEL_CHAOS=full (what
-// `make chaos` sets) runs every fault. Both print the table of results.
+// `go test -tags integration ./test/chaos/` runs the short suite;
+// CHAINOTEL_CHAOS=full (what `make chaos` sets) runs every fault: the
+// variable sets the size of the run, the integration tag switches it on.
+// Both print the table of results.
 package chaos

@@ -1,17 +1,20 @@
+//go:build integration
+
 package chaos
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/internal/collectorproc"
+	"github.com/chainotel/chainotel/internal/netproxy"
 	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/internal/sentrytest"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 // Settings of the cluster under test.
@@ -21,8 +24,6 @@ const (
 	commitTimeout = 3 * time.Second
 	// clientTimeout bounds every request; a paused node is one that never answers.
 	clientTimeout = commitTimeout + 2*time.Second
-	// keepAllPolicy keeps every trace, so every transfer's trace can be checked.
-	keepAllPolicy = "rules:\n  - name: all\n    keep: 1\n    always: true\n"
 )
 
 // Env is the system under test: three nodes whose peer traffic crosses a
@@ -39,7 +40,7 @@ type Env struct {
 	extra map[string][]string
 
 	Telemetry bool
-	OTLPProxy *Proxy
+	OTLPProxy *netproxy.Proxy
 	Collector *collectorproc.Collector
 	Sink      *otlpsink.Sink
 	Sentry    *sentrytest.Server
@@ -123,13 +124,11 @@ func (e *Env) startTelemetry(tb testing.TB) {
 	e.Sink = otlpsink.Start(tb)
 	e.Sentry = sentrytest.NewServer(tb)
 	dir := tb.TempDir()
-	policy := filepath.Join(dir, "policies.yaml")
-	if err := os.WriteFile(policy, []byte(keepAllPolicy), 0o644); err != nil {
-		tb.Fatalf("chaos: %v", err)
-	}
+	// testdata/keep_all_policy.yaml keeps every trace, so every transfer's
+	// trace can be checked; testdata/decisions.yaml shortens the decision wait.
+	policy := collectorproc.Testdata(tb, "keep_all_policy.yaml")
 	e.colOpts = collectorproc.Options{
-		ConfigFiles: collectorproc.Shipped(tb, "otlp-out", "sentry"),
-		Config:      "processors: {chainsampling: {decision_wait: 1s}}\n",
+		ConfigFiles: append(collectorproc.Shipped(tb, "otlp-out", "sentry"), collectorproc.Testdata(tb, "decisions.yaml")),
 		Env: []string{
 			"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + e.Sink.Addr(),
 			"CHAINOTEL_POLICY_FILE=" + policy,
@@ -140,7 +139,7 @@ func (e *Env) startTelemetry(tb testing.TB) {
 		},
 	}
 	e.Collector = collectorproc.Start(tb, e.colOpts)
-	p, err := NewProxy(e.Collector.OTLPGRPC)
+	p, err := netproxy.New(e.Collector.OTLPGRPC)
 	if err != nil {
 		tb.Fatalf("chaos: %v", err)
 	}
@@ -183,7 +182,7 @@ func (e *Env) WaitLeader(ctx context.Context, timeout time.Duration) (string, er
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var id string
-	err := cluster.Poll(ctx, func() error {
+	err := testproc.Until(ctx, func() error {
 		var err error
 		id, err = e.Leader(ctx)
 		return err

@@ -1,3 +1,5 @@
+//go:build integration
+
 package chaos
 
 import (
@@ -13,7 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 // sourceAccounts are the dev genesis' funded accounts.
@@ -163,7 +166,7 @@ func (l *Load) ReadAll(ctx context.Context) error {
 
 // waitHeight polls node n's /status until its height is at least h.
 func (l *Load) waitHeight(ctx context.Context, n *cluster.Node, h uint64) error {
-	return cluster.Poll(ctx, func() error {
+	return testproc.Until(ctx, func() error {
 		got, err := height(ctx, l.client, n)
 		if err != nil {
 			return err

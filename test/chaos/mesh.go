@@ -1,8 +1,12 @@
+//go:build integration
+
 package chaos
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/chainotel/chainotel/internal/netproxy"
 )
 
 // Mesh is the peer network between nodes: one proxy per ordered pair (from,
@@ -10,18 +14,18 @@ import (
 // lists its proxies, so every byte between two nodes crosses one.
 type Mesh struct {
 	ids     []string
-	proxies map[[2]string]*Proxy
+	proxies map[[2]string]*netproxy.Proxy
 }
 
 // NewMesh makes the proxies; addrs maps each node id to its host:port.
 func NewMesh(ids []string, addrs map[string]string) (*Mesh, error) {
-	m := &Mesh{ids: ids, proxies: make(map[[2]string]*Proxy)}
+	m := &Mesh{ids: ids, proxies: make(map[[2]string]*netproxy.Proxy)}
 	for _, from := range ids {
 		for _, to := range ids {
 			if from == to {
 				continue
 			}
-			p, err := NewProxy(addrs[to])
+			p, err := netproxy.New(addrs[to])
 			if err != nil {
 				m.Close()
 				return nil, fmt.Errorf("mesh %s->%s: %w", from, to, err)

@@ -1,3 +1,5 @@
+//go:build integration
+
 package chaos
 
 import (
@@ -8,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 // recoverWait bounds the wait for every node to be back, connected and at
@@ -116,7 +119,7 @@ func (s *Suite) settle(ctx context.Context, row *Row) error {
 	wctx, cancel := context.WithTimeout(ctx, recoverWait)
 	defer cancel()
 	var heights []uint64
-	err := cluster.Poll(wctx, func() error {
+	err := testproc.Until(wctx, func() error {
 		heights = heights[:0]
 		for _, n := range e.Cluster.Nodes() {
 			h, err := height(wctx, e.Client, n)

@@ -1,3 +1,5 @@
+//go:build integration
+
 package chaos
 
 import (
@@ -13,7 +15,7 @@ import (
 
 	"github.com/chainotel/chainotel/internal/collectorproc"
 	"github.com/chainotel/chainotel/internal/otlpsink"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -43,7 +45,7 @@ func (e *Env) WaitDrained(ctx context.Context) error {
 		quietSince time.Time
 		lastCount  = -1
 	)
-	err := cluster.Poll(ctx, func() error {
+	err := testproc.Until(ctx, func() error {
 		if err := e.pipelineEmpty(ctx); err != nil {
 			lastCount = -1
 			return err

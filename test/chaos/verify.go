@@ -1,3 +1,5 @@
+//go:build integration
+
 package chaos
 
 import (
@@ -9,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 // checkers is how many requests the final checks keep in flight.
@@ -58,7 +60,7 @@ func (s *Suite) Finish(ctx context.Context, historyPath string) (*Verdict, error
 	target := s.Load.Barrier()
 	wctx, cancel := context.WithTimeout(ctx, recoverWait)
 	defer cancel()
-	err := cluster.Poll(wctx, func() error {
+	err := testproc.Until(wctx, func() error {
 		var first nodeStatus
 		for i, n := range e.Cluster.Nodes() {
 			st, err := status(wctx, e.Client, n)

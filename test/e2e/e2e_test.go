@@ -1,4 +1,4 @@
-//go:build e2e
+//go:build integration
 
 package e2e
 
@@ -15,12 +15,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/internal/collectorproc"
 	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/internal/sentrytest"
 	"github.com/chainotel/chainotel/internal/testbin"
 	"github.com/chainotel/chainotel/internal/testproc"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
 	"github.com/chainotel/chainotel/node/p2p"
 	"github.com/chainotel/chainotel/semconv"
 )
@@ -32,8 +32,6 @@ const (
 	traceWithin    = 60 * time.Second
 	policyWithin   = 30 * time.Second // the policy edit reaches decisions (about a second when idle)
 	stopWithin     = 30 * time.Second
-	decisionWait   = "2s"
-	afterRootWait  = "500ms"
 	exportInterval = "200" // OTEL_BSP/BLRP_SCHEDULE_DELAY, ms: spans reach the collector soon after they end
 )
 
@@ -56,9 +54,8 @@ func startPair(t *testing.T) *pair {
 	writeAtomically(t, p.policy, policies("1"))
 	p.col = collectorproc.Start(t, collectorproc.Options{
 		// The shipped configuration, kept traces to the sink, errors to Sentry.
-		ConfigFiles: collectorproc.Shipped(t, "otlp-out", "sentry"),
-		Config: fmt.Sprintf("processors: {chainsampling: {decision_wait: %s, decision_wait_after_root: %s}}",
-			decisionWait, afterRootWait),
+		// testdata/decisions.yaml shortens the decision wait.
+		ConfigFiles: append(collectorproc.Shipped(t, "otlp-out", "sentry"), collectorproc.Testdata(t, "decisions.yaml")),
 		Env: []string{
 			"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + p.sink.Addr(),
 			"CHAINOTEL_POLICY_FILE=" + p.policy,
@@ -391,15 +388,9 @@ func TestNodesExportOverMutualTLS(t *testing.T) {
 	}
 	certs := filepath.Join(dir, "certs")
 	col := collectorproc.Start(t, collectorproc.Options{
-		ConfigFiles: collectorproc.Shipped(t, "otlp-out"),
-		Config: fmt.Sprintf(`processors: {chainsampling: {decision_wait: %s, decision_wait_after_root: %s}}
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        tls: {cert_file: %s, key_file: %s, client_ca_file: %s, min_version: "1.3"}
-`, decisionWait, afterRootWait, filepath.Join(certs, "collector.crt"), filepath.Join(certs, "collector.key"), filepath.Join(certs, "ca.crt")),
-		Env: []string{"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + sink.Addr(), "CHAINOTEL_POLICY_FILE=" + policy},
+		ConfigFiles: append(collectorproc.Shipped(t, "otlp-out"),
+			collectorproc.Testdata(t, "decisions.yaml"), collectorproc.Testdata(t, "otlp_mtls.yaml")),
+		Env: []string{"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + sink.Addr(), "CHAINOTEL_POLICY_FILE=" + policy, "CERTS_DIR=" + certs},
 	})
 	t.Cleanup(func() {
 		if t.Failed() {

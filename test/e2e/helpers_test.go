@@ -1,4 +1,4 @@
-//go:build e2e
+//go:build integration
 
 package e2e
 
@@ -19,8 +19,8 @@ import (
 	// gRPC server needs the decompressor registered.
 	_ "google.golang.org/grpc/encoding/gzip"
 
+	"github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/internal/otlpsink"
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
 	"github.com/chainotel/chainotel/semconv"
 )
 

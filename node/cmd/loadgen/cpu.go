@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
 )
 
 // clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
 )
 
 // counters are read by the progress display while the workers run.

@@ -19,7 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
+	"github.com/chainotel/chainotel/internal/testproc"
 )
 
 func main() {
@@ -147,7 +148,7 @@ func waitTargets(ctx context.Context, client *cluster.Client, cfg config, d *dis
 	d.status(fmt.Sprintf("waiting for %d target(s) to answer GET /status", len(cfg.targets)))
 	wctx, cancel := context.WithTimeout(ctx, cfg.healthWait)
 	defer cancel()
-	err := cluster.Poll(wctx, func() error {
+	err := testproc.Until(wctx, func() error {
 		for _, t := range cfg.targets {
 			if err := client.Do(wctx, http.MethodGet, t+"/status", nil, nil); err != nil {
 				return err

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
 )
 
 // profiler fetches CPU profiles while a mode runs, from the standard

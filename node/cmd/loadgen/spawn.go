@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
-	"syscall"
-	"time"
 
-	"github.com/chainotel/chainotel/node/clustertest/cluster"
+	"github.com/chainotel/chainotel/internal/cluster"
+	"github.com/chainotel/chainotel/node/cmd/loadgen/countcol"
 )
 
 // runSpawned starts a fresh cluster in a temporary folder (with a collector
@@ -48,26 +44,26 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 	var others map[string]int
 	var profiled map[string]string
 	if telemetry {
-		col, err := startCollector(ctx, cfg.collector, dir, d)
+		col, err := countcol.Start(ctx, cfg.collector, dir, d.status)
 		if err != nil {
 			return nil, err
 		}
 		defer func() {
-			if serr := col.stop(); serr != nil {
+			if serr := col.Stop(stopTimeout); serr != nil {
 				d.status("collector: " + serr.Error())
 			}
-			spans, logs := col.received()
+			spans, logs := col.Received()
 			d.status(fmt.Sprintf("the collector received %d spans and %d log records", spans, logs))
 			if spans+logs == 0 {
 				d.status("WARNING: no telemetry reached the collector, so this run measured no export cost; " +
-					"check that the node exports (--otlp-endpoint) and see " + col.logPath)
+					"check that the node exports (--otlp-endpoint) and see " + col.LogPath)
 			}
 		}()
-		ccfg.Args = append(ccfg.Args, "--otlp-endpoint=http://"+col.addr)
+		ccfg.Args = append(ccfg.Args, "--otlp-endpoint=http://"+col.Addr)
 		// The collector shares the machine's cores with the nodes, so its CPU
 		// is part of what telemetry costs and is reported with the nodes'.
-		others = map[string]int{"collector": col.cmd.Process.Pid}
-		profiled = map[string]string{"collector": "http://" + col.pprofAddr}
+		others = map[string]int{"collector": col.Pid()}
+		profiled = map[string]string{"collector": "http://" + col.PprofAddr}
 	} else {
 		ccfg.Env = append(ccfg.Env, "OTEL_SDK_DISABLED=true")
 	}
@@ -113,144 +109,4 @@ func nodeIDs(n int) []string {
 		ids[i] = "node" + strconv.Itoa(i)
 	}
 	return ids
-}
-
-// collector is an otelcol-chain process receiving the nodes' OTLP.
-type collector struct {
-	cmd       *exec.Cmd
-	logPath   string
-	addr      string // host:port of its OTLP gRPC receiver
-	pprofAddr string // host:port of its pprof extension
-	done      chan error
-}
-
-// collectorConfig receives OTLP and only counts it after batching (the debug
-// exporter logs one line per batch with its span and log record counts): the
-// run measures what exporting every span costs the node, not a particular
-// pipeline. The collector still receives and decodes every span and log
-// record on the same cores as the nodes (its CPU is reported beside theirs),
-// so its receiving cost is charged to telemetry; the tail sampler, enrichment
-// and Sentry stages of a production otelcol-chain are left out, as in
-// production they would run on the collector's own machine. Its pprof
-// extension lets --node-profiles profile it beside the nodes.
-const collectorConfig = `receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %s
-extensions:
-  pprof:
-    endpoint: %s
-processors:
-  batch:
-exporters:
-  debug:
-    verbosity: basic
-service:
-  extensions: [pprof]
-  telemetry:
-    # Every debug line counts: the logger must not sample them away.
-    logs:
-      sampling:
-        enabled: false
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [debug]
-    logs:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [debug]
-    metrics:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [debug]
-`
-
-func startCollector(ctx context.Context, bin, dir string, d *display) (*collector, error) {
-	ports, err := cluster.FreePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	addr, pprofAddr := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
-	cfgPath := filepath.Join(dir, "otelcol.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, collectorConfig, addr, pprofAddr), 0o644); err != nil {
-		return nil, fmt.Errorf("collector config: %w", err)
-	}
-	logPath := filepath.Join(dir, "otelcol.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("collector log: %w", err)
-	}
-	cmd := exec.Command(bin, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
-		return nil, fmt.Errorf("--collector: start %s: %w", bin, err)
-	}
-	col := &collector{cmd: cmd, logPath: logPath, addr: addr, pprofAddr: pprofAddr, done: make(chan error, 1)}
-	go func() {
-		col.done <- cmd.Wait()
-		_ = logf.Close()
-	}()
-	d.status("waiting for the collector to listen on " + addr)
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	err = cluster.Poll(wctx, func() error {
-		select {
-		case werr := <-col.done:
-			col.done <- werr
-			return cluster.Stop(fmt.Errorf("collector exited (%v); see %s", werr, logPath))
-		default:
-		}
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	})
-	if err != nil {
-		_ = col.stop()
-		return nil, fmt.Errorf("--collector: %w", err)
-	}
-	return col, nil
-}
-
-func (c *collector) stop() error {
-	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case err := <-c.done:
-		c.done <- err
-		return err
-	case <-time.After(stopTimeout):
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		return fmt.Errorf("did not stop within %v of SIGTERM; killed", stopTimeout)
-	}
-}
-
-var (
-	spanCount = regexp.MustCompile(`"spans": (\d+)`)
-	logCount  = regexp.MustCompile(`"log records": (\d+)`)
-)
-
-// received sums the counts the debug exporter logged, so the comparison
-// shows that telemetry really flowed.
-func (c *collector) received() (spans, logs int) {
-	b, err := os.ReadFile(c.logPath)
-	if err != nil {
-		return 0, 0
-	}
-	sum := func(re *regexp.Regexp) int {
-		n := 0
-		for _, m := range re.FindAllSubmatch(b, -1) {
-			v, _ := strconv.Atoi(string(m[1]))
-			n += v
-		}
-		return n
-	}
-	return sum(spanCount), sum(logCount)
 }
