@@ -171,7 +171,7 @@ func (g *Generator) fill(span ptrace.Span, kind, i int, txType string) {
 			span.SetKind(ptrace.SpanKindClient)
 			a.PutStr(semconv.RPCSystemKey, "grpc")
 			a.PutStr(semconv.RPCServiceKey, "chainotel.p2p.v1.Peer")
-			a.PutStr(semconv.RPCMethodKey, "Forward")
+			a.PutStr(semconv.RPCMethodKey, "chainotel.p2p.v1.Peer/Forward")
 			a.PutStr(semconv.PeerIDKey, "node2")
 		case i%4 == 3:
 			span.SetName(semconv.SpanBlockApply)
