@@ -120,8 +120,10 @@ func (g *Generator) trace(scopes []ptrace.SpanSlice) {
 		g.fill(span, kind, i, txType)
 		if i == errAt {
 			span.Status().SetCode(ptrace.StatusCodeError)
-			span.Status().SetMessage("peer connection reset")
-			span.Attributes().PutStr(semconv.ErrorTypeKey, semconv.ErrorP2PDisconnect)
+			// A refused transaction: the commonest error of a running
+			// chain, and one no trigger of the shipped policy reads.
+			span.Status().SetMessage("nonce too low")
+			span.Attributes().PutStr(semconv.ErrorTypeKey, semconv.ErrorValidation)
 		}
 	}
 }
