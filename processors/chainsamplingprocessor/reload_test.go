@@ -144,7 +144,7 @@ func TestReloadResummarisesForNewKeys(t *testing.T) {
 	// The first policy reads no attributes, so summaries hold none; the
 	// edit matches on rpc.method, which must come from the held spans.
 	h, path := newHarness(t, keepErrorsOnly, nil)
-	h.send(spans(t, spanSpec{id: 600, attrs: map[string]any{semconv.RPCMethodKey: "Forward"}}))
+	h.send(spans(t, spanSpec{id: 600, attrs: map[string]any{semconv.RPCMethodKey: "chainotel.p2p.v1.Peer/Forward"}}))
 	writePolicy(t, path, `
 rules:
   - name: forwards

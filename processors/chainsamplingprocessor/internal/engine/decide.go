@@ -34,6 +34,11 @@ func (e *Engine) Tick(now time.Time) (ptrace.Traces, error) {
 		e.byRoot.pop()
 		kept = e.decide(kept, it.t, now)
 	}
+	if e.trig.enabled() || len(e.trig.windows) > 0 {
+		for name, n := range e.trig.tick(nowNs, 2*e.cfg.DecisionWait) {
+			e.tel.ProcessorChainsamplingTriggerWindowsOpen.Record(e.tel.ctx, n, e.trig.byName[name])
+		}
+	}
 	if e.budget.roll(now) {
 		e.tel.ProcessorChainsamplingLoadScale.Record(e.tel.ctx, int64(e.budget.scale*1000))
 	}
@@ -95,6 +100,9 @@ func (e *Engine) decide(kept []keptTrace, t *trace, now time.Time) []keptTrace {
 		}
 	}
 
+	if w := e.trig.keptBy(t, now.UnixNano()); w != nil {
+		return e.keepForTrigger(kept, t, w, now)
+	}
 	idx := e.pol.First(&t.sum, match.Env{Head: e.head})
 	r := &e.rules[idx]
 	th := r.threshold
@@ -122,8 +130,30 @@ func (e *Engine) decide(kept []keptTrace, t *trace, now time.Time) []keptTrace {
 	e.tel.ProcessorChainsamplingTracesDecided.Add(e.tel.ctx, 1, attrs.opt)
 	e.tel.ProcessorChainsamplingSpansDecided.Add(e.tel.ctx, int64(t.spans), attrs.opt)
 	e.tel.ProcessorChainsamplingDecisionLatency.Record(e.tel.ctx, (now.UnixNano()-t.first)/int64(time.Millisecond))
-	// The trace may linger in the other wait queue until its turn comes;
-	// let go of everything but the little it needs to be skipped.
-	t.chunks, t.sum = nil, match.Summary{}
+	e.release(t)
 	return kept
+}
+
+// keepForTrigger keeps t with probability 1 because window w covers it.
+// It counts as an always rule against the span budget.
+func (e *Engine) keepForTrigger(kept []keptTrace, t *trace, w *window, now time.Time) []keptTrace {
+	name := w.decided.rule
+	th := sampling.AlwaysSampleThreshold
+	e.budget.record(true, true, t.spans, 1)
+	e.cache.Add(t.id, decision{rule: name, th: th, kept: true})
+	kept = append(kept, keptTrace{id: t.id, chunks: t.chunks, rule: name, th: th})
+	attrs := w.decided
+	e.tel.ProcessorChainsamplingTracesDecided.Add(e.tel.ctx, 1, attrs.opt)
+	e.tel.ProcessorChainsamplingSpansDecided.Add(e.tel.ctx, int64(t.spans), attrs.opt)
+	e.tel.ProcessorChainsamplingTriggerTracesKept.Add(e.tel.ctx, 1, w.keptOpt)
+	e.tel.ProcessorChainsamplingDecisionLatency.Record(e.tel.ctx, (now.UnixNano()-t.first)/int64(time.Millisecond))
+	e.release(t)
+	return kept
+}
+
+// release lets go of a decided trace's spans and summary: it may linger in
+// the other wait queue until its turn comes, and needs only the little it
+// takes to be skipped.
+func (e *Engine) release(t *trace) {
+	t.chunks, t.sum, t.nodes = nil, match.Summary{}, nil
 }

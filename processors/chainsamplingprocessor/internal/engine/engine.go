@@ -17,11 +17,13 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/sampling"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/match"
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/metadata"
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/policy"
+	"github.com/chainotel/chainotel/semconv"
 )
 
 // Config bounds the engine; the processor fills it from its own config.
@@ -35,6 +37,9 @@ type Config struct {
 	// Compression says when chunks are held s2-compressed: about a third
 	// of the memory per buffered span for about a quarter more CPU.
 	Compression Compression
+	// Logger receives the opening and closing of trigger windows; nil
+	// logs nothing.
+	Logger *zap.Logger
 }
 
 // Compression is when the engine compresses the chunks it holds.
@@ -64,7 +69,9 @@ type trace struct {
 	sum     match.Summary
 	chunks  []*chunk
 	spans   int
-	first   int64 // arrival of the first span, Unix nanoseconds
+	first   int64    // arrival of the first span, Unix nanoseconds
+	nodes   []string // service.instance.id of its spans, for node-scoped triggers
+	resGen  uint64   // the resource group its resource was last read from
 	rnd     sampling.Randomness
 	hasRV   bool // rnd came from an rv in tracestate
 	rooted  bool // queued in byRoot
@@ -106,6 +113,8 @@ type Engine struct {
 	intern  *interner
 	scratch scratch
 	budget  *budget
+	trig    *triggers
+	resGen  uint64 // counts resource groups ingested
 	head    int64
 	spans   int64
 	bytes   int64
@@ -117,7 +126,12 @@ func New(cfg Config, pol *policy.Policy, tel *metadata.TelemetryBuilder) (*Engin
 	if err != nil {
 		return nil, fmt.Errorf("decision cache: %w", err)
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
 	e := &Engine{
+		trig:   newTriggers(log),
 		cfg:    cfg,
 		tel:    newTelemetry(tel),
 		traces: make(map[pcommon.TraceID]*trace),
@@ -161,6 +175,7 @@ func (e *Engine) SetPolicy(pol *policy.Policy) error {
 
 func (e *Engine) install(pol *policy.Policy) {
 	e.pol = pol
+	e.trig.install(pol.Triggers)
 	e.rules = make([]ruleState, len(pol.Rules))
 	for i, r := range pol.Rules {
 		e.rules[i] = ruleState{Rule: r, threshold: policy.Threshold(r.Keep),
@@ -213,11 +228,22 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
+		e.resGen++
+		observe := e.trig.enabled()
+		var node string
+		if observe || e.trig.needNodes {
+			node = nodeOf(rs.Resource())
+		}
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
+				if observe {
+					// Every span, late ones too: the chain's progress
+					// and its events do not wait for a trace's decision.
+					e.trig.observe(node, span, nowNs)
+				}
 				id := span.TraceID()
 				t := last
 				if t == nil || t.id != id {
@@ -234,7 +260,7 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 					newTraces++
 				}
 				last = t
-				e.addSpan(t, c, rs.Resource(), span)
+				e.addSpan(t, c, rs.Resource(), node, span)
 				if t.sum.RootEnded && !t.rooted && e.cfg.DecisionWaitAfterRoot > 0 {
 					t.rooted = true
 					e.byRoot.push(t, nowNs)
@@ -268,14 +294,23 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 
 // addSpan folds one span into its trace. The chunk is attached once per
 // trace and batch, and counted in the buffer's bytes by the caller.
-func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, span ptrace.Span) {
+// node is the resource's service.instance.id when node-scoped triggers need it.
+func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, node string, span ptrace.Span) {
 	if n := len(t.chunks); n == 0 || t.chunks[n-1] != c {
 		t.chunks = append(t.chunks, c)
 		c.refs++
-		// Resource attributes are the same for the whole group; reading
-		// them once per trace and batch is enough.
-		t.sum.AddResource(&e.pol.Keys, res, e.intern)
 	}
+	if t.resGen != e.resGen {
+		// Resource attributes are the same for the whole group; reading
+		// them once per trace and group is enough. (A batch may hold the
+		// groups of several nodes, so once per batch is not.)
+		t.resGen = e.resGen
+		t.sum.AddResource(&e.pol.Keys, res, e.intern)
+		if e.trig.needNodes && node != "" && len(t.nodes) < maxTraceNodes && !containsString(t.nodes, node) {
+			t.nodes = append(t.nodes, e.intern.Intern(node))
+		}
+	}
+
 	t.spans++
 	e.spans++
 	t.sum.AddSpan(&e.pol.Keys, span, e.intern, e.pol.HeightSlot, e.followHead)
@@ -288,6 +323,14 @@ func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, span ptrace.S
 			}
 		}
 	}
+}
+
+// nodeOf is the node that emitted a group of spans.
+func nodeOf(res pcommon.Resource) string {
+	if v, ok := res.Attributes().Get(semconv.ServiceInstanceIDKey); ok {
+		return v.AsString()
+	}
+	return ""
 }
 
 func (e *Engine) followHead(h float64) {

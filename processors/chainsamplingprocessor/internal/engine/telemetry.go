@@ -14,6 +14,7 @@ const (
 	attrRule    = "rule"
 	attrOutcome = "outcome"
 	attrReason  = "reason"
+	attrTrigger = "trigger"
 
 	outcomeKept    = "kept"
 	outcomeDropped = "dropped"
@@ -53,7 +54,8 @@ func outcomeSet(outcome string) metric.MeasurementOption {
 
 // decidedAttrs is a rule's metric attributes for one outcome.
 type decidedAttrs struct {
-	opt metric.MeasurementOption
+	rule string
+	opt  metric.MeasurementOption
 }
 
 func newDecidedAttrs(rule string, kept bool) decidedAttrs {
@@ -61,6 +63,6 @@ func newDecidedAttrs(rule string, kept bool) decidedAttrs {
 	if kept {
 		outcome = outcomeKept
 	}
-	return decidedAttrs{opt: metric.WithAttributeSet(attribute.NewSet(
+	return decidedAttrs{rule: rule, opt: metric.WithAttributeSet(attribute.NewSet(
 		attribute.String(attrRule, rule), attribute.String(attrOutcome, outcome)))}
 }

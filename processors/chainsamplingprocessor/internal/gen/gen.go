@@ -120,8 +120,10 @@ func (g *Generator) trace(scopes []ptrace.SpanSlice) {
 		g.fill(span, kind, i, txType)
 		if i == errAt {
 			span.Status().SetCode(ptrace.StatusCodeError)
-			span.Status().SetMessage("peer connection reset")
-			span.Attributes().PutStr(semconv.ErrorTypeKey, semconv.ErrorP2PDisconnect)
+			// A refused transaction: the commonest error of a running
+			// chain, and one no trigger of the shipped policy reads.
+			span.Status().SetMessage("nonce too low")
+			span.Attributes().PutStr(semconv.ErrorTypeKey, semconv.ErrorValidation)
 		}
 	}
 }
@@ -171,7 +173,7 @@ func (g *Generator) fill(span ptrace.Span, kind, i int, txType string) {
 			span.SetKind(ptrace.SpanKindClient)
 			a.PutStr(semconv.RPCSystemKey, "grpc")
 			a.PutStr(semconv.RPCServiceKey, "chainotel.p2p.v1.Peer")
-			a.PutStr(semconv.RPCMethodKey, "Forward")
+			a.PutStr(semconv.RPCMethodKey, "chainotel.p2p.v1.Peer/Forward")
 			a.PutStr(semconv.PeerIDKey, "node2")
 		case i%4 == 3:
 			span.SetName(semconv.SpanBlockApply)

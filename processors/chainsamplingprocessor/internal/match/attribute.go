@@ -1,7 +1,7 @@
 package match
 
 // Attribute matches traces with a span whose attribute in summary slot Slot
-// passes Test. The named shortcuts (tx_type, rpc_method, http_route) and the
+// passes Test. The named shortcuts (tx_type, http_route) and the
 // general `attribute: {key: ...}` all compile to it.
 type Attribute struct {
 	Key  string // for messages; the summary is read by Slot

@@ -17,7 +17,7 @@ type noIntern struct{}
 func (noIntern) Intern(s string) string { return s }
 
 var testKeys = Keys{
-	Span:     []string{semconv.BlockHeightKey, semconv.TxTypeKey, semconv.RPCMethodKey, semconv.TxFeeKey},
+	Span:     []string{semconv.BlockHeightKey, semconv.TxTypeKey, semconv.RPCMethodKey, semconv.TxFeeKey, semconv.RPCServiceKey},
 	Resource: []string{semconv.ServiceInstanceIDKey},
 	Names:    true,
 }
@@ -27,6 +27,7 @@ const (
 	slotTxType
 	slotMethod
 	slotFee
+	slotService
 )
 
 type spanSpec struct {
@@ -82,7 +83,12 @@ func TestMatchers(t *testing.T) {
 	transfer := spanSpec{name: "POST /tx", root: true, length: 30 * time.Millisecond,
 		attrs: map[string]any{semconv.TxTypeKey: semconv.TxTypeTransfer, semconv.TxFeeKey: 2.5}}
 	failed := spanSpec{name: semconv.SpanValidateTransaction, err: true, start: 3 * time.Second, length: time.Millisecond}
-	forward := spanSpec{name: "chainotel.p2p.v1.Peer/Forward", attrs: map[string]any{semconv.RPCMethodKey: "Forward"}}
+	// As otelgrpc writes it by default, and under OTEL_SEMCONV_STABILITY_OPT_IN=rpc/old.
+	forward := spanSpec{name: "chainotel.p2p.v1.Peer/Forward", attrs: map[string]any{
+		semconv.RPCMethodKey: "chainotel.p2p.v1.Peer/Forward", semconv.RPCServiceKey: "chainotel.p2p.v1.Peer"}}
+	forwardOld := spanSpec{name: "chainotel.p2p.v1.Peer/Forward", attrs: map[string]any{
+		semconv.RPCMethodKey: "Forward", semconv.RPCServiceKey: "chainotel.p2p.v1.Peer"}}
+	rpc := func(t ValueTest) *RPCMethod { return &RPCMethod{Slot: slotMethod, ServiceSlot: slotService, Test: t} }
 
 	height := func(min, max float64, within int64) *BlockHeight {
 		m := NewBlockHeight(slotHeight)
@@ -115,7 +121,15 @@ func TestMatchers(t *testing.T) {
 		{"no height at all", height(0, 0, 1000), []spanSpec{transfer}, false},
 		{"tx type equals", &Attribute{Slot: slotTxType, Test: eq(semconv.TxTypeTransfer)}, []spanSpec{transfer}, true},
 		{"tx type one of", &Attribute{Slot: slotTxType, Test: eq(semconv.TxTypeStake, semconv.TxTypeUnstake)}, []spanSpec{transfer}, false},
-		{"rpc method", &Attribute{Slot: slotMethod, Test: eq("Forward")}, []spanSpec{forward, transfer}, true},
+		{"rpc method bare, span qualified", rpc(eq("Forward")), []spanSpec{forward, transfer}, true},
+		{"rpc method qualified, span qualified", rpc(eq("chainotel.p2p.v1.Peer/Forward")), []spanSpec{forward}, true},
+		{"rpc method bare, span bare", rpc(eq("Forward")), []spanSpec{forwardOld}, true},
+		{"rpc method qualified, span bare", rpc(eq("chainotel.p2p.v1.Peer/Forward")), []spanSpec{forwardOld}, true},
+		{"rpc method other method", rpc(eq("Fetch", "Block")), []spanSpec{forward, forwardOld}, false},
+		{"rpc method other service", rpc(eq("chainotel.p2p.v2.Peer/Forward")), []spanSpec{forward, forwardOld}, false},
+		{"rpc method anchored regex on the bare name", rpc(ValueTest{Regex: regexp.MustCompile(`^(Forward|Fetch)$`)}), []spanSpec{forward}, true},
+		{"rpc method regex on the qualified name", rpc(ValueTest{Regex: regexp.MustCompile(`^chainotel\.p2p\.`)}), []spanSpec{forwardOld}, true},
+		{"rpc method absent", rpc(ValueTest{Exists: true}), []spanSpec{transfer}, false},
 		{"numeric range on a double", &Attribute{Slot: slotFee, Test: ValueTest{HasRange: true, Min: 2, Max: 3}}, []spanSpec{transfer}, true},
 		{"numeric range misses", &Attribute{Slot: slotFee, Test: ValueTest{HasRange: true, Min: 3, Max: 9}}, []spanSpec{transfer}, false},
 		{"string is not a number", &Attribute{Slot: slotTxType, Test: ValueTest{HasRange: true, Min: 0, Max: 9}}, []spanSpec{transfer}, false},

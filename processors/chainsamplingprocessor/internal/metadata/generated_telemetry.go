@@ -39,6 +39,8 @@ type TelemetryBuilder struct {
 	ProcessorChainsamplingTracesDecided        metric.Int64Counter
 	ProcessorChainsamplingTracesDecidedEarly   metric.Int64Counter
 	ProcessorChainsamplingTracesReceived       metric.Int64Counter
+	ProcessorChainsamplingTriggerTracesKept    metric.Int64Counter
+	ProcessorChainsamplingTriggerWindowsOpen   metric.Int64Gauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -147,6 +149,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_chainsampling_traces_received",
 		metric.WithDescription("Traces seen for the first time. [Development]"),
 		metric.WithUnit("{traces}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorChainsamplingTriggerTracesKept, err = builder.meter.Int64Counter(
+		"otelcol_processor_chainsampling_trigger_traces_kept",
+		metric.WithDescription("Traces kept because they touched the scope of an open trigger window, by trigger. [Development]"),
+		metric.WithUnit("{traces}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorChainsamplingTriggerWindowsOpen, err = builder.meter.Int64Gauge(
+		"otelcol_processor_chainsampling_trigger_windows_open",
+		metric.WithDescription("Trigger windows open now (one per trigger and node for node-scoped triggers), by trigger. [Development]"),
+		metric.WithUnit("{windows}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

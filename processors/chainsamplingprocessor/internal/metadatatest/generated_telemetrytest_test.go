@@ -32,6 +32,8 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorChainsamplingTracesDecided.Add(context.Background(), 1)
 	tb.ProcessorChainsamplingTracesDecidedEarly.Add(context.Background(), 1)
 	tb.ProcessorChainsamplingTracesReceived.Add(context.Background(), 1)
+	tb.ProcessorChainsamplingTriggerTracesKept.Add(context.Background(), 1)
+	tb.ProcessorChainsamplingTriggerWindowsOpen.Record(context.Background(), 1)
 	AssertEqualProcessorChainsamplingBufferedBytes(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -69,6 +71,12 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorChainsamplingTracesReceived(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorChainsamplingTriggerTracesKept(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorChainsamplingTriggerWindowsOpen(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 

@@ -31,7 +31,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := &Policy{File: file, Rules: rules, Keys: p.keys, HeightSlot: -1}
+	pol := &Policy{File: file, Rules: rules, Triggers: p.parsedTriggers, Keys: p.keys, HeightSlot: -1}
 	if slot, ok := p.spanSlots[semconv.BlockHeightKey]; ok {
 		pol.HeightSlot = slot
 	}
@@ -55,6 +55,8 @@ type parser struct {
 	keys      match.Keys
 	spanSlots map[string]int
 	resSlots  map[string]int
+	// parsedTriggers is the `triggers:` section (trigger.go).
+	parsedTriggers []Trigger
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) error {
@@ -86,7 +88,12 @@ func (p *parser) fields(n *yaml.Node, what string, known []string, f func(key st
 func (p *parser) document(root *yaml.Node) ([]Rule, error) {
 	var rules []Rule
 	var rulesNode *yaml.Node
-	err := p.fields(root, "policy file", []string{"rules"}, func(_ string, _, v *yaml.Node) error {
+	err := p.fields(root, "policy file", []string{"rules", "triggers"}, func(key string, _, v *yaml.Node) error {
+		if key == "triggers" {
+			var err error
+			p.parsedTriggers, err = p.triggers(v)
+			return err
+		}
 		rulesNode = v
 		if v.Kind != yaml.SequenceNode {
 			return p.errf(v, "rules must be a list")
@@ -213,7 +220,8 @@ func (p *parser) matcher(key string, v *yaml.Node) (match.Matcher, error) {
 	case "tx_type":
 		return p.attribute(v, "tx_type", semconv.TxTypeKey)
 	case "rpc_method":
-		return p.attribute(v, "rpc_method", semconv.RPCMethodKey)
+		t, err := p.valueTest(v, "rpc_method")
+		return &match.RPCMethod{Slot: p.spanSlot(semconv.RPCMethodKey), ServiceSlot: p.spanSlot(semconv.RPCServiceKey), Test: t}, err
 	case "http_route":
 		return p.attribute(v, "http_route", semconv.HTTPRouteKey)
 	case "attribute", "resource":

@@ -29,7 +29,7 @@ func TestParseValid(t *testing.T) {
 
 	// Only the keys some rule mentions are summarised, each in one slot.
 	require.True(t, pol.Keys.Names)
-	require.ElementsMatch(t, []string{semconv.BlockHeightKey, semconv.HTTPRouteKey, semconv.RPCMethodKey,
+	require.ElementsMatch(t, []string{semconv.BlockHeightKey, semconv.HTTPRouteKey, semconv.RPCMethodKey, semconv.RPCServiceKey,
 		semconv.TxTypeKey, semconv.TxFeeKey, semconv.PeerIDKey}, pol.Keys.Span)
 	require.Equal(t, []string{semconv.ServiceInstanceIDKey}, pol.Keys.Resource)
 	require.Equal(t, semconv.BlockHeightKey, pol.Keys.Span[pol.HeightSlot])

@@ -34,6 +34,9 @@ type Policy struct {
 	File string
 	// Rules are evaluated in order; the last one matches every trace.
 	Rules []Rule
+	// Triggers open windows in which every trace of their scope is kept,
+	// before any rule is tried.
+	Triggers []Trigger
 	// Keys is the summary layout the rules need.
 	Keys match.Keys
 	// HeightSlot is the span slot of chain.block.height, or -1 when no rule
