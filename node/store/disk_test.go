@@ -54,3 +54,20 @@ func TestStoreRefusesWritesBelowReserve(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), last, "the refused entries are not in the log")
 }
+
+// TestSetMinFreeBytes: a reserve changed while the store is open applies to
+// the next write.
+func TestSetMinFreeBytes(t *testing.T) {
+	s, err := OpenWith(t.TempDir(), nil, Options{MinFreeBytes: 1 << 30, freeBytes: func(string) (uint64, error) {
+		return 1 << 20, nil
+	}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	r := s.RaftLog()
+	entry := []raftpb.Entry{{Index: 1, Term: 1}}
+	require.ErrorIs(t, r.Save(raftpb.HardState{Term: 1, Commit: 1}, entry, raftpb.Snapshot{}, true), ErrDiskFull)
+
+	s.SetMinFreeBytes(1 << 10)
+	require.Equal(t, uint64(1<<10), s.MinFreeBytes())
+	require.NoError(t, r.Save(raftpb.HardState{Term: 1, Commit: 1}, entry, raftpb.Snapshot{}, true))
+}

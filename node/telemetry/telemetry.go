@@ -47,8 +47,10 @@ type Telemetry struct {
 	// Logger writes JSON to the log file and stderr and, unless disabled,
 	// OTLP log records; records inside a span carry its trace and span ids.
 	Logger *slog.Logger
-	// LogLevel is the level of Logger, changeable while running.
+	// LogLevel is the default level of Logger, changeable while running.
 	LogLevel *slog.LevelVar
+	// Levels is Logger's level by default (LogLevel) and per component.
+	Levels *Levels
 	// Resource describes the node (nil when disabled).
 	Resource *resource.Resource
 	// Enabled is false when OTEL_SDK_DISABLED=true.
@@ -102,13 +104,14 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		t.panicFlush = DefaultPanicFlushTimeout
 	}
 	t.LogLevel.Set(lvl)
+	t.Levels = newLevels(t.LogLevel)
 
-	local, closer, err := openLocalLog(c, t.LogLevel)
+	local, closer, err := openLocalLog(c, t.Levels)
 	if err != nil {
 		return nil, err
 	}
 	t.logFile = closer
-	t.local = slog.New(local)
+	t.local = slog.New(&componentHandler{next: local, levels: t.Levels}).With(ComponentKey, "telemetry")
 
 	spanSlots, logSlots := new(slots), new(slots)
 	t.metrics = newMetricSet(&spanSlots.held, &logSlots.held)
@@ -123,15 +126,16 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		t.TracerProvider = tracenoop.NewTracerProvider()
 		t.LoggerProvider = lognoop.NewLoggerProvider()
 		t.Endpoint = "none (" + envSDKDisabled + "=true)"
-		t.Logger = newLogger(local, nil, t.LogLevel)
+		t.Logger = newLogger(local, nil, t.Levels)
 	} else {
 		if err := t.buildProviders(ctx, c, spanSlots, logSlots); err != nil {
 			t.metrics.unregister(c.Registerer)
 			_ = t.closeLog() // the build error is the one worth returning
 			return nil, err
 		}
-		t.Logger = newLogger(local, t.lp, t.LogLevel)
+		t.Logger = newLogger(local, t.lp, t.Levels)
 	}
+	t.Logger = slog.New(&componentHandler{next: t.Logger.Handler(), levels: t.Levels})
 	t.tracer = t.TracerProvider.Tracer(TracerScope)
 	return t, nil
 }
