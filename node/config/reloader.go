@@ -258,17 +258,15 @@ func (r *Reloader) LogSpec() LogSpec {
 
 // locate adds where each KeyError's value came from.
 func locate(err error, where func(string) string) error {
-	var errs []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
-		var ke *KeyError
-		if errors.As(e, &ke) && ke.Where == "" {
-			ke.Where = where(ke.Key)
+		for _, e := range j.Unwrap() {
+			locate(e, where)
 		}
+		return err
+	}
+	var ke *KeyError
+	if errors.As(err, &ke) && ke.Where == "" {
+		ke.Where = where(ke.Key)
 	}
 	return err
 }

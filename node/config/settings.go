@@ -64,10 +64,10 @@ func SettingsFromValues(vals map[string]string) (Settings, error) {
 			errs = append(errs, &KeyError{Key: key, Err: err})
 		}
 	}
-	if len(errs) > 0 {
-		return Settings{}, errors.Join(errs...)
+	if err := errors.Join(append(errs, s.Validate())...); err != nil {
+		return Settings{}, err
 	}
-	return s, s.Validate()
+	return s, nil
 }
 
 func (s *Settings) set(key, raw string) error {
