@@ -55,15 +55,22 @@ type FaultReport struct {
 	TraceID string `json:"trace_id,omitempty"`
 }
 
-// healthHandler is the API's health handler plus, when enabled, the fault
-// endpoint. ctx is the node's run context (the panic goroutine's).
+// healthHandler is the API's health handler plus Config.HealthRoutes and,
+// when enabled, the fault endpoint. ctx is the node's run context (the panic
+// goroutine's).
 func (n *Node) healthHandler(ctx context.Context) http.Handler {
 	h := n.api.HealthHandler()
-	if !n.cfg.DebugFaults {
+	if !n.cfg.DebugFaults && len(n.cfg.HealthRoutes) == 0 {
 		return h
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
+	for pattern, route := range n.cfg.HealthRoutes {
+		mux.Handle(pattern, route)
+	}
+	if !n.cfg.DebugFaults {
+		return mux
+	}
 	mux.HandleFunc("POST "+FaultPath, func(w http.ResponseWriter, r *http.Request) { n.serveFault(ctx, w, r) })
 	return mux
 }

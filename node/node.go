@@ -66,6 +66,10 @@ type Config struct {
 	Go guard.Go
 	// DebugFaults serves POST /debug/fault on the health port (see faults.go).
 	DebugFaults bool
+	// HealthRoutes are more operator endpoints on the health port, by
+	// ServeMux pattern (main passes the config reloader's GET /config and
+	// PUT /loglevel).
+	HealthRoutes map[string]http.Handler
 
 	// The miner under --consensus=pow: its goroutines (0 means 1) and the
 	// hashes per second it may try in all (0 is unlimited).
@@ -300,7 +304,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// ReadTimeout covers that wait too: net/http cancels a request whose
 	// connection's read deadline passes while its handler still runs.
 	readTimeout := readBodyTimeout + n.cfg.CommitTimeout
-	httpSrv := &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+	httpSrv := &http.Server{Handler: n.withCommitReadDeadline(n.api.Handler()), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
 	healthSrv := &http.Server{Handler: n.healthHandler(ctx), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +80,9 @@ type API struct {
 	heads   *headWatch // wakes POST /tx?confirmations=N
 	metrics *metrics
 	limiter *clientLimiter
+	// commitTimeout is cfg.CommitTimeout as it is now: SetCommitTimeout
+	// changes it while the node runs.
+	commitTimeout atomic.Int64
 }
 
 // New checks cfg and registers the node's metrics.
@@ -131,6 +135,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a.metrics = m
 	a.limiter = newClientLimiter(cfg.MaxClientRequests, a.log, m.throttled)
+	a.commitTimeout.Store(int64(cfg.CommitTimeout))
 	return a, nil
 }
 

@@ -59,7 +59,7 @@ func confirmations(r *http.Request) (uint64, error) {
 // reorganisation may have moved it to another block, or taken it out until
 // a miner includes it again. It gives up after n commit timeouts.
 func (a *API) awaitConfirmations(ctx context.Context, rcpt *Receipt, n uint64) (*Receipt, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.CommitTimeout*time.Duration(n))
+	ctx, cancel := context.WithTimeout(ctx, a.CommitTimeout()*time.Duration(n))
 	defer cancel()
 	for {
 		changed := a.heads.changed()

@@ -19,11 +19,11 @@ const DefaultMaxClientRequests = 1024
 // cannot hold every goroutine and commit waiter of the node. Safe for
 // concurrent use.
 type clientLimiter struct {
-	max       int
 	log       *slog.Logger
 	throttled prometheus.Counter
 
 	mu       sync.Mutex
+	max      int             // changed by setMax while serving
 	inFlight map[string]int  // remote IP -> requests in flight; absent when 0
 	logged   map[string]bool // remote IPs refused since they last had none in flight
 }
@@ -36,18 +36,18 @@ func newClientLimiter(limit int, log *slog.Logger, throttled prometheus.Counter)
 func (l *clientLimiter) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := clientIP(r)
-		ok, first := l.acquire(ip)
+		ok, first, limit := l.acquire(ip)
 		if !ok {
 			l.throttled.Inc()
 			if first {
-				l.log.WarnContext(r.Context(), "client throttled: too many requests in flight", "client", ip, "limit", l.max)
+				l.log.WarnContext(r.Context(), "client throttled: too many requests in flight", "client", ip, "limit", limit)
 			}
 			w.Header().Set("Retry-After", "1")
 			// Close rather than read the rest of an unread body for keep-alive:
 			// the answer goes out now and the flood loses its connection.
 			w.Header().Set("Connection", "close")
 			writeJSON(w, http.StatusTooManyRequests, ErrorBody{
-				Error: fmt.Sprintf("too many requests in flight from %s (at most %d); retry later", ip, l.max)})
+				Error: fmt.Sprintf("too many requests in flight from %s (at most %d); retry later", ip, limit)})
 			return
 		}
 		defer l.release(ip)
@@ -57,18 +57,27 @@ func (l *clientLimiter) wrap(next http.Handler) http.Handler {
 
 // acquire takes a slot for ip if one is free. When it is not, first says
 // whether this is the first refusal since the client last had nothing in
-// flight, so a flood is logged once, not once per request.
-func (l *clientLimiter) acquire(ip string) (ok, first bool) {
+// flight, so a flood is logged once, not once per request; limit is the
+// limit it was held to.
+func (l *clientLimiter) acquire(ip string) (ok, first bool, limit int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := l.inFlight[ip]
 	if n >= l.max {
 		first = !l.logged[ip]
 		l.logged[ip] = true
-		return false, first
+		return false, first, l.max
 	}
 	l.inFlight[ip] = n + 1
-	return true, false
+	return true, false, l.max
+}
+
+// setMax changes the limit. Requests in flight above a lowered limit finish;
+// new ones wait until the client is below it.
+func (l *clientLimiter) setMax(limit int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max = limit
 }
 
 func (l *clientLimiter) release(ip string) {

@@ -192,7 +192,7 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 			attribute.String(semconv.TxHashKey, hashes[0].String()),
 			attribute.String(semconv.TxTypeKey, txs[0].TypeOrDefault()))
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.CommitTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.CommitTimeout())
 	defer cancel()
 	// Register before submitting, so a commit cannot slip past unseen.
 	chans := make([]chan Receipt, len(txs))
@@ -212,7 +212,7 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 		case <-ctx.Done():
 			a.waiters.remove(hashes[j], chans[j])
 			results[i].err = fmt.Errorf("%w: transaction %s not committed within %s; it may still commit, check GET /tx/%s",
-				consensus.ErrNoQuorum, hashes[j], a.cfg.CommitTimeout, hashes[j])
+				consensus.ErrNoQuorum, hashes[j], a.CommitTimeout(), hashes[j])
 		}
 	}
 	return results

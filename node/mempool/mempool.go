@@ -44,10 +44,10 @@ type sender struct {
 
 // Pool is the mempool. It is safe for concurrent use.
 type Pool struct {
-	max    int
 	tracer trace.Tracer
 
 	mu      sync.Mutex
+	max     int      // changed by SetMax while running
 	queue   []*entry // admitted and not taken, oldest first
 	byHash  map[chain.Hash]*entry
 	senders map[string]*sender
@@ -296,4 +296,20 @@ func (p *Pool) forget(h chain.Hash) {
 			}
 		}
 	}
+}
+
+// Max is the most transactions the pool holds now.
+func (p *Pool) Max() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max
+}
+
+// SetMax changes the most transactions the pool holds (SIGHUP reloads
+// --mempool-size). Lowering it below the pending count drops nothing: new
+// transactions are refused with ErrFull until blocks take the pool below it.
+func (p *Pool) SetMax(max int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.max = max
 }

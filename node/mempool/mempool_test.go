@@ -83,3 +83,20 @@ func TestFullAndRelease(t *testing.T) {
 	require.Len(t, p.Drain(), 1)
 	require.Equal(t, 0, p.Len())
 }
+
+func TestSetMax(t *testing.T) {
+	p, s, g := setup(t, 1)
+	ctx := context.Background()
+	add := func(id string) error {
+		tx := chain.Tx{From: "0x5", To: "0x6", Amount: 1, ID: id}
+		return p.Add(ctx, tx, tx.Hash(), s, &g.Consensus)
+	}
+	require.NoError(t, add("a"))
+	require.ErrorIs(t, add("b"), ErrFull)
+	p.SetMax(2)
+	require.Equal(t, 2, p.Max())
+	require.NoError(t, add("b"), "a raised bound admits at once")
+	p.SetMax(1)
+	require.ErrorIs(t, add("c"), ErrFull, "a lowered bound refuses new ones and keeps the pending")
+	require.Equal(t, 2, p.Len())
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +39,7 @@ func statfsFree(path string) (uint64, error) {
 // whole block or Ready), so a disk that fills suddenly is seen at once.
 type diskGuard struct {
 	path    string
-	reserve uint64
+	reserve atomic.Uint64 // changed by Store.SetMinFreeBytes while running
 	free    freeBytesFunc
 }
 
@@ -46,23 +47,36 @@ func newDiskGuard(path string, reserve uint64, free freeBytesFunc) *diskGuard {
 	if free == nil {
 		free = statfsFree
 	}
-	return &diskGuard{path: path, reserve: reserve, free: free}
+	g := &diskGuard{path: path, free: free}
+	g.reserve.Store(reserve)
+	return g
 }
+
+// MinFreeBytes is the reserve the store keeps free now (0: no check).
+func (s *Store) MinFreeBytes() uint64 { return s.disk.reserve.Load() }
+
+// SetMinFreeBytes changes the reserve (SIGHUP reloads --min-free-disk); the
+// next write batch is checked against it. 0 turns the check off.
+func (s *Store) SetMinFreeBytes(n uint64) { s.disk.reserve.Store(n) }
 
 // check returns nil when the filesystem has at least the reserve free, else
 // an error wrapping ErrDiskFull that names the path, the free bytes and the
 // reserve. A nil guard or a reserve of 0 allows everything.
 func (g *diskGuard) check() error {
-	if g == nil || g.reserve == 0 {
+	if g == nil {
+		return nil
+	}
+	reserve := g.reserve.Load()
+	if reserve == 0 {
 		return nil
 	}
 	free, err := g.free(g.path)
 	if err != nil {
 		return err
 	}
-	if free < g.reserve {
+	if free < reserve {
 		return fmt.Errorf("%w: %s has %d bytes free, below the reserve of %d (--min-free-disk)",
-			ErrDiskFull, g.path, free, g.reserve)
+			ErrDiskFull, g.path, free, reserve)
 	}
 	return nil
 }

@@ -66,3 +66,19 @@ func TestStoreRefusesWritesBelowReserve(t *testing.T) {
 	}))
 	require.Equal(t, 1, n, "only the write made before the disk filled is there")
 }
+
+// TestSetMinFreeBytes: a reserve changed while the store is open applies to
+// the next write.
+func TestSetMinFreeBytes(t *testing.T) {
+	s, err := OpenWith(t.TempDir(), nil, Options{MinFreeBytes: 1 << 30, FreeBytes: func(string) (uint64, error) {
+		return 1 << 20, nil
+	}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	write := func() error { return s.Update(func(txn *Txn) error { return txn.Set([]byte("x/1"), []byte("one")) }) }
+	require.ErrorIs(t, write(), ErrDiskFull)
+
+	s.SetMinFreeBytes(1 << 10)
+	require.Equal(t, uint64(1<<10), s.MinFreeBytes())
+	require.NoError(t, write())
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/log"
@@ -155,4 +157,104 @@ func (h *traceIDHandler) with(op func(slog.Handler) slog.Handler, group bool) *t
 		cur:     op(h.cur),
 		grouped: h.grouped || group,
 	}
+}
+
+// ComponentKey is the logger attribute that names a part of the node
+// (Logger.With(ComponentKey, "raft")); Levels can give each its own level.
+const ComponentKey = "component"
+
+// Levels is the node's log level: a default (a slog.LevelVar, so setting
+// it directly works too) and per component levels that override it for the
+// loggers made With(ComponentKey, name). A change applies at once to every
+// logger made from Telemetry.Logger, including those made before. As a
+// slog.Leveler it is the lowest level in force, which the handlers under
+// the component check filter by. Safe for concurrent use.
+type Levels struct {
+	def   *slog.LevelVar
+	table atomic.Pointer[levelTable]
+}
+
+var _ slog.Leveler = (*Levels)(nil)
+
+type levelTable struct {
+	comp map[string]slog.Level
+	low  slog.Level // the lowest of comp
+}
+
+func newLevels(def *slog.LevelVar) *Levels {
+	l := &Levels{def: def}
+	l.table.Store(&levelTable{low: slog.Level(math.MaxInt)})
+	return l
+}
+
+// Set makes def the default level and comp the per component levels
+// (components absent from comp follow def). comp is copied.
+func (l *Levels) Set(def slog.Level, comp map[string]slog.Level) {
+	t := &levelTable{comp: make(map[string]slog.Level, len(comp)), low: slog.Level(math.MaxInt)}
+	for k, v := range comp {
+		t.comp[k] = v
+		t.low = min(t.low, v)
+	}
+	l.table.Store(t)
+	l.def.Set(def)
+}
+
+// Get returns the default level and a copy of the per component levels.
+func (l *Levels) Get() (slog.Level, map[string]slog.Level) {
+	t := l.table.Load()
+	comp := make(map[string]slog.Level, len(t.comp))
+	for k, v := range t.comp {
+		comp[k] = v
+	}
+	return l.def.Level(), comp
+}
+
+// For is the level in force for component ("" is the default).
+func (l *Levels) For(component string) slog.Level {
+	if v, ok := l.table.Load().comp[component]; ok {
+		return v
+	}
+	return l.def.Level()
+}
+
+// Level is the lowest level in force, default or component.
+func (l *Levels) Level() slog.Level {
+	return min(l.def.Level(), l.table.Load().low)
+}
+
+// componentHandler filters records by the level of the component its logger
+// was made With; the handlers under it filter by the lowest level in force.
+type componentHandler struct {
+	next      slog.Handler
+	levels    *Levels
+	component string
+	grouped   bool // a group is open: a later "component" attribute is not ours
+}
+
+func (h *componentHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.levels.For(h.component) && h.next.Enabled(ctx, l)
+}
+
+func (h *componentHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.next.Handle(ctx, r)
+}
+
+func (h *componentHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := *h
+	c.next = h.next.WithAttrs(attrs)
+	if !h.grouped {
+		for _, a := range attrs {
+			if a.Key == ComponentKey {
+				c.component = a.Value.String()
+			}
+		}
+	}
+	return &c
+}
+
+func (h *componentHandler) WithGroup(name string) slog.Handler {
+	c := *h
+	c.next = h.next.WithGroup(name)
+	c.grouped = c.grouped || name != ""
+	return &c
 }

@@ -47,6 +47,9 @@ type Telemetry struct {
 	// Logger writes JSON to the log file and stderr and, unless disabled,
 	// OTLP log records; records inside a span carry its trace and span ids.
 	Logger *slog.Logger
+	// Levels is Logger's level, by default and per component, changeable
+	// while running (PUT /loglevel and SIGHUP reloads).
+	Levels *Levels
 	// Enabled is false when OTEL_SDK_DISABLED=true.
 	Enabled bool
 	// Endpoint says where telemetry is sent, for the startup log.
@@ -105,13 +108,14 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		t.panicFlush = defaultPanicFlushTimeout
 	}
 	t.logLevel.Set(lvl)
+	t.Levels = newLevels(t.logLevel)
 
-	local, closer, err := openLocalLog(c, t.logLevel)
+	local, closer, err := openLocalLog(c, t.Levels)
 	if err != nil {
 		return nil, err
 	}
 	t.logFile = closer
-	t.local = slog.New(local)
+	t.local = slog.New(&componentHandler{next: local, levels: t.Levels}).With(ComponentKey, "telemetry")
 
 	spanSlots, logSlots := new(otlpexport.Slots), new(otlpexport.Slots)
 	t.metrics = newMetricSet(spanSlots, logSlots)
@@ -126,15 +130,16 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 		t.TracerProvider = tracenoop.NewTracerProvider()
 		t.loggerProvider = lognoop.NewLoggerProvider()
 		t.Endpoint = "none (" + envSDKDisabled + "=true)"
-		t.Logger = newLogger(local, nil, t.logLevel)
+		t.Logger = newLogger(local, nil, t.Levels)
 	} else {
 		if err := t.buildProviders(ctx, c, spanSlots, logSlots); err != nil {
 			t.metrics.unregister(c.Registerer)
 			_ = t.closeLog() // the build error is the one worth returning
 			return nil, err
 		}
-		t.Logger = newLogger(local, t.lp, t.logLevel)
+		t.Logger = newLogger(local, t.lp, t.Levels)
 	}
+	t.Logger = slog.New(&componentHandler{next: t.Logger.Handler(), levels: t.Levels})
 	t.tracer = t.TracerProvider.Tracer(tracerScope)
 	return t, nil
 }

@@ -55,7 +55,7 @@ func rootCommand() *ffcli.Command {
 	var (
 		cfg      = def
 		peers    = fs.String("peers", "", `peer addresses, comma-separated; ":8081" means localhost:8081`)
-		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+		logLevel = fs.String("log-level", "info", "debug, info, warn or error, or per component: info:raft,p2p=debug")
 		logDir   = fs.String("log-dir", "logs", "logs go to <log-dir>/<node-id>/app.log (and stderr)")
 		_        = fs.String("config", "", "file of flag values, one `name value` a line")
 		tf       telemetryFlags
@@ -94,12 +94,14 @@ func rootCommand() *ffcli.Command {
 			}
 			cfg.Peers = splitList(*peers)
 			tf.logLevel, tf.logDir = *logLevel, *logDir
-			return runNode(ctx, cfg, tf)
+			return runNode(ctx, cfg, tf, flagValues(fs))
 		},
 	}
 }
 
-func runNode(ctx context.Context, cfg node.Config, tf telemetryFlags) error {
+// runNode runs the node; start is every flag's value as parsed, which a
+// SIGHUP reload compares the re-read configuration with.
+func runNode(ctx context.Context, cfg node.Config, tf telemetryFlags, start map[string]string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Registerer, cfg.Gatherer = reg, reg
@@ -110,11 +112,17 @@ func runNode(ctx context.Context, cfg node.Config, tf telemetryFlags) error {
 	defer shutdownTelemetry(ctx, tel)
 	logger := cfg.Logger
 	logger.Info("telemetry ready", "otlp", tel.Endpoint, "enabled", tel.Enabled)
+	rl, err := startReload(&cfg, tel, reg, start)
+	if err != nil {
+		return err
+	}
+	defer rl.stop()
 	n, err := node.New(cfg)
 	if err != nil {
 		logger.Error("node failed to start", "err", err)
 		return err
 	}
+	rl.run(ctx, n, os.Args[1:])
 	fmt.Fprintf(os.Stderr, "blockchain: %s serving the API and peers on %s, health on %s\n", cfg.NodeID, n.Addr(), n.HealthAddr())
 	return n.Run(ctx)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/chainotel/chainotel/node"
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/config"
 	"github.com/chainotel/chainotel/node/pki"
 	"github.com/chainotel/chainotel/node/telemetry"
 )
@@ -36,9 +36,9 @@ type telemetryFlags struct {
 // and plugs it into cfg's seams. The genesis names the chain on the
 // resource; a genesis that does not load is left for node.New to report.
 func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg prometheus.Registerer) (*telemetry.Telemetry, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	spec, err := config.ParseLogSpec(f.logLevel)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", f.logLevel, err)
 	}
 	chainID := ""
 	if g, err := chain.LoadGenesis(cfg.GenesisPath); err == nil {
@@ -62,7 +62,7 @@ func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg
 		Environment:    f.environment,
 		OTLPEndpoint:   f.endpoint,
 		TLS:            tlsCfg,
-		LogLevel:       f.logLevel,
+		LogLevel:       spec.Default.String(),
 		LogFile:        filepath.Join(f.logDir, cfg.NodeID, "app.log"),
 		Stderr:         os.Stderr,
 		Registerer:     reg,
@@ -71,6 +71,7 @@ func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
+	tel.Levels.Set(spec.Default, spec.Components)
 	tel.SetGlobals()
 	cfg.Logger, cfg.TracerProvider, cfg.Propagator, cfg.Go = tel.Logger, tel.TracerProvider, tel.Propagator, tel.Go
 	return tel, nil

@@ -1,0 +1,233 @@
+//go:build integration
+
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/chainotel/chainotel/internal/testbin"
+	"github.com/chainotel/chainotel/internal/testproc"
+)
+
+// reloadNode is one node started with --config, and what the test reads.
+type reloadNode struct {
+	proc       *testproc.Proc
+	conf       string // the --config file
+	appLog     string
+	api        string // http://127.0.0.1:<port>
+	health     string
+	port       int
+	healthPort int
+}
+
+// startReloadNode makes certs and a one-validator genesis in a temporary
+// folder and starts node0 from a config file holding conf's lines.
+func startReloadNode(t *testing.T, conf func(port, healthPort int) string) *reloadNode {
+	t.Helper()
+	bin := testbin.Blockchain(t)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"certs", "--dir", "certs", "--nodes", "node0"},
+		{"init", "--data-dir", "data", "--nodes", "node0"},
+	} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%v: %s", args, out)
+	}
+	ports := testproc.FreePorts(t, 2)
+	n := &reloadNode{
+		conf: filepath.Join(dir, "node.conf"), appLog: filepath.Join(dir, "logs", "node0", "app.log"),
+		api: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), health: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
+		port: ports[0], healthPort: ports[1],
+	}
+	writeFile(t, n.conf, conf(n.port, n.healthPort))
+	n.proc = testproc.Start(t, "node0", bin, []string{"--config", n.conf},
+		testproc.Options{Dir: dir, Env: []string{"OTEL_SDK_DISABLED=true"}})
+	testproc.WaitFor(t, 20*time.Second, "node0 ready", func() error {
+		if n.proc.Exited() {
+			return fmt.Errorf("exited: %v", n.proc.ExitErr())
+		}
+		return expectStatus(n.health+"/ready", http.StatusOK)
+	})
+	return n
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+}
+
+func expectStatus(url string, want int) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("GET %s: %d, want %d", url, resp.StatusCode, want)
+	}
+	return nil
+}
+
+func putLogLevel(t *testing.T, n *reloadNode, spec string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, n.health+"/loglevel", strings.NewReader(fmt.Sprintf(`{"spec":%q}`, spec)))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+}
+
+// postTx submits a transfer and waits for its commit.
+func postTx(t *testing.T, n *reloadNode, amount int) {
+	t.Helper()
+	resp, err := http.Post(n.api+"/tx", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"from":"0xabc","to":"0xdef","amount":%d}`, amount)))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+}
+
+// logLines returns the app.log lines whose level is level (DEBUG, WARN...)
+// and, when msg is not empty, whose message is msg.
+func logLines(t *testing.T, path, level, msg string) []map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var out []map[string]any
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		var m map[string]any
+		if len(line) == 0 || json.Unmarshal(line, &m) != nil {
+			continue
+		}
+		if m["level"] == level && (msg == "" || m["msg"] == msg) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func configValues(t *testing.T, n *reloadNode) map[string]string {
+	t.Helper()
+	resp, err := http.Get(n.health + "/config")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var v struct {
+		Values map[string]string `json:"values"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+	return v.Values
+}
+
+// TestReloadLogLevel: PUT /loglevel debug shows debug lines in app.log at
+// once (a raft snapshot after every block, --snapshot-every 1); back to info
+// they stop.
+func TestReloadLogLevel(t *testing.T) {
+	n := startReloadNode(t, func(port, healthPort int) string {
+		return fmt.Sprintf("node-id node0\nport %d\nhealth-port %d\nsnapshot-every 1\nlog-level info\n", port, healthPort)
+	})
+	postTx(t, n, 1)
+	require.Empty(t, logLines(t, n.appLog, "DEBUG", ""), "info hides debug lines")
+
+	putLogLevel(t, n, "debug")
+	postTx(t, n, 2)
+	testproc.WaitFor(t, time.Second, "a debug line in app.log", func() error {
+		if len(logLines(t, n.appLog, "DEBUG", "raft snapshot")) == 0 {
+			return fmt.Errorf("no debug line yet")
+		}
+		return nil
+	})
+	changed := logLines(t, n.appLog, "WARN", "log level changed")
+	require.Len(t, changed, 1)
+	require.Equal(t, "debug", changed[0]["to"])
+	require.Contains(t, changed[0]["by"], "remote=127.0.0.1:")
+
+	putLogLevel(t, n, "info")
+	before := len(logLines(t, n.appLog, "DEBUG", ""))
+	// The block of the third transaction is applied after the snapshot step
+	// of the second's: once it commits, both have passed.
+	postTx(t, n, 3)
+	postTx(t, n, 4)
+	require.Len(t, logLines(t, n.appLog, "DEBUG", ""), before, "no debug line after the level went back to info")
+}
+
+// TestReloadSIGHUP: a SIGHUP after editing the config file changes
+// --max-client-requests (the 429 threshold moves), refuses a port change
+// with a log line naming it, and a malformed file changes nothing.
+func TestReloadSIGHUP(t *testing.T) {
+	conf := func(port, healthPort, limit int) string {
+		return fmt.Sprintf("node-id node0\nport %d\nhealth-port %d\nmax-client-requests %d\n", port, healthPort, limit)
+	}
+	n := startReloadNode(t, func(port, healthPort int) string { return conf(port, healthPort, 2) })
+
+	// Two requests held in flight: their bodies never finish.
+	for range 2 {
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { _ = pw.Close() })
+		req, err := http.NewRequest(http.MethodPost, n.api+"/tx", pr)
+		require.NoError(t, err)
+		go func() {
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		_, err = pw.Write([]byte(`{"from":`))
+		require.NoError(t, err)
+	}
+	status := n.api + "/status"
+	testproc.WaitFor(t, 5*time.Second, "429 with two requests in flight at a limit of 2", func() error {
+		return expectStatus(status, http.StatusTooManyRequests)
+	})
+
+	// Raise the limit, and try to move the port.
+	writeFile(t, n.conf, conf(n.port+1, n.healthPort, 3))
+	require.NoError(t, n.proc.Signal(syscall.SIGHUP))
+	testproc.WaitFor(t, 5*time.Second, "200 at the raised limit of 3", func() error { return expectStatus(status, http.StatusOK) })
+	refused := logLines(t, n.appLog, "WARN", "config key refused: it needs a restart; the value at start stays in force")
+	require.Len(t, refused, 1)
+	require.Equal(t, "port", refused[0]["key"])
+	require.Equal(t, fmt.Sprint(n.port+1), refused[0]["to"])
+	require.Equal(t, n.conf+":2", refused[0]["where"])
+	vals := configValues(t, n)
+	require.Equal(t, "3", vals["max-client-requests"])
+	require.Equal(t, fmt.Sprint(n.port), vals["port"], "the port in force is the one at start")
+
+	// A malformed file: nothing changes, and the log says where.
+	writeFile(t, n.conf, conf(n.port, n.healthPort, 1)+"max-clients 5\n")
+	require.NoError(t, n.proc.Signal(syscall.SIGHUP))
+	var invalid []map[string]any
+	testproc.WaitFor(t, 5*time.Second, "the invalid file logged", func() error {
+		if invalid = logLines(t, n.appLog, "ERROR", "config reload refused: invalid configuration, nothing changed"); len(invalid) == 0 {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	require.Contains(t, invalid[0]["err"], n.conf+`:5: config file flag "max-clients" not defined`)
+	require.Equal(t, "3", configValues(t, n)["max-client-requests"])
+	require.NoError(t, expectStatus(status, http.StatusOK), "the limit is still 3")
+
+	resp, err := http.Get(n.health + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	require.Contains(t, string(metrics), `chainotel_config_reloads_total{result="partial"} 1`)
+	require.Contains(t, string(metrics), `chainotel_config_reloads_total{result="invalid"} 1`)
+}
