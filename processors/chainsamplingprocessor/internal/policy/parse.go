@@ -31,7 +31,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := &Policy{File: file, Rules: rules, Keys: p.keys, HeightSlot: -1}
+	pol := &Policy{File: file, Rules: rules, Keys: p.keys, HeightSlot: -1, Head: p.head}
 	if slot, ok := p.spanSlots[semconv.BlockHeightKey]; ok {
 		pol.HeightSlot = slot
 	}
@@ -55,6 +55,7 @@ type parser struct {
 	keys      match.Keys
 	spanSlots map[string]int
 	resSlots  map[string]int
+	head      *Head // the head: section (head.go), nil without one
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) error {
@@ -86,7 +87,12 @@ func (p *parser) fields(n *yaml.Node, what string, known []string, f func(key st
 func (p *parser) document(root *yaml.Node) ([]Rule, error) {
 	var rules []Rule
 	var rulesNode *yaml.Node
-	err := p.fields(root, "policy file", []string{"rules"}, func(_ string, _, v *yaml.Node) error {
+	err := p.fields(root, "policy file", []string{"rules", "head"}, func(key string, _, v *yaml.Node) error {
+		if key == "head" {
+			var err error
+			p.head, err = p.headSection(v)
+			return err
+		}
 		rulesNode = v
 		if v.Kind != yaml.SequenceNode {
 			return p.errf(v, "rules must be a list")
