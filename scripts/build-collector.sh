@@ -46,7 +46,7 @@ install_builder() {
 
 # Every Go file of this repository that the distribution compiles: the
 # packages that builder-config.yaml imports and their in-module dependencies,
-# plus all non-test Go sources under processors/, collector/ and semconv/ (so a
+# plus all non-test Go sources under processors/, extensions/, collector/ and semconv/ (so a
 # component not yet in the manifest, or one that does not compile, still counts).
 input_files() {
   local imports
@@ -59,7 +59,7 @@ input_files() {
       go list -e -deps -f '{{with .Module}}{{if .Main}}{{$d := $.Dir}}{{range $.GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range $.EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}' $imports 2>/dev/null \
         | sed "s|^$ROOT/||"
     fi
-    for dir in processors collector semconv; do
+    for dir in processors extensions collector semconv; do
       [ -d "$dir" ] && find "$dir" -name '*.go' ! -name '*_test.go' \
         -not -path 'collector/integration/*' -not -path 'collector/out/*'
     done

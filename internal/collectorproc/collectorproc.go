@@ -72,6 +72,10 @@ type Collector struct {
 	// MetricsURL serves the collector's own metrics in the Prometheus format
 	// (the components' telemetry, such as chainsampling's counters).
 	MetricsURL string
+	// HeadSamplingURL is where the shipped configuration's chainheadsampling
+	// extension serves strategies (CHAINOTEL_HEAD_SAMPLING_ENDPOINT, unless
+	// Options.Env set it): http://127.0.0.1:PORT/sampling.
+	HeadSamplingURL string
 	// OutDir is CHAINOTEL_OUT_DIR unless Options.Env set it.
 	OutDir string
 	// ConfigFiles are the --config arguments, the port overlay last.
@@ -106,8 +110,14 @@ func Start(tb testing.TB, opts Options) *Collector {
 		MetricsURL:  "http://" + loopback(ports[portMetrics]) + "/metrics",
 		OutDir:      filepath.Join(dir, "out"),
 		ConfigFiles: files,
+
+		HeadSamplingURL: "http://" + loopback(ports[portHeadSampling]) + "/sampling",
 	}
-	env := append([]string{"CHAINOTEL_OUT_DIR=" + c.OutDir}, opts.Env...)
+	// The extension needs a policy file, so the port overlay cannot define
+	// it for configurations without one: the shipped one reads its port
+	// from the environment instead.
+	env := append([]string{"CHAINOTEL_OUT_DIR=" + c.OutDir,
+		"CHAINOTEL_HEAD_SAMPLING_ENDPOINT=" + loopback(ports[portHeadSampling])}, opts.Env...)
 
 	args := make([]string, 0, 2*len(files))
 	for _, f := range files {

@@ -10,13 +10,16 @@ const (
 	portPprof
 	portZpages
 	portMetrics
+	portHeadSampling // CHAINOTEL_HEAD_SAMPLING_ENDPOINT of the shipped config
 	numPorts
 )
 
 // portOverlay is merged last over the test's configuration: it moves every
 // listener to a free loopback port. Defining pprof and zpages is harmless when
-// the test's service does not enable them; the telemetry readers list replaces
-// the configuration's own (confmap replaces lists).
+// the test's service does not enable them (chainheadsampling, which needs a
+// policy file, gets its port from the environment instead: see Start); the
+// telemetry readers list replaces the configuration's own (confmap replaces
+// lists).
 func portOverlay(ports []int) string {
 	return fmt.Sprintf(`receivers:
   otlp:

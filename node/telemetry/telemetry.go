@@ -39,8 +39,9 @@ const errorLogInterval = 10 * time.Second
 // use.
 type Telemetry struct {
 	// TracerProvider exports every span over OTLP; a no-op provider when
-	// OTEL_SDK_DISABLED=true. Sampling is always on whatever
-	// OTEL_TRACES_SAMPLER says: the collector's tail sampler decides.
+	// OTEL_SDK_DISABLED=true. Sampling is always on unless
+	// OTEL_TRACES_SAMPLER says otherwise (sampler.go): by default the
+	// collector's tail sampler decides.
 	TracerProvider trace.TracerProvider
 	// Propagator is OTEL_PROPAGATORS' propagator with the baggage filter.
 	Propagator propagation.TextMapPropagator
@@ -177,12 +178,15 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 		}
 	}
 
-	t.tp = sdktrace.NewTracerProvider(
+	// OTEL_TRACES_SAMPLER (sampler.go); always on unless set.
+	sampling, err := samplerOptions(res)
+	if err != nil {
+		return errors.Join(err, spanExp.Shutdown(ctx), logExp.Shutdown(ctx))
+	}
+	t.tp = sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		// The node samples nothing away: policy lives in the collector.
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 		sdktrace.WithSpanProcessor(otlpexport.NewSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans)),
-	)
+	}, sampling...)...)
 	t.lp = sdklog.NewLoggerProvider(
 		sdklog.WithResource(res),
 		sdklog.WithProcessor(otlpexport.NewLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)),

@@ -31,7 +31,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := &Policy{File: file, Rules: rules, Triggers: p.parsedTriggers, Keys: p.keys, HeightSlot: -1}
+	pol := &Policy{File: file, Rules: rules, Triggers: p.parsedTriggers, Keys: p.keys, HeightSlot: -1, Head: p.head}
 	if slot, ok := p.spanSlots[semconv.BlockHeightKey]; ok {
 		pol.HeightSlot = slot
 	}
@@ -57,6 +57,7 @@ type parser struct {
 	resSlots  map[string]int
 	// parsedTriggers is the `triggers:` section (trigger.go).
 	parsedTriggers []Trigger
+	head           *Head // the head: section (head.go), nil without one
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) error {
@@ -88,10 +89,15 @@ func (p *parser) fields(n *yaml.Node, what string, known []string, f func(key st
 func (p *parser) document(root *yaml.Node) ([]Rule, error) {
 	var rules []Rule
 	var rulesNode *yaml.Node
-	err := p.fields(root, "policy file", []string{"rules", "triggers"}, func(key string, _, v *yaml.Node) error {
-		if key == "triggers" {
+	err := p.fields(root, "policy file", []string{"rules", "triggers", "head"}, func(key string, _, v *yaml.Node) error {
+		switch key {
+		case "triggers":
 			var err error
 			p.parsedTriggers, err = p.triggers(v)
+			return err
+		case "head":
+			var err error
+			p.head, err = p.headSection(v)
 			return err
 		}
 		rulesNode = v

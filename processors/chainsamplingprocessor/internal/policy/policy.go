@@ -42,6 +42,8 @@ type Policy struct {
 	// HeightSlot is the span slot of chain.block.height, or -1 when no rule
 	// reads heights.
 	HeightSlot int
+	// Head is the head: section (head.go); nil when the file has none.
+	Head *Head
 }
 
 // First returns the index of the first rule that matches s. The final rule

@@ -1,0 +1,71 @@
+package chainheadsamplingextension
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/chainotel/chainotel/extensions/chainheadsamplingextension/internal/metadata"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	custom := defaultConfig()
+	custom.NetAddr.Endpoint = "0.0.0.0:15778"
+	custom.PolicyFile = "/etc/otelcol-chain/sampling-policies.yaml"
+	custom.WatchPolicyFile = false
+	def := defaultConfig()
+	def.PolicyFile = "testdata/policies.yaml"
+
+	tests := []struct {
+		id   component.ID
+		want *Config
+	}{
+		{id: component.NewID(metadata.Type), want: def},
+		{id: component.NewIDWithName(metadata.Type, "custom"), want: custom},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			require.NoError(t, cfg.(*Config).Validate())
+			require.Equal(t, tt.want, cfg)
+		})
+	}
+	require.Equal(t, "localhost:5778", def.NetAddr.Endpoint, "Jaeger's sampling port, loopback only")
+	require.True(t, def.WatchPolicyFile)
+}
+
+func TestInvalidConfig(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"invalid_no_policy_file.yaml", "policy_file: is required"},
+		{"invalid_empty_endpoint.yaml", "endpoint: is required (host:port, default localhost:5778)"},
+		{"invalid_unknown_key.yaml", "endpont"},
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "invalid_*.yaml"))
+	require.NoError(t, err)
+	require.Len(t, files, len(tests), "every invalid_*.yaml needs a row here")
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			cm, err := confmaptest.LoadConf(filepath.Join("testdata", tt.file))
+			require.NoError(t, err)
+			sub, err := cm.Sub(component.NewID(metadata.Type).String())
+			require.NoError(t, err)
+			cfg := createDefaultConfig()
+			if err = sub.Unmarshal(cfg); err == nil {
+				err = cfg.(*Config).Validate()
+			}
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
