@@ -165,6 +165,11 @@ func New(cfg Config) (*Node, error) {
 	if err := n.store.InitGenesis(g); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.DBPath, err)
 	}
+	// One genesis serves both engines; a data folder serves the one that
+	// first ran on it.
+	if err := n.store.ClaimEngine(cfg.Consensus); err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.DBPath, err)
+	}
 	tracer := cfg.TracerProvider.Tracer("github.com/chainotel/chainotel/node")
 	n.pool = mempool.New(cfg.MempoolSize, tracer)
 	if n.peers, err = p2p.NewPeers(p2p.ClientConfig{
@@ -178,9 +183,6 @@ func New(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	} else {
-		if g.PoW != nil {
-			return nil, fmt.Errorf("%s is a proof-of-work genesis: run with --consensus=pow, or rerun `make init` for raft", cfg.GenesisPath)
-		}
 		rc := raft.DefaultConfig()
 		rc.NodeID, rc.Genesis, rc.Store, rc.Pool, rc.Transport = cfg.NodeID, g, n.store, n.pool, n.peers
 		rc.Logger, rc.Tracer, rc.Go = n.log, tracer, cfg.Go

@@ -14,3 +14,7 @@ var (
 	// less free space than the reserve Badger's memory-mapped files need.
 	ErrDiskFull = errors.New("disk full")
 )
+
+// ErrEngineMismatch means the data folder holds the chain of another
+// consensus engine than the one starting on it.
+var ErrEngineMismatch = errors.New("data folder belongs to another consensus engine")
