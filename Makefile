@@ -8,9 +8,13 @@ BLOCKCHAIN   := ./blockchain
 OTELCOL      := build/otelcol-chain
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*' 2>/dev/null)
 TEST_TIMEOUT ?= 35m
+# COVER makes `go test` print each package's coverage and write the profile
+# that `make cover-report` totals (out/coverage.out; go tool cover -html=out/coverage.out).
+COVER        ?= -cover -coverprofile=out/coverage.out
 
 .PHONY: all build certs init collector run test unit e2e vet tools bench bench-node \
-        bench-sampling bench-telemetry bench-pow chaos fuzz clean distclean testnet-up testnet-down deploy-test
+        bench-sampling bench-telemetry bench-pow chaos fuzz clean distclean testnet-up testnet-down deploy-test \
+        rules-test cover-report
 
 all: build collector
 
@@ -43,14 +47,19 @@ run: build collector
 tools:
 	@scripts/install-tools.sh
 
+## rules-test: promtool's unit tests of the Prometheus recording and alert rules (deploy/prometheus/rules)
+rules-test: tools
+	cd deploy/prometheus/rules && promtool check rules *.rules.yml && promtool test rules *_test.yml
+
 ## vet: go vet over the whole module
 vet:
 	$(GO) vet ./...
 
 ## unit: every package's tests with the race detector (cluster and collector integration tests included)
 unit: build collector
+	@mkdir -p out
 	CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL)) \
-	  $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	  $(GO) test -race $(COVER) -timeout $(TEST_TIMEOUT) ./...
 
 ## e2e: three nodes plus the ocb-built collector, end to end
 e2e: build collector
@@ -77,8 +86,13 @@ fuzz:
 	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
 	done
 
+## cover-report: per-function coverage of the last `make unit` in out/coverage.txt, and its total
+cover-report:
+	@$(GO) tool cover -func=out/coverage.out > out/coverage.txt
+	@echo "coverage: $$(tail -1 out/coverage.txt | tr -s '\t ' ' ') (per function: out/coverage.txt; per package: the ok lines above)"
+
 ## test: everything CI runs
-test: tools vet unit e2e
+test: tools vet rules-test unit cover-report e2e
 
 ## testnet-up: the docker compose testnet (FROM-scratch images, a sidecar collector per node),
 ## waiting until healthy; SCALEOUT=1 adds the sampling tier (deploy/docker-compose.scaleout.yml),
