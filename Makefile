@@ -28,11 +28,11 @@ certs:
 	@test -x $(BLOCKCHAIN) || $(MAKE) --no-print-directory build
 	$(BLOCKCHAIN) certs --dir certs --nodes $(NODES) $(if $(ROTATE),--rotate-ca)
 
-## init: genesis (dev accounts funded, 0xabc among them) and the data folders;
-## CONSENSUS=pow writes a proof-of-work genesis (run the nodes with --consensus=pow)
+## init: genesis (dev accounts funded, 0xabc among them) and the data folders; the genesis
+## serves raft and pow alike (the nodes' --consensus picks)
 init:
 	@test -x $(BLOCKCHAIN) || $(MAKE) --no-print-directory build
-	$(BLOCKCHAIN) init --data-dir data --nodes $(NODES) --consensus $(or $(CONSENSUS),raft)
+	$(BLOCKCHAIN) init --data-dir data --nodes $(NODES)
 
 
 ## collector: build/otelcol-chain with ocb from builder-config.yaml (only when its inputs changed)
