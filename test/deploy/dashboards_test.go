@@ -24,13 +24,15 @@ import (
 	"github.com/chainotel/chainotel/internal/testproc"
 )
 
-// dashboardCollectorConfig makes every chainsampling metric appear within
-// seconds: a short wait, and a buffer bound that a node's traffic reaches
-// (traces_decided_early).
+// dashboardCollectorConfig makes every chainsampling metric the dashboards
+// query appear within seconds: a short wait, a buffer bound that a node's
+// traffic reaches (traces_decided_early), and load shedding configured
+// (load_scale exists only with max_spans_per_second), at a rate never met.
 const dashboardCollectorConfig = `processors:
   chainsampling:
     decision_wait: 1s
     max_traces: 2
+    max_spans_per_second: 1000000
 `
 
 // TestDashboardMetricsExist runs a node exporting to the shipped collector
