@@ -12,9 +12,13 @@ TEST_TIMEOUT ?= 35m
 INTEGRATION_PKGS = $(shell $(GO) list -tags integration ./test/... | grep -v -e '/test/e2e$$' -e '/test/chaos$$')
 # The binaries the process tests run, built once by make (internal/testbin reads these).
 TEST_BINS    = CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELCOL_BIN=$(abspath $(OTELCOL))
+# COVER makes `go test` print each package's coverage and write the profile
+# that `make cover-report` totals (out/coverage.out; go tool cover -html=out/coverage.out).
+COVER        ?= -cover -coverprofile=out/coverage.out
 
 .PHONY: all build certs init collector run test unit integration e2e vet tools bench bench-node \
-        bench-sampling bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test
+        bench-sampling bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test \
+        rules-test cover-report
 
 all: build collector
 
@@ -28,11 +32,11 @@ certs:
 	@test -x $(BLOCKCHAIN) || $(MAKE) --no-print-directory build
 	$(BLOCKCHAIN) certs --dir certs --nodes $(NODES) $(if $(ROTATE),--rotate-ca)
 
-## init: genesis (dev accounts funded, 0xabc among them) and the data folders;
-## CONSENSUS=pow writes a proof-of-work genesis (run the nodes with --consensus=pow)
+## init: genesis (dev accounts funded, 0xabc among them) and the data folders; the genesis
+## serves raft and pow alike (the nodes' --consensus picks)
 init:
 	@test -x $(BLOCKCHAIN) || $(MAKE) --no-print-directory build
-	$(BLOCKCHAIN) init --data-dir data --nodes $(NODES) --consensus $(or $(CONSENSUS),raft)
+	$(BLOCKCHAIN) init --data-dir data --nodes $(NODES)
 
 
 ## collector: build/otelcol-chain with ocb from builder-config.yaml (only when its inputs changed)
@@ -47,14 +51,19 @@ run: build collector
 tools:
 	@scripts/install-tools.sh
 
+## rules-test: promtool's unit tests of the Prometheus recording and alert rules (deploy/prometheus/rules)
+rules-test: tools
+	cd deploy/prometheus/rules && promtool check rules *.rules.yml && promtool test rules *_test.yml
+
 ## vet: go vet over the whole module, the integration-tagged process tests included
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 
-## unit: every package's unit tests with the race detector; starts no process, builds no binary
+## unit: every package's unit tests with the race detector and coverage; starts no process, builds no binary
 unit:
-	$(GO) test -race -timeout 10m ./...
+	@mkdir -p out
+	$(GO) test -race $(COVER) -timeout 10m ./...
 
 ## integration: the process tests under test/ (cluster, pow, collector, loadgen, deploy) against
 ## the node and collector built once here; e2e and chaos have targets of their own
@@ -88,8 +97,13 @@ fuzz:
 	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
 	done
 
+## cover-report: per-function coverage of the last `make unit` in out/coverage.txt, and its total
+cover-report:
+	@$(GO) tool cover -func=out/coverage.out > out/coverage.txt
+	@echo "coverage: $$(tail -1 out/coverage.txt | tr -s '\t ' ' ') (per function: out/coverage.txt; per package: the ok lines above)"
+
 ## test: everything CI runs: the unit tests, then the process tests (test/README.md)
-test: tools vet unit integration e2e chaos-short
+test: tools vet rules-test unit cover-report integration e2e chaos-short
 
 ## testnet-up: the docker compose testnet (FROM-scratch images, a sidecar collector per node),
 ## waiting until healthy; SCALEOUT=1 adds the sampling tier (deploy/docker-compose.scaleout.yml),

@@ -2,7 +2,8 @@
 # Builds the two FROM-scratch images of the testnet from static binaries:
 #
 #   chainotel/blockchain:$CHAINOTEL_IMAGE_TAG     the node (./node/cmd/blockchain, CGO_ENABLED=0)
-#   chainotel/otelcol-chain:$CHAINOTEL_IMAGE_TAG  the collector (build/otelcol-chain from ocb)
+#   chainotel/otelcol-chain:$CHAINOTEL_IMAGE_TAG  the collector (build/otelcol-chain from ocb),
+#                                                 and the node binary for `blockchain probe`
 #
 # No base image is pulled. Each image is built from a context of its own under
 # deploy/.context/ that holds only the binary and the empty folders the image
@@ -70,6 +71,12 @@ fi
 
 prepare_context blockchain "$CONTEXT/blockchain.bin" certs genesis data
 prepare_context otelcol-chain build/otelcol-chain out
+# The collector image carries the node binary too, for its health check
+# (`blockchain probe`): the image has no shell and no curl.
+if ! cmp -s "$CONTEXT/blockchain.bin" "$CONTEXT/otelcol-chain/blockchain"; then
+  cp "$CONTEXT/blockchain.bin" "$CONTEXT/otelcol-chain/blockchain.new"
+  mv "$CONTEXT/otelcol-chain/blockchain.new" "$CONTEXT/otelcol-chain/blockchain"
+fi
 
 # --- images ---------------------------------------------------------------------
 build_image blockchain

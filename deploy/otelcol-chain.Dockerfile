@@ -12,6 +12,9 @@ FROM scratch
 # mounted there starts with that owner.
 COPY --chown=65532:65532 rootfs/ /
 COPY otelcol-chain /otelcol-chain
+# Only for the health check: `/blockchain probe http://127.0.0.1:13133/`
+# (the image has no curl).
+COPY blockchain /blockchain
 USER 65532:65532
 EXPOSE 4317 4318 8888 13133
 ENTRYPOINT ["/otelcol-chain"]

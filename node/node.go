@@ -170,6 +170,11 @@ func New(cfg Config) (*Node, error) {
 	if err := n.store.InitGenesis(g); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.DBPath, err)
 	}
+	// One genesis serves both engines; a data folder serves the one that
+	// first ran on it.
+	if err := n.store.ClaimEngine(cfg.Consensus); err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.DBPath, err)
+	}
 	tracer := cfg.TracerProvider.Tracer("github.com/chainotel/chainotel/node")
 	n.pool = mempool.New(cfg.MempoolSize, tracer)
 	if n.peers, err = p2p.NewPeers(p2p.ClientConfig{
@@ -183,9 +188,6 @@ func New(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	} else {
-		if g.PoW != nil {
-			return nil, fmt.Errorf("%s is a proof-of-work genesis: run with --consensus=pow, or rerun `make init` for raft", cfg.GenesisPath)
-		}
 		rc := raft.DefaultConfig()
 		if rc.Log, err = raftlog.Open(n.store); err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.DBPath, err)

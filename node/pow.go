@@ -19,7 +19,7 @@ var errNotRaft = errors.New("this node runs proof of work, not raft")
 // genesis with a pow section.
 func (n *Node) newPoW(g *chain.Genesis, tracer trace.Tracer) error {
 	if g.PoW == nil {
-		return fmt.Errorf("--consensus=pow: %s has no pow section; write one with `blockchain init --consensus pow` (make init CONSENSUS=pow)", n.cfg.GenesisPath)
+		return fmt.Errorf("--consensus=pow: %s has no pow section; `blockchain init --force` (make init) writes a genesis with one, for both engines", n.cfg.GenesisPath)
 	}
 	pc := pow.DefaultConfig()
 	pc.NodeID, pc.Genesis, pc.Store, pc.Pool, pc.Transport = n.cfg.NodeID, g, n.store, n.pool, n.peers

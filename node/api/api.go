@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -167,9 +166,7 @@ func (a *API) Handler() http.Handler {
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, a.newRoute(rt.pattern, rt.h))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, ErrorBody{Error: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
-	})
+	handleUnrouted(mux)
 	return a.limiter.wrap(mux)
 }
 

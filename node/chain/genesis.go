@@ -75,8 +75,9 @@ type Genesis struct {
 	Validators  []string         `json:"validators"`
 	Consensus   Params           `json:"consensus"`
 	Accounts    []GenesisAccount `json:"accounts"`
-	// PoW makes this a proof-of-work chain (`blockchain init --consensus pow`);
-	// nil means raft.
+	// PoW are the proof-of-work rules that --consensus=pow needs; raft
+	// ignores them. `blockchain init` writes them, so one genesis serves
+	// both engines (a data folder holds the chain of one: store.ClaimEngine).
 	PoW *PoWParams `json:"pow,omitempty"`
 }
 
@@ -98,7 +99,8 @@ func DefaultParams() Params {
 	}
 }
 
-// DevGenesis is the genesis `blockchain init` writes for the given validators.
+// DevGenesis is a raft-only dev genesis for the given validators (no pow
+// section); `blockchain init` writes DevGenesisBoth.
 func DevGenesis(validators []string, now time.Time) *Genesis {
 	g := &Genesis{
 		ChainID:     DevChainID,
@@ -109,6 +111,17 @@ func DevGenesis(validators []string, now time.Time) *Genesis {
 	for _, a := range devAccounts {
 		g.Accounts = append(g.Accounts, GenesisAccount{Address: a, Balance: DevBalance})
 	}
+	return g
+}
+
+// DevGenesisBoth is the genesis `blockchain init` writes: DevGenesis with
+// the DevPoWParams, which both engines accept, so --consensus alone picks
+// the engine (the raft validators are the members under raft and the nodes
+// that may run under pow).
+func DevGenesisBoth(validators []string, now time.Time) *Genesis {
+	g := DevGenesis(validators, now)
+	p := DevPoWParams()
+	g.PoW = &p
 	return g
 }
 

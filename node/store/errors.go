@@ -19,3 +19,7 @@ var (
 	// ErrTxnTooBig means a transaction outgrew what Badger commits at once.
 	ErrTxnTooBig = errors.New("transaction too big")
 )
+
+// ErrEngineMismatch means the data folder holds the chain of another
+// consensus engine than the one starting on it.
+var ErrEngineMismatch = errors.New("data folder belongs to another consensus engine")

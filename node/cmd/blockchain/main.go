@@ -25,7 +25,6 @@ import (
 	"github.com/chainotel/chainotel/node"
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/pki"
-	"github.com/chainotel/chainotel/semconv"
 )
 
 // envPrefix names the environment variables that set flags: --node-id is
@@ -56,17 +55,17 @@ func rootCommand() *ffcli.Command {
 		cfg      = def
 		peers    = fs.String("peers", "", `peer addresses, comma-separated; ":8081" means localhost:8081`)
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error, or per component: info:raft,p2p=debug")
-		logDir   = fs.String("log-dir", "logs", "logs go to <log-dir>/<node-id>/app.log (and stderr)")
 		_        = fs.String("config", "", "file of flag values, one `name value` a line")
 		tf       telemetryFlags
 	)
+	tf.logFile.register(fs)
 	fs.StringVar(&tf.endpoint, "otlp-endpoint", "", "OTLP gRPC endpoint of the collector, host:port or http(s)://host:port (default from OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317)")
 	fs.BoolVar(&tf.tls, "otlp-tls", false, "mutual TLS to the collector with the cluster certificates of --tls-dir (the collector's certificate must come from the cluster CA)")
 	fs.StringVar(&tf.environment, "environment", "dev", "deployment.environment.name of the node's telemetry")
 	fs.BoolVar(&cfg.DebugFaults, "debug-faults", false, "serve POST /debug/fault?kind=panic|consensus_timeout|p2p_disconnect|storage_error on the health port (tests only)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's id, one of the genesis validators (e.g. node0)")
 	fs.IntVar(&cfg.Port, "port", def.Port, "client HTTP API and peer gRPC (TLS) port")
-	fs.StringVar(&cfg.Consensus, "consensus", def.Consensus, "consensus engine: raft or pow (a pow genesis comes from `blockchain init --consensus pow`)")
+	fs.StringVar(&cfg.Consensus, "consensus", def.Consensus, "consensus engine: raft or pow (the genesis of `blockchain init` serves both; a data folder keeps the engine it started with)")
 	fs.IntVar(&cfg.PoWThreads, "pow-threads", 1, "mining goroutines under --consensus=pow")
 	fs.Float64Var(&cfg.PoWMaxHashRate, "pow-max-hashrate", 0, "most header hashes per second the miner tries under --consensus=pow (0: unlimited)")
 	fs.StringVar(&cfg.DBPath, "db-path", "", "Badger folder (default ./data/<node-id>/badger)")
@@ -80,11 +79,11 @@ func rootCommand() *ffcli.Command {
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "raft entries between snapshots (default 1000)")
 	return &ffcli.Command{
 		Name:        "blockchain",
-		ShortUsage:  "blockchain --node-id=node0 --port=8080 --peers=\":8081,:8082\" [flags] | blockchain certs|init [flags]",
+		ShortUsage:  "blockchain --node-id=node0 --port=8080 --peers=\":8081,:8082\" [flags] | blockchain certs|init|probe [flags]",
 		ShortHelp:   "run a chainotel node",
 		FlagSet:     fs,
 		Options:     ffOptions(),
-		Subcommands: []*ffcli.Command{certsCommand(), initCommand()},
+		Subcommands: []*ffcli.Command{certsCommand(), initCommand(), probeCommand()},
 		Exec: func(ctx context.Context, args []string) error {
 			if err := rejectArgs(args); err != nil {
 				return err
@@ -93,7 +92,7 @@ func rootCommand() *ffcli.Command {
 				return errors.New("--node-id is required (e.g. --node-id=node0)")
 			}
 			cfg.Peers = splitList(*peers)
-			tf.logLevel, tf.logDir = *logLevel, *logDir
+			tf.logLevel = *logLevel
 			return runNode(ctx, cfg, tf, flagValues(fs))
 		},
 	}
@@ -105,10 +104,11 @@ func runNode(ctx context.Context, cfg node.Config, tf telemetryFlags, start map[
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Registerer, cfg.Gatherer = reg, reg
-	tel, err := setupTelemetry(ctx, &cfg, tf, reg)
+	tel, logFile, err := setupTelemetry(ctx, &cfg, tf, reg)
 	if err != nil {
 		return err
 	}
+	defer logFile.Close() // after the shutdown below, which logs
 	defer shutdownTelemetry(ctx, tel)
 	logger := cfg.Logger
 	logger.Info("telemetry ready", "otlp", tel.Endpoint, "enabled", tel.Enabled)
@@ -184,26 +184,24 @@ func initCommand() *ffcli.Command {
 	dataDir := fs.String("data-dir", "data", "folder for genesis.json and one data folder per node")
 	nodes := fs.String("nodes", "node0,node1,node2", "validator node ids, comma-separated")
 	force := fs.Bool("force", false, "overwrite an existing genesis (its chain's data folders become unusable)")
-	consensusName := fs.String("consensus", "raft", "raft, or pow for a proof-of-work genesis (its pow section: 1 s target block time)")
 	return &ffcli.Command{
 		Name:       "init",
-		ShortUsage: "blockchain init --data-dir data --nodes node0,node1,node2 [--consensus raft|pow] [--force]",
-		ShortHelp:  "write the dev genesis (chain chainotel-dev, 0xabc funded) and the data folders",
+		ShortUsage: "blockchain init --data-dir data --nodes node0,node1,node2 [--force]",
+		ShortHelp:  "write the dev genesis (chain chainotel-dev, 0xabc funded, for raft and pow) and the data folders",
 		FlagSet:    fs,
 		Options:    ffOptions(),
 		Exec: func(_ context.Context, args []string) error {
 			if err := rejectArgs(args); err != nil {
 				return err
 			}
-			return initData(os.Stdout, *dataDir, splitList(*nodes), *force, *consensusName)
+			return initData(os.Stdout, *dataDir, splitList(*nodes), *force)
 		},
 	}
 }
 
-func initData(w io.Writer, dataDir string, nodes []string, force bool, consensusName string) error {
-	if consensusName != semconv.ConsensusRaft && consensusName != semconv.ConsensusPoW {
-		return fmt.Errorf("--consensus %q: want raft or pow", consensusName)
-	}
+// initData writes the genesis both engines accept (the validators for raft,
+// the pow section for pow) and the data folders.
+func initData(w io.Writer, dataDir string, nodes []string, force bool) error {
 	if len(nodes) == 0 {
 		return errors.New("--nodes is empty")
 	}
@@ -221,14 +219,14 @@ func initData(w io.Writer, dataDir string, nodes []string, force bool, consensus
 		if err != nil {
 			return fmt.Errorf("%w (rerun with --force to replace it)", err)
 		}
-		fmt.Fprintf(w, "kept %s (chain %s, genesis %s); --force replaces it\n", path, g.ChainID, g.Hash())
+		note := ""
+		if g.PoW == nil {
+			note = "; it has no pow section, so only --consensus=raft runs on it"
+		}
+		fmt.Fprintf(w, "kept %s (chain %s, genesis %s%s); --force replaces it\n", path, g.ChainID, g.Hash(), note)
 		return nil
 	}
-	g := chain.DevGenesis(nodes, time.Now())
-	if consensusName == semconv.ConsensusPoW {
-		p := chain.DevPoWParams()
-		g.PoW = &p
-	}
+	g := chain.DevGenesisBoth(nodes, time.Now())
 	if err := g.Write(path); err != nil {
 		return err
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,16 +29,17 @@ type telemetryFlags struct {
 	tls         bool   // --otlp-tls: mutual TLS with the cluster certificates
 	environment string // --environment
 	logLevel    string
-	logDir      string
+	logFile     logFileFlags
 }
 
 // setupTelemetry builds the node's telemetry from the flags and OTEL_*
 // and plugs it into cfg's seams. The genesis names the chain on the
 // resource; a genesis that does not load is left for node.New to report.
-func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg prometheus.Registerer) (*telemetry.Telemetry, error) {
+// The returned closer closes the log file after the telemetry's shutdown.
+func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg prometheus.Registerer) (*telemetry.Telemetry, io.Closer, error) {
 	spec, err := config.ParseLogSpec(f.logLevel)
 	if err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", f.logLevel, err)
+		return nil, nil, fmt.Errorf("--log-level %q: %w", f.logLevel, err)
 	}
 	chainID := ""
 	if g, err := chain.LoadGenesis(cfg.GenesisPath); err == nil {
@@ -48,11 +49,17 @@ func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg
 	if f.tls {
 		b, err := pki.LoadNode(cfg.TLSDir, cfg.NodeID)
 		if err != nil {
-			return nil, fmt.Errorf("--otlp-tls: %w (certificates are read from --tls-dir %s)", err, cfg.TLSDir)
+			return nil, nil, fmt.Errorf("--otlp-tls: %w (certificates are read from --tls-dir %s)", err, cfg.TLSDir)
 		}
 		// The collector's certificate must come from the cluster CA (make
 		// certs NODES=node0,node1,node2,collector); the node presents its own.
 		tlsCfg = b.ClientConfig("")
+	}
+	// The rotated log file goes in beside stderr, so telemetry.Config's
+	// LogFile (a file without rotation) stays empty.
+	logOut, logCloser, err := f.logFile.open(cfg.NodeID)
+	if err != nil {
+		return nil, nil, err
 	}
 	tel, err := telemetry.Setup(ctx, telemetry.Config{
 		NodeID:         cfg.NodeID,
@@ -63,18 +70,18 @@ func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg
 		OTLPEndpoint:   f.endpoint,
 		TLS:            tlsCfg,
 		LogLevel:       spec.Default.String(),
-		LogFile:        filepath.Join(f.logDir, cfg.NodeID, "app.log"),
-		Stderr:         os.Stderr,
+		Stderr:         logOut,
 		Registerer:     reg,
 		Exit:           os.Exit,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("telemetry: %w", err)
+		_ = logCloser.Close()
+		return nil, nil, fmt.Errorf("telemetry: %w", err)
 	}
 	tel.Levels.Set(spec.Default, spec.Components)
 	tel.SetGlobals()
 	cfg.Logger, cfg.TracerProvider, cfg.Propagator, cfg.Go = tel.Logger, tel.TracerProvider, tel.Propagator, tel.Go
-	return tel, nil
+	return tel, logCloser, nil
 }
 
 // shutdownTelemetry flushes what is queued, within telemetryShutdownTimeout

@@ -136,7 +136,7 @@ type penalty struct {
 // New checks cfg and makes an engine; Run starts it.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Genesis == nil || cfg.Genesis.PoW == nil {
-		return nil, fmt.Errorf("pow engine: the genesis has no pow section; write one with `blockchain init --consensus pow`")
+		return nil, fmt.Errorf("pow engine: the genesis has no pow section; `blockchain init` writes a genesis with one")
 	}
 	if cfg.Store == nil || cfg.Pool == nil || cfg.Transport == nil {
 		return nil, fmt.Errorf("pow engine: store, pool and transport are required")
