@@ -12,7 +12,7 @@
 #   ones wait, then find the stamp current and return at once.
 set -euo pipefail
 
-BUILDER_VERSION=v0.159.0
+BUILDER_VERSION=v0.161.0
 MODULE=github.com/chainotel/chainotel
 HEARTBEAT_SECONDS=20
 

@@ -16,7 +16,7 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 
 	custom := defaultConfig()
-	custom.NetAddr.Endpoint = "0.0.0.0:15778"
+	custom.HTTP.NetAddr.Endpoint = "0.0.0.0:15778"
 	custom.PolicyFile = "/etc/otelcol-chain/sampling-policies.yaml"
 	custom.WatchPolicyFile = false
 	def := defaultConfig()
@@ -39,7 +39,7 @@ func TestLoadConfig(t *testing.T) {
 			require.Equal(t, tt.want, cfg)
 		})
 	}
-	require.Equal(t, "localhost:5778", def.NetAddr.Endpoint, "Jaeger's sampling port, loopback only")
+	require.Equal(t, "localhost:5778", def.HTTP.NetAddr.Endpoint, "Jaeger's sampling port, loopback only")
 	require.True(t, def.WatchPolicyFile)
 }
 

@@ -67,13 +67,13 @@ func newHeadSampling(set extension.Settings, cfg *Config) (*headSampling, error)
 }
 
 func (h *headSampling) Start(ctx context.Context, host component.Host) error {
-	ln, err := h.cfg.ToListener(ctx)
+	ln, err := h.cfg.HTTP.ToListener(ctx)
 	if err != nil {
-		return fmt.Errorf("chainheadsampling: listen on %s: %w", h.cfg.NetAddr.Endpoint, err)
+		return fmt.Errorf("chainheadsampling: listen on %s: %w", h.cfg.HTTP.NetAddr.Endpoint, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(SamplingPath, h.serveStrategy)
-	h.server, err = h.cfg.ToServer(ctx, host.GetExtensions(), h.set.TelemetrySettings, mux)
+	h.server, err = h.cfg.HTTP.ToServer(ctx, host.GetExtensions(), h.set.TelemetrySettings, mux)
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("chainheadsampling: http server: %w", err)

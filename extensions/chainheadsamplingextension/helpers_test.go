@@ -41,7 +41,7 @@ func startExtension(t *testing.T, policy string) *harness {
 	h.write(t, policy)
 	port := testproc.FreePorts(t, 1)[0]
 	cfg := createDefaultConfig().(*Config)
-	cfg.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.HTTP.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.PolicyFile = h.policy
 	require.NoError(t, cfg.Validate())
 	h.url = fmt.Sprintf("http://127.0.0.1:%d%s", port, SamplingPath)

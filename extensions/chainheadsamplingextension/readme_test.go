@@ -47,7 +47,7 @@ func TestReadmeExample(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	require.NoError(t, sub.Unmarshal(cfg))
 	require.NoError(t, cfg.Validate())
-	require.Equal(t, DefaultEndpoint, cfg.NetAddr.Endpoint)
+	require.Equal(t, DefaultEndpoint, cfg.HTTP.NetAddr.Endpoint)
 	require.True(t, cfg.WatchPolicyFile)
 	// The policy file it names is the repository's, and it loads.
 	_, _, err = policyfile.LoadHead(filepath.Join("..", "..", cfg.PolicyFile))

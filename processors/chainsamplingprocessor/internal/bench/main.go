@@ -1,5 +1,5 @@
 // Command bench compares the chainsampling processor with the contrib
-// tailsamplingprocessor v0.159.0 in one run: the same generated chain
+// tailsamplingprocessor v0.161.0 in one run: the same generated chain
 // traffic, equivalent policies, and for each the spans per second per core
 // (ingest through to every trace decided) and the heap bytes held per
 // buffered span. It prints both and their ratios. Run it with
@@ -210,7 +210,7 @@ func newSubjects(dir string, recent int64, maxTraces int) ([]subject, error) {
 	return []subject{
 		{name: "chainsampling (default: auto)", factory: ours, config: ourCfg},
 		{name: "chainsampling (compression: s2)", factory: ours, config: ourS2Cfg},
-		{name: "tail_sampling (contrib v0.159.0)", factory: contrib, config: contribCfg},
+		{name: "tail_sampling (contrib v0.161.0)", factory: contrib, config: contribCfg},
 	}, nil
 }
 
