@@ -20,7 +20,7 @@ import (
 // none.
 const DSNEnv = "SENTRY_DSN"
 
-// Config is the sentry exporter's configuration.
+// Config is the chainsentry exporter's configuration.
 type Config struct {
 	// DSN is the Sentry project's DSN. Empty: read SENTRY_DSN.
 	DSN configopaque.String `mapstructure:"dsn"`

@@ -40,18 +40,18 @@ func newSentryExporter(set exporter.Settings, cfg *Config, now func() time.Time)
 	// again where it is used.
 	sender, err := transport.New(cfg.dsn(), nil, cfg.Timeout)
 	if err != nil {
-		return nil, fmt.Errorf("sentry: %w", err)
+		return nil, fmt.Errorf("%s: %w", metadata.Type, err)
 	}
 	var lim *limiter.Limiter
 	if cfg.RateLimit.Burst > 0 {
 		lim, err = limiter.New(cfg.RateLimit.Burst, cfg.RateLimit.Interval, cfg.RateLimit.MaxFingerprints, now)
 		if err != nil {
-			return nil, fmt.Errorf("sentry: rate_limit: %w", err)
+			return nil, fmt.Errorf("%s: rate_limit: %w", metadata.Type, err)
 		}
 	}
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
-		return nil, fmt.Errorf("sentry: telemetry: %w", err)
+		return nil, fmt.Errorf("%s: telemetry: %w", metadata.Type, err)
 	}
 	return &sentryExporter{
 		logger:    set.Logger,

@@ -13,7 +13,7 @@ import (
 	"github.com/chainotel/chainotel/collector/sentryexporter/internal/metadata"
 )
 
-// NewFactory returns the factory of the sentry exporter.
+// NewFactory returns the factory of the chainsentry exporter.
 func NewFactory() exporter.Factory {
 	return exporter.NewFactory(
 		metadata.Type,
@@ -45,7 +45,7 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 	helper, err := exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(cfg, e)...)
 	if err != nil {
 		_ = e.shutdown(ctx)
-		return nil, fmt.Errorf("sentry: traces exporter: %w", err)
+		return nil, fmt.Errorf("%s: traces exporter: %w", metadata.Type, err)
 	}
 	return &tracesGate{Traces: helper, e: e}, nil
 }
@@ -59,7 +59,7 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 	helper, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(cfg, e)...)
 	if err != nil {
 		_ = e.shutdown(ctx)
-		return nil, fmt.Errorf("sentry: logs exporter: %w", err)
+		return nil, fmt.Errorf("%s: logs exporter: %w", metadata.Type, err)
 	}
 	return &logsGate{Logs: helper, e: e}, nil
 }

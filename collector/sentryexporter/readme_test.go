@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/chainotel/chainotel/collector/sentryexporter/internal/metadata"
 )
 
 // The README's example is a configuration the exporter accepts.
@@ -24,7 +26,7 @@ func TestReadmeExample(t *testing.T) {
 	require.NoError(t, err)
 	all, err := conf.AsConf()
 	require.NoError(t, err)
-	sub, err := all.Sub("exporters::sentry")
+	sub, err := all.Sub("exporters::" + metadata.Type.String())
 	require.NoError(t, err)
 	cfg := createDefaultConfig().(*Config)
 	require.NoError(t, sub.Unmarshal(cfg))

@@ -21,6 +21,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	_ "golang.org/x/crypto/x509roots/fallback" // CA roots where the system has none (the FROM-scratch image)
 
 	"github.com/chainotel/chainotel/node"
 	"github.com/chainotel/chainotel/node/chain"

@@ -16,7 +16,7 @@ import (
 
 func NewSettings(tt *componenttest.Telemetry) exporter.Settings {
 	set := exportertest.NewNopSettings(exportertest.NopType)
-	set.ID = component.NewID(component.MustNewType("sentry"))
+	set.ID = component.NewID(component.MustNewType("chainsentry"))
 	set.TelemetrySettings = tt.NewTelemetrySettings()
 	return set
 }
