@@ -47,7 +47,7 @@ func (e *Engine) Tick(now time.Time) (ptrace.Traces, error) {
 			e.tel.ProcessorChainsamplingTriggerWindowsOpen.Record(e.tel.ctx, n, e.trig.byName[name])
 		}
 	}
-	if e.budget.roll(now) {
+	if e.budget.roll(now, float64(e.bytes)/float64(e.cfg.MaxBytes)) {
 		e.tel.ProcessorChainsamplingLoadScale.Record(e.tel.ctx, int64(e.budget.scale*1000))
 	}
 	e.notePressure()

@@ -292,6 +292,7 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	if c.refs > 0 {
 		e.bytes += int64(len(c.data))
 	}
+	e.budget.ingested(td.SpanCount())
 	// Make room only once the whole batch is in: a trace decided halfway
 	// through it would see the rest of its spans in this batch twice, once
 	// from the chunk and once as late spans.
