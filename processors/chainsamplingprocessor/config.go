@@ -21,6 +21,12 @@ type Config struct {
 	// arrived, when that is earlier than DecisionWait; 0 turns it off.
 	DecisionWaitAfterRoot time.Duration `mapstructure:"decision_wait_after_root"`
 
+	// CommitGrace decides a trace whose transaction committed this long
+	// after the commit was seen (the first block.apply span linking to
+	// it), when that is earlier than the waits above: the time the other
+	// nodes' spans of the trace need to arrive. 0 turns it off.
+	CommitGrace time.Duration `mapstructure:"commit_grace"`
+
 	// MaxTraces bounds the traces buffered at once; when it is reached the
 	// oldest traces are decided early (never dropped undecided).
 	MaxTraces int `mapstructure:"max_traces"`
@@ -68,6 +74,8 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("%w: decision_wait: must be > 0, got %s", errInvalidConfig, cfg.DecisionWait)
 	case cfg.DecisionWaitAfterRoot < 0:
 		return fmt.Errorf("%w: decision_wait_after_root: must be >= 0, got %s", errInvalidConfig, cfg.DecisionWaitAfterRoot)
+	case cfg.CommitGrace < 0:
+		return fmt.Errorf("%w: commit_grace: must be >= 0, got %s", errInvalidConfig, cfg.CommitGrace)
 	case cfg.MaxTraces <= 0:
 		return fmt.Errorf("%w: max_traces: must be > 0, got %d", errInvalidConfig, cfg.MaxTraces)
 	case cfg.MaxBytes <= 0:

@@ -15,9 +15,12 @@ import (
 const (
 	defaultDecisionWait          = 10 * time.Second
 	defaultDecisionWaitAfterRoot = 2 * time.Second
-	defaultMaxTraces             = 100_000
-	defaultMaxBytes              = 256 << 20
-	defaultDecisionCacheSize     = 200_000
+	// defaultCommitGrace covers the node's export batch timeout (1 s):
+	// spans that ended before the commit are on their way by then.
+	defaultCommitGrace       = time.Second
+	defaultMaxTraces         = 100_000
+	defaultMaxBytes          = 256 << 20
+	defaultDecisionCacheSize = 200_000
 )
 
 // NewFactory returns the factory of the chainsampling processor.
@@ -33,6 +36,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		DecisionWait:          defaultDecisionWait,
 		DecisionWaitAfterRoot: defaultDecisionWaitAfterRoot,
+		CommitGrace:           defaultCommitGrace,
 		MaxTraces:             defaultMaxTraces,
 		MaxBytes:              defaultMaxBytes,
 		DecisionCacheSize:     defaultDecisionCacheSize,

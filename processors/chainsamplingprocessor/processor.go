@@ -79,6 +79,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (pr
 	eng, err := engine.New(engine.Config{
 		DecisionWait:          cfg.DecisionWait,
 		DecisionWaitAfterRoot: cfg.DecisionWaitAfterRoot,
+		CommitGrace:           cfg.CommitGrace,
 		MaxTraces:             cfg.MaxTraces,
 		MaxBytes:              cfg.MaxBytes,
 		DecisionCacheSize:     cfg.DecisionCacheSize,
@@ -149,8 +150,10 @@ func (p *chainSampling) shutdown(ctx context.Context) error {
 // than a tenth of the shorter wait.
 func (p *chainSampling) tickInterval() time.Duration {
 	wait := p.cfg.DecisionWait
-	if r := p.cfg.DecisionWaitAfterRoot; r > 0 && r < wait {
-		wait = r
+	for _, w := range []time.Duration{p.cfg.DecisionWaitAfterRoot, p.cfg.CommitGrace} {
+		if w > 0 && w < wait {
+			wait = w
+		}
 	}
 	return min(maxTick, max(minTick, wait/10))
 }

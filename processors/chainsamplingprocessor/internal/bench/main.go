@@ -54,9 +54,14 @@ func run() error {
 	flag.IntVar(&o.rounds, "rounds", 5, "throughput rounds per processor (the median is reported)")
 	flag.IntVar(&o.memTraces, "mem-traces", 10_000, "traces buffered for the memory measurement")
 	flag.IntVar(&o.tracesBatch, "batch", 25, "traces per OTLP batch (about 500 spans)")
+	commitTxs := flag.Int("commit-tx-rate", 500, "transactions per second of the second decide-at-commit replay (the first runs at 200, under raft's 64 span links a block)")
+	commitOnly := flag.Bool("commit-only", false, "run only the decide-at-commit replay")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the throughput rounds to this file")
 	flag.Parse()
 
+	if *commitOnly {
+		return commitBenches(*commitTxs)
+	}
 	dir, err := os.MkdirTemp("", "chainsampling-bench")
 	if err != nil {
 		return err
@@ -117,7 +122,7 @@ func run() error {
 		results[i].bytesPerSpan = b
 	}
 	report(results)
-	return nil
+	return commitBenches(*commitTxs)
 }
 
 // subject is one processor under test.

@@ -34,12 +34,20 @@ func (e *Engine) Tick(now time.Time) (ptrace.Traces, error) {
 		e.byRoot.pop()
 		kept = e.decide(kept, it.t, now)
 	}
+	for graceNs := e.cfg.CommitGrace.Nanoseconds(); graceNs > 0; {
+		it, ok := e.byCommit.front()
+		if !ok || it.at+graceNs > nowNs {
+			break
+		}
+		e.byCommit.pop()
+		kept = e.decide(kept, it.t, now)
+	}
 	if e.trig.enabled() || len(e.trig.windows) > 0 {
 		for name, n := range e.trig.tick(nowNs, 2*e.cfg.DecisionWait) {
 			e.tel.ProcessorChainsamplingTriggerWindowsOpen.Record(e.tel.ctx, n, e.trig.byName[name])
 		}
 	}
-	if e.budget.roll(now) {
+	if e.budget.roll(now, float64(e.bytes)/float64(e.cfg.MaxBytes)) {
 		e.tel.ProcessorChainsamplingLoadScale.Record(e.tel.ctx, int64(e.budget.scale*1000))
 	}
 	e.notePressure()

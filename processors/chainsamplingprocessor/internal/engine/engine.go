@@ -40,6 +40,11 @@ type Config struct {
 	// Logger receives the opening and closing of trigger windows; nil
 	// logs nothing.
 	Logger *zap.Logger
+
+	// CommitGrace decides a trace this long after the first block.apply
+	// span linking to it (its transaction committed) arrived, when that is
+	// earlier than the waits above; 0 turns commit decisions off.
+	CommitGrace time.Duration
 }
 
 // Compression is when the engine compresses the chunks it holds.
@@ -76,6 +81,8 @@ type trace struct {
 	hasRV   bool // rnd came from an rv in tracestate
 	rooted  bool // queued in byRoot
 	decided bool
+
+	committed bool // queued in byCommit
 }
 
 // decision is what the cache remembers about a decided trace.
@@ -118,6 +125,11 @@ type Engine struct {
 	head    int64
 	spans   int64
 	bytes   int64
+
+	// byCommit holds the traces whose commit was seen, by when it was
+	// seen; commits is nil when commit decisions are off.
+	byCommit queue
+	commits  *commits
 }
 
 // New returns an engine deciding with pol.
@@ -138,6 +150,9 @@ func New(cfg Config, pol *policy.Policy, tel *metadata.TelemetryBuilder) (*Engin
 		cache:  cache,
 		intern: newInterner(),
 		budget: newBudget(cfg.MaxSpansPerSecond),
+	}
+	if cfg.CommitGrace > 0 {
+		e.commits = newCommits()
 	}
 	e.install(pol)
 	return e, nil
@@ -244,6 +259,9 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 					// and its events do not wait for a trace's decision.
 					e.trig.observe(node, span, nowNs)
 				}
+				if e.commits != nil && isCommit(span) {
+					e.observeCommit(span, nowNs)
+				}
 				id := span.TraceID()
 				t := last
 				if t == nil || t.id != id {
@@ -258,6 +276,9 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 					e.traces[id] = t
 					e.byFirst.push(t, nowNs)
 					newTraces++
+					if e.commits != nil {
+						e.adoptCommit(t, nowNs)
+					}
 				}
 				last = t
 				e.addSpan(t, c, rs.Resource(), node, span)
@@ -271,6 +292,7 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	if c.refs > 0 {
 		e.bytes += int64(len(c.data))
 	}
+	e.budget.ingested(td.SpanCount())
 	// Make room only once the whole batch is in: a trace decided halfway
 	// through it would see the rest of its spans in this batch twice, once
 	// from the chunk and once as late spans.
