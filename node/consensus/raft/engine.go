@@ -117,7 +117,7 @@ type Engine struct {
 	appliedCh chan struct{} // wakes the proposer after an apply
 
 	fwd        chan *fwdReq
-	reads      *reads // linearizable reads waiting on ReadIndex and apply
+	reads      *reads         // linearizable reads waiting on ReadIndex and apply
 	background sync.WaitGroup // hand-overs started by the Ready loop
 
 	// Owned by the Ready loop.

@@ -26,11 +26,11 @@ var errUnreachable = errors.New("peer unreachable")
 type memNet struct {
 	ctx context.Context
 
-	mu      sync.Mutex
-	nodes   map[string]*testNode
-	cut     map[string]bool
-	links   map[[2]string]chan delivery
-	onSend  func(from *testNode, m raftpb.Message)
+	mu     sync.Mutex
+	nodes  map[string]*testNode
+	cut    map[string]bool
+	links  map[[2]string]chan delivery
+	onSend func(from *testNode, m raftpb.Message)
 	// drop, when set, loses the messages it returns true for, in transit
 	// and without a word, as a lossy link does.
 	drop    func(from, to string, m raftpb.Message) bool
