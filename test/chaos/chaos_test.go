@@ -99,6 +99,8 @@ func TestChaos(t *testing.T) {
 	assert.Empty(t, v.Phantom, "transfers in the chain that no client sent")
 	assert.True(t, v.Identical, "chains differ: %s", v.Diverged)
 	assert.NoError(t, v.Linear)
+	assert.Empty(t, v.LocalWrong, "local reads broke what ?consistency=local promises")
+	assert.Positive(t, v.LocalReads, "no local read was made")
 	assert.Empty(t, split, "kept traces missing the spans of a node they crossed")
 	if full {
 		// The combined fault kills a node while Sentry is down: the error
