@@ -284,10 +284,18 @@ func (s *Suite) fillRows(acks []Ack, v *Verdict) {
 			if r.CollectorDown && a.Call >= r.Inject && a.Return <= r.Heal {
 				r.AckedWhileCollectorOff++
 			}
+			if r.NoQuorum && a.Call >= r.Inject && a.Return < r.Heal {
+				r.AckedNoQuorum++
+			}
 		}
 		r.Resumed = "never"
 		if resumed >= 0 {
 			r.Resumed = resumed.Round(10 * time.Millisecond).String()
+		}
+		if held := r.Heal - r.Inject; r.NoQuorum && resumed >= held {
+			// Nothing can commit while a majority cannot vote: the time
+			// that says something is the one from the heal.
+			r.Resumed += fmt.Sprintf(" (%v after heal)", (resumed - held).Round(10*time.Millisecond))
 		}
 	}
 }
