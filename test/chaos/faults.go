@@ -27,7 +27,7 @@ type Fault struct {
 	// NoQuorum marks faults that leave fewer than a majority of the
 	// nodes able to vote: nothing can commit until they are healed.
 	NoQuorum bool
-	Inject          func(ctx context.Context, e *Env) (HealFunc, error)
+	Inject   func(ctx context.Context, e *Env) (HealFunc, error)
 }
 
 // KillLeader sends SIGKILL to the leader; healing restarts it.

@@ -20,15 +20,15 @@ const recoverWait = 90 * time.Second
 
 // Row is one fault's outcome; times are offsets on the History's clock.
 type Row struct {
-	Fault                  string
-	Inject, Heal, Settled  time.Duration
-	CaughtUp               time.Duration // from heal until every node is back at the cluster's height
-	Identical              bool          // every node held the same block at the common height
-	CollectorDown          bool
-	NoQuorum               bool // nothing may commit while it is held
+	Fault                 string
+	Inject, Heal, Settled time.Duration
+	CaughtUp              time.Duration // from heal until every node is back at the cluster's height
+	Identical             bool          // every node held the same block at the common height
+	CollectorDown         bool
+	NoQuorum              bool // nothing may commit while it is held
 	// AckedNoQuorum counts transfers sent after a no-quorum fault's
 	// injection and acknowledged before its heal: any is a split brain.
-	AckedNoQuorum int
+	AckedNoQuorum          int
 	Note                   string
 	Acked, Lost            int    // filled by the final checks
 	Resumed                string // time from injection to the first commit of a transfer sent after it
