@@ -123,7 +123,7 @@ deploy-test: collector
 bench: bench-node bench-sampling bench-telemetry bench-pow
 
 bench-node: build
-	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN))
+	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --modes single,batch,read,read-local
 
 bench-sampling:
 	$(GO) run ./processors/chainsamplingprocessor/internal/bench
