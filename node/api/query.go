@@ -37,6 +37,10 @@ func blockView(b *chain.Block) BlockView {
 }
 
 func (a *API) getLatest(w http.ResponseWriter, r *http.Request) {
+	if err := a.readBarrier(w, r); err != nil {
+		a.writeError(r.Context(), w, err)
+		return
+	}
 	head, _ := a.cfg.Chain.Head()
 	b, err := a.cfg.Chain.BlockByHeight(head.Height)
 	if err != nil {
@@ -52,6 +56,10 @@ func (a *API) getBlock(w http.ResponseWriter, r *http.Request) {
 		b   *chain.Block
 		err error
 	)
+	if err := a.readBarrier(w, r); err != nil {
+		a.writeError(r.Context(), w, err)
+		return
+	}
 	if h, perr := strconv.ParseUint(id, 10, 64); perr == nil {
 		b, err = a.cfg.Chain.BlockByHeight(h)
 	} else if hash, herr := chain.ParseHash(id); herr == nil {
@@ -82,6 +90,10 @@ func (a *API) getTx(w http.ResponseWriter, r *http.Request) {
 		a.writeError(r.Context(), w, badRequest("hash", "%v", err))
 		return
 	}
+	if err := a.readBarrier(w, r); err != nil {
+		a.writeError(r.Context(), w, err)
+		return
+	}
 	tx, loc, err := a.cfg.Chain.Tx(hash)
 	if err != nil {
 		a.writeError(r.Context(), w, err)
@@ -106,6 +118,10 @@ func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
 	addr, err := chain.NormalizeAddress(r.PathValue("addr"))
 	if err != nil {
 		a.writeError(r.Context(), w, badRequest("addr", "%v", err))
+		return
+	}
+	if err := a.readBarrier(w, r); err != nil {
+		a.writeError(r.Context(), w, err)
 		return
 	}
 	acct, err := a.cfg.Chain.Account(addr)

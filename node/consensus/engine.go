@@ -40,6 +40,21 @@ type Engine interface {
 	Status() Status
 }
 
+// LinearReader is implemented by an engine that can order a read after the
+// writes committed before it: raft, through ReadIndex. Proof of work has no
+// such point (a block may still be reorganised away), so its reads are local.
+//
+// ReadBarrier may be called from any goroutine while Run runs.
+type LinearReader interface {
+	// ReadBarrier returns once this node's state reflects every write
+	// committed anywhere in the cluster before the call: the leader
+	// confirmed it still leads with a quorum and named its commit index,
+	// and this node applied that far. A read of the local state after it
+	// is linearizable. It fails wrapping ErrNoQuorum when that did not
+	// happen before ctx ended (no leader, no quorum, or too far behind).
+	ReadBarrier(ctx context.Context) error
+}
+
 // BlockListener is told of every block after it was applied to the store,
 // in height order, from the engine's apply goroutine: it must not block.
 type BlockListener func(b *chain.Block)

@@ -57,8 +57,7 @@ func TestChaos(t *testing.T) {
 		s.Hold = 6 * time.Second
 		faults = append(faults, KillFollower(), PartitionFollower(), SentryDown(),
 			Combined(KillLeader(), KillCollector(), SentryDown()),
-			// No quorum: one follower cut off, the leader paused.
-			Combined(PartitionFollower(), PauseLeader()))
+			noQuorum(Combined(PartitionFollower(), PauseLeader())))
 		if disk != nil {
 			// Last, so the final collector's loss counters cover it.
 			faults = append(faults, DiskFull(diskNode, disk))
@@ -99,6 +98,8 @@ func TestChaos(t *testing.T) {
 	assert.Empty(t, v.Phantom, "transfers in the chain that no client sent")
 	assert.True(t, v.Identical, "chains differ: %s", v.Diverged)
 	assert.NoError(t, v.Linear)
+	assert.Empty(t, v.LocalWrong, "local reads broke what ?consistency=local promises")
+	assert.Positive(t, v.LocalReads, "no local read was made")
 	assert.Empty(t, split, "kept traces missing the spans of a node they crossed")
 	if full {
 		// The combined fault kills a node while Sentry is down: the error
@@ -112,10 +113,21 @@ func TestChaos(t *testing.T) {
 	for _, r := range s.Rows {
 		assert.True(t, r.Identical, "%s: the nodes held different blocks at their common height", r.Fault)
 		assert.NotEqual(t, "never", r.Resumed, "%s: no transfer sent after the fault ever committed", r.Fault)
+		if r.NoQuorum {
+			assert.Zero(t, r.AckedNoQuorum, "%s: transfers committed without a quorum", r.Fault)
+		}
 		if r.CollectorDown {
 			assert.Positive(t, r.AckedWhileCollectorOff, "%s: the nodes stopped committing while the collector was down", r.Fault)
 		}
 	}
+}
+
+// noQuorum marks f as leaving no majority able to vote (one follower cut
+// off, the leader paused: the other follower is one of three), so commits
+// resume only when it is healed.
+func noQuorum(f Fault) Fault {
+	f.NoQuorum = true
+	return f
 }
 
 // mountDisk mounts the full-disk fault's filesystem, or says why that case

@@ -24,7 +24,10 @@ type Fault struct {
 	// CollectorDown marks faults that stop the collector: spans made while
 	// it is down may be lost by design, so their traces are not judged.
 	CollectorDown bool
-	Inject        func(ctx context.Context, e *Env) (HealFunc, error)
+	// NoQuorum marks faults that leave fewer than a majority of the
+	// nodes able to vote: nothing can commit until they are healed.
+	NoQuorum bool
+	Inject   func(ctx context.Context, e *Env) (HealFunc, error)
 }
 
 // KillLeader sends SIGKILL to the leader; healing restarts it.

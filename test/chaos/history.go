@@ -58,6 +58,7 @@ type History struct {
 	unknown  int // resolved unknown outcomes
 	resolved int // of which the chain holds
 	rejected []string
+	locals   []localRead // checked by CheckLocal, not porcupine
 }
 
 // NewHistory starts the clock.

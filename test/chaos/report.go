@@ -35,10 +35,15 @@ func WriteTable(w io.Writer, rows []*Row, v *Verdict) error {
 	if v.Linear != nil {
 		lin = "NO: " + v.Linear.Error()
 	}
+	local := "yes"
+	if len(v.LocalWrong) > 0 {
+		local = fmt.Sprintf("NO: %s", strings.Join(v.LocalWrong, "; "))
+	}
 	_, err := fmt.Fprintf(w, "whole run: %d operations, %d transfers acknowledged, %d of unknown outcome (%d of them in the chain), "+
-		"%d rejected, %d lost, %d applied twice, %d never sent; %d blocks identical on every node: %s; linearizable: %s\n",
+		"%d rejected, %d lost, %d applied twice, %d never sent; %d blocks identical on every node: %s; linearizable: %s; "+
+		"%d local reads, each a state its node applied, never ahead of the writes, never going back: %s\n",
 		v.Ops, v.Acked, v.Unknown, v.Applied, len(v.Rejected), len(v.Lost), len(v.Twice), len(v.Phantom),
-		v.Height, yesNo(v.Identical), lin)
+		v.Height, yesNo(v.Identical), lin, v.LocalReads, local)
 	if err != nil || v.DroppedSpans == nil {
 		return err
 	}

@@ -20,11 +20,15 @@ const recoverWait = 90 * time.Second
 
 // Row is one fault's outcome; times are offsets on the History's clock.
 type Row struct {
-	Fault                  string
-	Inject, Heal, Settled  time.Duration
-	CaughtUp               time.Duration // from heal until every node is back at the cluster's height
-	Identical              bool          // every node held the same block at the common height
-	CollectorDown          bool
+	Fault                 string
+	Inject, Heal, Settled time.Duration
+	CaughtUp              time.Duration // from heal until every node is back at the cluster's height
+	Identical             bool          // every node held the same block at the common height
+	CollectorDown         bool
+	NoQuorum              bool // nothing may commit while it is held
+	// AckedNoQuorum counts transfers sent after a no-quorum fault's
+	// injection and acknowledged before its heal: any is a split brain.
+	AckedNoQuorum          int
 	Note                   string
 	Acked, Lost            int    // filled by the final checks
 	Resumed                string // time from injection to the first commit of a transfer sent after it
@@ -65,7 +69,7 @@ func (s *Suite) Baseline(ctx context.Context) error {
 // Run injects f, holds it, heals it and waits until the cluster recovered.
 func (s *Suite) Run(ctx context.Context, f Fault) error {
 	before, _ := s.Env.Leader(ctx) // "" if none: the note then says so
-	row := &Row{Fault: f.Name, CollectorDown: f.CollectorDown}
+	row := &Row{Fault: f.Name, CollectorDown: f.CollectorDown, NoQuorum: f.NoQuorum}
 	if err := s.snapshot(ctx, row); err != nil {
 		return err
 	}

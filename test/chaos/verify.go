@@ -36,6 +36,10 @@ type Verdict struct {
 	Identical bool
 	Diverged  string // the first height where the chains differ, and how
 	Linear    error
+	// LocalReads counts the ?consistency=local reads; LocalWrong is what
+	// CheckLocal found wrong with them.
+	LocalReads int
+	LocalWrong []string
 	// DroppedSpans are the spans each node dropped before export since it
 	// last started, by reason (queue_full, export_failed).
 	DroppedSpans map[string]map[string]float64
@@ -103,6 +107,7 @@ func (s *Suite) Finish(ctx context.Context, historyPath string) (*Verdict, error
 		return nil, err
 	}
 	s.Hist.Resolve(applied, s.Hist.Now())
+	v.LocalReads, v.LocalWrong = s.Hist.LocalReads(), s.Hist.CheckLocal(applied, 10)
 	acks := s.Hist.Acks()
 	v.Acked = len(acks)
 	v.Ops, v.Unknown, v.Applied, v.Rejected = s.Hist.Counts()
@@ -279,10 +284,18 @@ func (s *Suite) fillRows(acks []Ack, v *Verdict) {
 			if r.CollectorDown && a.Call >= r.Inject && a.Return <= r.Heal {
 				r.AckedWhileCollectorOff++
 			}
+			if r.NoQuorum && a.Call >= r.Inject && a.Return < r.Heal {
+				r.AckedNoQuorum++
+			}
 		}
 		r.Resumed = "never"
 		if resumed >= 0 {
 			r.Resumed = resumed.Round(10 * time.Millisecond).String()
+		}
+		if held := r.Heal - r.Inject; r.NoQuorum && resumed >= held {
+			// Nothing can commit while a majority cannot vote: the time
+			// that says something is the one from the heal.
+			r.Resumed += fmt.Sprintf(" (%v after heal)", (resumed - held).Round(10*time.Millisecond))
 		}
 	}
 }

@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.spawn, "spawn", false, "start a fresh local cluster from --binary instead of using --targets")
 	fs.StringVar(&c.binary, "binary", "./blockchain", "the built blockchain binary, for --spawn")
 	fs.IntVar(&c.nodes, "nodes", 3, "number of nodes to spawn")
-	fs.StringVar(&modes, "modes", modeSingle+","+modeBatch, "comma-separated modes to run, in order: single, batch")
+	fs.StringVar(&modes, "modes", modeSingle+","+modeBatch, "comma-separated modes to run, in order: single, batch, read (linearizable GET /accounts), read-local (?consistency=local)")
 	fs.DurationVar(&c.duration, "duration", 15*time.Second, "how long each mode sends")
 	fs.IntVar(&c.clients, "clients", 256, "concurrent clients in single mode")
 	fs.IntVar(&c.batchSize, "batch-size", 500, "transactions per POST /txs in batch mode")
@@ -121,11 +121,11 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("--nodes: must be >= 1, got %d", c.nodes))
 	}
 	if len(c.modes) == 0 {
-		errs = append(errs, errors.New("--modes: empty; use single, batch or both"))
+		errs = append(errs, errors.New("--modes: empty; use single, batch, read, read-local"))
 	}
 	for _, m := range c.modes {
-		if m != modeSingle && m != modeBatch {
-			errs = append(errs, fmt.Errorf("--modes: unknown mode %q; use %s or %s", m, modeSingle, modeBatch))
+		if m != modeSingle && m != modeBatch && !isReadMode(m) {
+			errs = append(errs, fmt.Errorf("--modes: unknown mode %q; use %s, %s, %s or %s", m, modeSingle, modeBatch, modeRead, modeReadLocal))
 		}
 	}
 	if c.duration <= 0 {

@@ -73,9 +73,12 @@ func (l *load) run(ctx context.Context, mode string, c *counters) result {
 			target := l.targets[i%len(l.targets)]
 			from := l.cfg.from[i%len(l.cfg.from)]
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				if mode == modeBatch {
+				switch {
+				case isReadMode(mode):
+					l.readOne(ctx, w, c, target, from, mode)
+				case mode == modeBatch:
 					l.sendBatch(ctx, w, c, target, from)
-				} else {
+				default:
 					l.sendOne(ctx, w, c, target, from)
 				}
 			}

@@ -137,6 +137,9 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, o
 }
 
 func describeMode(cfg config, mode string) string {
+	if isReadMode(mode) {
+		return fmt.Sprintf("%d clients each reading one balance at a time with GET /accounts (%s)", cfg.clients, mode)
+	}
 	if mode == modeBatch {
 		return fmt.Sprintf("%d clients posting %d transactions per POST /txs", cfg.batchClients, cfg.batchSize)
 	}

@@ -44,6 +44,9 @@ func (r result) errCount() uint64 {
 }
 
 func (r result) versus() string {
+	if isReadMode(r.mode) {
+		return "reads answered per second in the tx/s column (nothing committed)"
+	}
 	if r.mode == modeBatch {
 		return fmt.Sprintf("%.2fx the %.0f tx/s target", r.rate()/targetBatch, targetBatch)
 	}
@@ -81,6 +84,7 @@ func printResults(w io.Writer, title string, rs []result) {
 			fmt.Fprintf(w, "  %s errors: %d x %s\n", r.mode, r.errs[class], class)
 		}
 	}
+	printReadRatio(w, rs)
 }
 
 // coresOrDash formats a number of cores, "-" when unknown.

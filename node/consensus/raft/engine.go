@@ -117,6 +117,7 @@ type Engine struct {
 	appliedCh chan struct{} // wakes the proposer after an apply
 
 	fwd        chan *fwdReq
+	reads      *reads         // linearizable reads waiting on ReadIndex and apply
 	background sync.WaitGroup // hand-overs started by the Ready loop
 
 	// Owned by the Ready loop.
@@ -186,6 +187,7 @@ func New(cfg Config) (*Engine, error) {
 		leaderChanged: make(chan struct{}),
 		appliedCh:     make(chan struct{}, 1),
 		fwd:           make(chan *fwdReq, 4096),
+		reads:         newReads(),
 	}
 	for _, v := range cfg.Genesis.Validators {
 		id := RaftID(v)

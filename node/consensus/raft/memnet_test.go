@@ -26,11 +26,14 @@ var errUnreachable = errors.New("peer unreachable")
 type memNet struct {
 	ctx context.Context
 
-	mu      sync.Mutex
-	nodes   map[string]*testNode
-	cut     map[string]bool
-	links   map[[2]string]chan delivery
-	onSend  func(from *testNode, m raftpb.Message)
+	mu     sync.Mutex
+	nodes  map[string]*testNode
+	cut    map[string]bool
+	links  map[[2]string]chan delivery
+	onSend func(from *testNode, m raftpb.Message)
+	// drop, when set, loses the messages it returns true for, in transit
+	// and without a word, as a lossy link does.
+	drop    func(from, to string, m raftpb.Message) bool
 	started sync.WaitGroup
 }
 
@@ -87,9 +90,33 @@ func (n *memNet) deliver(from, to string, link chan delivery) {
 				d.done(errUnreachable)
 				continue
 			}
-			d.done(node.engine().Step(n.ctx, d.msgs))
+			d.done(node.engine().Step(n.ctx, n.kept(from, to, d.msgs)))
 		}
 	}
+}
+
+// kept is msgs without those drop loses.
+func (n *memNet) kept(from, to string, msgs []raftpb.Message) []raftpb.Message {
+	n.mu.Lock()
+	drop := n.drop
+	n.mu.Unlock()
+	if drop == nil {
+		return msgs
+	}
+	out := make([]raftpb.Message, 0, len(msgs))
+	for _, m := range msgs {
+		if !drop(from, to, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// setDrop sets the filter of lost messages (nil: none is lost).
+func (c *testCluster) setDrop(drop func(from, to string, m raftpb.Message) bool) {
+	c.net.mu.Lock()
+	c.net.drop = drop
+	c.net.mu.Unlock()
 }
 
 func (t memTransport) Forward(ctx context.Context, to string, txs []chain.Tx) ([]error, error) {

@@ -40,8 +40,13 @@ func (e *Engine) handleReady(ctx context.Context, n raft.Node, rd raft.Ready) er
 			return err
 		}
 	}
+	// Read states may name an index not applied yet: the reads wait for it.
+	e.reads.deliver(rd.ReadStates)
 	if err := e.apply(ctx, n, rd.CommittedEntries); err != nil {
 		return err
+	}
+	if len(rd.CommittedEntries) > 0 || !raft.IsEmptySnap(rd.Snapshot) {
+		e.reads.appliedMoved()
 	}
 	if err := e.maybeSnapshot(); err != nil {
 		return err
