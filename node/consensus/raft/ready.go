@@ -118,7 +118,8 @@ func (e *Engine) handOver(ctx context.Context) {
 		return
 	}
 	e.log.Info("stepped down, forwarding queued transactions to the next leader", "txs", len(txs))
-	e.background.Go(func() { // Run waits for it before returning
+	// Guarded as every goroutine of the node; Run waits for it before returning.
+	e.cfg.Go.Start(ctx, &e.background, "raft.handover", func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, 2*e.cfg.ProposalTimeout)
 		defer cancel()
 		failed := 0
