@@ -36,12 +36,20 @@ const (
 	FaultP2PDisconnect = semconv.ErrorP2PDisconnect
 	// FaultStorageError records a failed store write (error.type=storage_error).
 	FaultStorageError = semconv.ErrorStorage
+	// FaultHTTPPanic panics in the fault endpoint's own HTTP handler: the
+	// request is answered 500, the panic span and log are recorded, and the
+	// node goes on serving.
+	FaultHTTPPanic = "http_panic"
+	// FaultGRPCPanic makes the next peer Hello call this node serves panic
+	// in its gRPC handler: the call fails with codes.Internal, the panic
+	// span and log are recorded, and the node goes on serving.
+	FaultGRPCPanic = "grpc_panic"
 )
 
 // faultKinds lists the kinds FaultPath accepts. The short forms
 // (panic, ...) are accepted too.
 func faultKinds() []string {
-	return []string{FaultPanic, FaultConsensusTimeout, FaultP2PDisconnect, FaultStorageError}
+	return []string{FaultPanic, FaultConsensusTimeout, FaultP2PDisconnect, FaultStorageError, FaultHTTPPanic, FaultGRPCPanic}
 }
 
 // errInjected is the error the injected faults carry.
@@ -88,6 +96,12 @@ func (n *Node) serveFault(runCtx context.Context, w http.ResponseWriter, r *http
 			panic(fmt.Sprintf("debug fault: %v", errInjected))
 		})
 		return
+	case FaultHTTPPanic:
+		n.log.Warn("panicking on purpose in an HTTP handler", "path", FaultPath)
+		panic(fmt.Sprintf("debug fault %s: %v", kind, errInjected))
+	case FaultGRPCPanic:
+		n.log.Warn("the next peer hello call will panic on purpose", "path", FaultPath)
+		n.panicNextCall.Store(true)
 	case FaultConsensusTimeout:
 		rep = n.faultConsensusTimeout()
 	case FaultP2PDisconnect:
@@ -103,7 +117,7 @@ func (n *Node) serveFault(runCtx context.Context, w http.ResponseWriter, r *http
 		rep = n.faultStorage()
 	default:
 		writeJSONStatus(w, http.StatusBadRequest, map[string]string{
-			"error": fmt.Sprintf("kind %q: want one of %s (or panic, consensus_timeout, p2p_disconnect, storage_error)",
+			"error": fmt.Sprintf("kind %q: want one of %s (or panic for goroutine_panic)",
 				r.URL.Query().Get("kind"), strings.Join(faultKinds(), ", ")),
 		})
 		return

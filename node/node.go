@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,10 @@ type Config struct {
 	// Go starts every long-lived goroutine; main passes telemetry's panic
 	// guard. Nil starts plain goroutines.
 	Go guard.Go
+	// OnPanic records a panic recovered in an HTTP or gRPC handler, which
+	// answers 500 / codes.Internal while the node goes on serving; main
+	// passes telemetry's RecordPanic. Nil logs it.
+	OnPanic guard.Recorder
 	// DebugFaults serves POST /debug/fault on the health port (see faults.go).
 	DebugFaults bool
 	// HealthRoutes are more operator endpoints on the health port, by
@@ -132,6 +137,9 @@ type Node struct {
 	api     *api.API
 	grpc    *grpc.Server
 	tracer  trace.Tracer
+	// panicNextCall makes the next peer Hello call this node serves panic
+	// (the grpc_panic debug fault).
+	panicNextCall atomic.Bool
 
 	lis, healthLis net.Listener
 }
@@ -209,14 +217,14 @@ func New(cfg Config) (*Node, error) {
 	if n.api, err = api.New(api.Config{
 		NodeID: cfg.NodeID, Genesis: g, Chain: n.store, Engine: n.engine, MempoolLen: n.pool.Len,
 		Logger: n.log, TracerProvider: cfg.TracerProvider, Propagator: cfg.Propagator,
-		Registerer: cfg.Registerer, Gatherer: cfg.Gatherer,
+		Registerer: cfg.Registerer, Gatherer: cfg.Gatherer, OnPanic: cfg.OnPanic,
 		CommitTimeout: cfg.CommitTimeout, MaxClientRequests: cfg.MaxClientRequests,
 	}); err != nil {
 		return nil, err
 	}
 	n.grpc = p2p.NewServer(p2p.ServerConfig{
 		NodeID: cfg.NodeID, Genesis: g, TLS: bundle, Handler: peerHandler{n}, Logger: n.log, TracerProvider: cfg.TracerProvider,
-		Propagator: cfg.Propagator,
+		Propagator: cfg.Propagator, OnPanic: cfg.OnPanic,
 	})
 	n.tracer = tracer
 	if n.lis, err = net.Listen("tcp", net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.Port))); err != nil {
@@ -308,7 +316,7 @@ func (n *Node) Run(ctx context.Context) error {
 	readTimeout := readBodyTimeout + n.cfg.CommitTimeout
 	httpSrv := &http.Server{Handler: n.withCommitReadDeadline(n.api.Handler()), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
-	healthSrv := &http.Server{Handler: n.healthHandler(ctx), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+	healthSrv := &http.Server{Handler: api.Recover("http health", n.healthHandler(ctx), n.cfg.OnPanic, n.log), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
@@ -366,7 +374,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 func (n *Node) stopGRPC(ctx context.Context) {
 	done := make(chan struct{})
-	go func() { n.grpc.GracefulStop(); close(done) }()
+	n.cfg.Go.Start(ctx, nil, "grpc.stop", func(context.Context) { n.grpc.GracefulStop(); close(done) })
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -417,7 +425,12 @@ var _ p2p.Handler = peerHandler{}
 // maxFetchBytes bounds one answer to a block fetch.
 const maxFetchBytes = 8 << 20
 
-func (h peerHandler) HandleHello(context.Context) p2p.Hello { return h.n.hello() }
+func (h peerHandler) HandleHello(context.Context) p2p.Hello {
+	if h.n.panicNextCall.CompareAndSwap(true, false) {
+		panic(fmt.Sprintf("debug fault %s: %v", FaultGRPCPanic, errInjected))
+	}
+	return h.n.hello()
+}
 
 func (h peerHandler) HandleRaft(ctx context.Context, msgs []raftpb.Message) error {
 	if h.n.raft == nil {

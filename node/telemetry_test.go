@@ -203,13 +203,12 @@ func TestTransactionTraceOnOneNode(t *testing.T) {
 	}
 	_, ok = spanAttr(byName[semconv.SpanValidateStateTransition], semconv.AccountNonceKey)
 	require.True(t, ok, "chain.account.nonce on validate.state_transition")
-	inTrace := map[trace.SpanID]bool{server.SpanContext.SpanID(): true}
-	for _, s := range byName {
-		inTrace[s.SpanContext.SpanID()] = true
-	}
-	for name, s := range byName {
-		require.True(t, inTrace[s.Parent.SpanID()], "%s's parent is a span of the request", name)
-	}
+	// The validation stages are one chain: validate.transaction ->
+	// validate.state_transition -> validate.gas_usage.
+	st, gas := byName[semconv.SpanValidateStateTransition], byName[semconv.SpanValidateGasUsage]
+	require.Equal(t, vt.SpanContext.SpanID(), st.Parent.SpanID(), "validate.state_transition is validate.transaction's child")
+	require.Equal(t, st.SpanContext.SpanID(), gas.Parent.SpanID(), "validate.gas_usage is validate.state_transition's child")
+	require.Equal(t, server.SpanContext.SpanID(), byName[semconv.SpanMempoolAdd].Parent.SpanID(), "mempool.add is a child of POST /tx")
 
 	// The block that carried the transaction links to it: proposed, committed, applied.
 	linksTo := func(s tracetest.SpanStub) bool {
@@ -238,6 +237,12 @@ func TestTransactionTraceOnOneNode(t *testing.T) {
 	for _, key := range []string{semconv.BlockHeightKey, semconv.BlockHashKey, semconv.ConsensusTermKey, semconv.ConsensusIndexKey} {
 		_, ok := spanAttr(commit, key)
 		require.True(t, ok, "%s on consensus.commit", key)
+	}
+	for design, chainKey := range map[string]string{semconv.ConsensusBlockHashKey: semconv.BlockHashKey, semconv.ConsensusHeightKey: semconv.BlockHeightKey} {
+		got, ok := spanAttr(commit, design)
+		require.True(t, ok, "%s on consensus.commit", design)
+		want, _ := spanAttr(commit, chainKey)
+		require.Equal(t, want, got, "%s beside %s", design, chainKey)
 	}
 	require.Equal(t, "node0", resourceAttr(t, server, semconv.ServiceInstanceIDKey))
 }

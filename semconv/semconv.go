@@ -61,10 +61,18 @@ const (
 	StateRootKey    = "chain.state_root"
 
 	ConsensusTermKey      = "consensus.term"
-	ConsensusRoundKey     = "consensus.round"
-	ConsensusValidatorKey = "consensus.validator"
+	ConsensusRoundKey     = "consensus.round"     // on consensus.prevote: the raft term the vote is for
+	ConsensusValidatorKey = "consensus.validator" // on consensus.prevote: the candidate asked for, or the voter answering
 	ConsensusIndexKey     = "consensus.index"
-	ConsensusLeaderKey    = "consensus.leader"
+	ConsensusBlockHashKey = "consensus.block_hash" // on consensus.commit: the committed block's hash
+	ConsensusHeightKey    = "consensus.height"     // on consensus.commit: the committed block's height
+
+	// On consensus.prevote: which raft message it was, whether this node
+	// sent or received it, and (on a response) whether the vote was granted.
+	ConsensusVoteTypeKey      = "consensus.vote.type"      // VoteTypePreVote, VoteTypeVote
+	ConsensusVoteMessageKey   = "consensus.vote.message"   // VoteMessageRequest, VoteMessageResponse
+	ConsensusVoteDirectionKey = "consensus.vote.direction" // VoteSent, VoteReceived
+	ConsensusVoteGrantedKey   = "consensus.vote.granted"
 
 	PoWDifficultyKey = "pow.difficulty"
 	PoWAttemptsKey   = "pow.attempts"
@@ -76,6 +84,16 @@ const (
 	PeerIDKey          = "p2p.peer_id"
 	SyncHeightRangeKey = "sync.height_range" // "120-180"
 	SyncProtocolKey    = "sync.protocol"
+)
+
+// Values of the consensus.prevote attributes.
+const (
+	VoteTypePreVote     = "pre_vote"
+	VoteTypeVote        = "vote"
+	VoteMessageRequest  = "request"
+	VoteMessageResponse = "response"
+	VoteSent            = "sent"
+	VoteReceived        = "received"
 )
 
 // Transaction types (chain.tx.type). A transaction without a type is a transfer.
@@ -94,7 +112,9 @@ const (
 	RPCSystemKey  = "rpc.system"
 	RPCServiceKey = "rpc.service"
 	RPCMethodKey  = "rpc.method"
-	HTTPRouteKey  = "http.route"
+	// RPCSystemNameKey is what otelgrpc writes beside rpc.system (the newer RPC conventions).
+	RPCSystemNameKey = "rpc.system.name"
+	HTTPRouteKey     = "http.route"
 
 	// The HTTP server span's attributes besides http.route.
 	HTTPRequestMethodKey      = "http.request.method"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
+	"github.com/chainotel/chainotel/node/guard"
 	"github.com/chainotel/chainotel/node/store"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// OnPanic records a panic recovered in a handler (the request is
+	// answered 500 and the node goes on serving); nil logs it on Logger.
+	OnPanic guard.Recorder
 
 	// CommitTimeout is how long POST /tx waits for its block (503 after).
 	CommitTimeout time.Duration

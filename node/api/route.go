@@ -54,7 +54,9 @@ type seriesKey struct {
 func (a *API) newRoute(pattern string, h http.HandlerFunc) *route {
 	method, path, _ := strings.Cut(pattern, " ")
 	return &route{
-		name: pattern, method: method, path: path, h: h,
+		name: pattern, method: method, path: path,
+		// Inside the server span, so a panic makes it an error and a 500.
+		h:      Recover("http "+pattern, h, a.cfg.OnPanic, a.log).ServeHTTP,
 		tracer: a.tracer, prop: a.cfg.Propagator,
 		// The label set is fixed, so currying cannot fail.
 		obs: a.metrics.latency.MustCurryWith(prometheus.Labels{"route": pattern}),

@@ -165,6 +165,9 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 	idx := make([]int, 0, len(reqs))
 	hashes := make([]chain.Hash, 0, len(reqs))
 	traceParent := traceParentOf(ctx)
+	// The validate.transaction span of a single transaction: open until
+	// its admission answered, and the parent its later stages name.
+	var vspan trace.Span
 	for i := range reqs {
 		tx, err := reqs[i].toTx()
 		var h chain.Hash
@@ -173,13 +176,16 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 			if tx.Nonce == nil {
 				tx.ID = newTxID()
 			}
-			h, err = a.validate(ctx, &tx, len(reqs) == 1)
+			h, vspan, err = a.validate(ctx, &tx, len(reqs) == 1)
 		}
 		if err != nil {
 			results[i].err = err
 			continue
 		}
 		tx.TraceParent = traceParent
+		if vspan != nil && vspan.IsRecording() {
+			tx.TraceParent = consensus.FormatTraceParent(vspan.SpanContext())
+		}
 		txs = append(txs, tx)
 		idx = append(idx, i)
 		hashes = append(hashes, h)
@@ -200,6 +206,9 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 		chans[j] = a.waiters.add(h)
 	}
 	errs := a.cfg.Engine.Submit(ctx, txs)
+	if vspan != nil {
+		vspan.End()
+	}
 	for j, i := range idx {
 		if errs[j] != nil {
 			a.waiters.remove(hashes[j], chans[j])
@@ -218,21 +227,25 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 	return results
 }
 
-// validate runs the stateless stages, each a span when tracing one tx (a
-// batch would make thousands), and returns the transaction's hash. The hash
-// is taken once, after CheckFormat has normalised the transaction (addresses,
-// default type), so every span and the commit waiter name the hash the
-// transaction is stored under.
-func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) (chain.Hash, error) {
+// validate runs the stateless checks (format and signature, then gas) and
+// returns the transaction's hash. When tracing one tx (a batch would make
+// thousands of spans) they are the validate.transaction span, returned open:
+// the stateful stages, validate.state_transition and validate.gas_usage, run
+// where the transaction is admitted (the leader's mempool) as its children,
+// so the caller ends it once admission answered. The hash is taken once,
+// after CheckFormat has normalised the transaction (addresses, default
+// type), so every span and the commit waiter name the hash the transaction
+// is stored under.
+func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) (chain.Hash, trace.Span, error) {
 	if !spans {
 		if err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures); err != nil {
-			return chain.Hash{}, err
+			return chain.Hash{}, nil, err
 		}
-		return tx.Hash(), a.params.CheckGas(tx)
+		return tx.Hash(), nil, a.params.CheckGas(tx)
 	}
-	// Each span's attributes go in one SetAttributes once its stage is done,
-	// and only when it records: every separate call (or WithAttributes at
-	// Start) is another allocation in the SDK, five spans a transaction.
+	// The attributes go in one SetAttributes, only when the span records:
+	// every separate call (or WithAttributes at Start) is another
+	// allocation in the SDK.
 	_, span := a.tracer.Start(ctx, semconv.SpanValidateTransaction)
 	err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures)
 	h := tx.Hash()
@@ -240,18 +253,14 @@ func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) (chain.Has
 		span.SetAttributes(attribute.String(semconv.TxTypeKey, tx.TypeOrDefault()),
 			attribute.String(semconv.TxHashKey, h.String()))
 	}
-	endSpan(span, err)
+	if err == nil {
+		err = a.params.CheckGas(tx) // early, untraced: the leader's validate.gas_usage checks it again
+	}
 	if err != nil {
-		return h, err
+		endSpan(span, err)
+		return h, nil, err
 	}
-	_, span = a.tracer.Start(ctx, semconv.SpanValidateGasUsage)
-	err = a.params.CheckGas(tx)
-	if span.IsRecording() {
-		span.SetAttributes(attribute.Int64(semconv.TxGasKey, int64(a.params.GasPerTx)),
-			attribute.Int64(semconv.TxFeeKey, int64(tx.Fee)))
-	}
-	endSpan(span, err)
-	return h, err
+	return h, span, nil
 }
 
 func endSpan(span trace.Span, err error) {

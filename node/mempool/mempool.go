@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -69,24 +70,27 @@ func New(max int, tracer trace.Tracer) *Pool {
 // state-transition and gas checks against state plus what is pending. It
 // returns ErrDuplicate, ErrFull, or the chain validation error.
 //
-// Its spans, mempool.add and validate.state_transition under it, are made
-// outside the pool's lock, which every admission waits for: the
-// state-transition check is timed under the lock and becomes a span with
-// those times once the lock is released.
+// Its spans are made outside the pool's lock, which every admission waits
+// for: the two checks are timed under the lock and become spans with those
+// times once the lock is released. mempool.add is a child of ctx's span; the
+// validation stages continue the chain the submitting node started,
+// validate.transaction -> validate.state_transition -> validate.gas_usage:
+// their parent is tx.TraceParent (the validate.transaction span, possibly on
+// another node) when it is in ctx's trace, else mempool.add.
 func (p *Pool) Add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params) error {
 	ctx, span := p.tracer.Start(ctx, semconv.SpanMempoolAdd)
 	defer span.End()
-	var st *transition
+	var st *stages
 	if span.IsRecording() {
-		st = new(transition)
+		st = new(stages)
 	}
 	size, err := p.add(tx, h, state, params, st)
 	if st != nil {
 		// One SetAttributes, only for a recording span: the hash is
 		// hex-encoded for nothing with OTEL_SDK_DISABLED otherwise.
 		span.SetAttributes(attribute.String(semconv.TxHashKey, h.String()), attribute.Int(semconv.MempoolSizeKey, size))
-		if st.ran {
-			p.traceTransition(ctx, st)
+		if st.transition.ran {
+			p.traceStages(validationParent(ctx, tx.TraceParent), st, params.GasPerTx, tx.Fee)
 		}
 	}
 	if err != nil {
@@ -95,38 +99,86 @@ func (p *Pool) Add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, 
 	return err
 }
 
-// transition is what the validate.state_transition stage did, recorded
-// under the pool's lock for a span made after it.
-type transition struct {
+// validationParent is the context the validation stages of a transaction
+// submitted with traceParent hang under: its validate.transaction span when
+// that is in ctx's trace, else ctx (a batch's transaction, or one
+// re-admitted after a reorganisation).
+func validationParent(ctx context.Context, traceParent string) context.Context {
+	sc, ok := consensus.ParseTraceParent(traceParent)
+	if !ok || sc.TraceID() != trace.SpanContextFromContext(ctx).TraceID() {
+		return ctx
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, sc)
+}
+
+// stages is what the validation stages under the pool's lock did, recorded
+// for the spans made after it.
+type stages struct {
+	transition stage
+	gas        stage
+	nonce      uint64 // the account's nonce with its pending transactions
+}
+
+type stage struct {
 	ran        bool
 	start, end time.Time
-	nonce      uint64 // the account's nonce with its pending transactions
 	err        error
 }
 
-// traceTransition writes the validate.state_transition span of st.
-func (p *Pool) traceTransition(ctx context.Context, st *transition) {
-	_, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition, trace.WithTimestamp(st.start))
-	nonce := attribute.Int64(semconv.AccountNonceKey, int64(st.nonce))
-	if st.err != nil {
-		span.SetStatus(codes.Error, st.err.Error())
-		span.SetAttributes(nonce, attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
-	} else {
-		span.SetAttributes(nonce)
-	}
-	span.End(trace.WithTimestamp(st.end))
+// run times check as s.
+func (s *stage) run(check func() error) error {
+	s.ran, s.start = true, time.Now()
+	s.err = check()
+	s.end = time.Now()
+	return s.err
 }
 
-// checkTransition runs the validate.state_transition stage, recording it in
-// st when st is not nil.
-func checkTransition(tx *chain.Tx, acct chain.Account, st *transition) error {
-	if st == nil {
-		return chain.CheckTransition(tx, acct)
+// traceStages writes the validate.state_transition span of st under ctx's
+// span, and the validate.gas_usage span under it when the gas check ran.
+func (p *Pool) traceStages(ctx context.Context, st *stages, gas, fee uint64) {
+	ctx, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition, trace.WithTimestamp(st.transition.start))
+	endStage(span, st.transition, attribute.Int64(semconv.AccountNonceKey, int64(st.nonce)))
+	if st.gas.ran {
+		_, gspan := p.tracer.Start(ctx, semconv.SpanValidateGasUsage, trace.WithTimestamp(st.gas.start))
+		endStage(gspan, st.gas, attribute.Int64(semconv.TxGasKey, int64(gas)), attribute.Int64(semconv.TxFeeKey, int64(fee)))
+		gspan.End(trace.WithTimestamp(st.gas.end))
 	}
-	st.ran, st.nonce, st.start = true, acct.Nonce, time.Now()
-	st.err = chain.CheckTransition(tx, acct)
-	st.end = time.Now()
-	return st.err
+	// The parent ends last, so it spans its child.
+	span.End(trace.WithTimestamp(latest(st.transition.end, st.gas.end, st.transition.start)))
+}
+
+func latest(ts ...time.Time) time.Time {
+	var m time.Time
+	for _, t := range ts {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+func endStage(span trace.Span, s stage, attrs ...attribute.KeyValue) {
+	if s.err != nil {
+		span.SetStatus(codes.Error, s.err.Error())
+		attrs = append(attrs, attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
+	}
+	span.SetAttributes(attrs...)
+}
+
+// checkStages runs the validate.state_transition stage, then the
+// validate.gas_usage stage, recording them in st when st is not nil.
+func checkStages(tx *chain.Tx, acct chain.Account, params *chain.Params, st *stages) error {
+	if st == nil {
+		if err := chain.CheckTransition(tx, acct); err != nil {
+			return err
+		}
+		return params.CheckGas(tx)
+	}
+	st.nonce = acct.Nonce
+	if err := st.transition.run(func() error { return chain.CheckTransition(tx, acct) }); err != nil {
+		return err
+	}
+	return st.gas.run(func() error { return params.CheckGas(tx) })
 }
 
 // AddUntraced is Add without its spans, for the transactions of a batch
@@ -139,7 +191,7 @@ func (p *Pool) AddUntraced(tx chain.Tx, h chain.Hash, state State, params *chain
 
 // add admits tx under the pool's lock and returns the number of pending
 // transactions it found there.
-func (p *Pool) add(tx chain.Tx, h chain.Hash, state State, params *chain.Params, st *transition) (size int, err error) {
+func (p *Pool) add(tx chain.Tx, h chain.Hash, state State, params *chain.Params, st *stages) (size int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	size = len(p.byHash)
@@ -167,10 +219,7 @@ func (p *Pool) add(tx chain.Tx, h chain.Hash, state State, params *chain.Params,
 	}
 	// The validate.state_transition stage runs here, on the leader, where
 	// the pending transactions of the sender are known.
-	if err := checkTransition(&tx, acct, st); err != nil {
-		return size, err
-	}
-	if err := params.CheckGas(&tx); err != nil {
+	if err := checkStages(&tx, acct, params, st); err != nil {
 		return size, err
 	}
 	if s == nil {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/consensus"
 	"github.com/chainotel/chainotel/node/store"
 	"github.com/chainotel/chainotel/semconv"
 )
@@ -44,43 +45,82 @@ func TestAddTracesAndAddUntracedDoesNot(t *testing.T) {
 	for _, sp := range exp.GetSpans() {
 		names = append(names, sp.Name)
 	}
-	require.ElementsMatch(t, []string{semconv.SpanMempoolAdd, semconv.SpanValidateStateTransition}, names,
+	require.ElementsMatch(t, []string{semconv.SpanMempoolAdd, semconv.SpanValidateStateTransition, semconv.SpanValidateGasUsage}, names,
 		"only the traced admission made spans")
 }
 
-// The state-transition check runs under the pool's lock, its span is made
-// after it: it must still be mempool.add's child, inside its time, with the
-// check's outcome.
-func TestStateTransitionSpanIsInsideMempoolAdd(t *testing.T) {
+// The checks run under the pool's lock, their spans are made after it: with
+// no validate.transaction in the trace, the chain state_transition ->
+// gas_usage hangs under mempool.add, each child inside its parent's
+// time, with the checks' outcome; a failed state transition has no gas stage.
+func TestValidationStagesAreOneChain(t *testing.T) {
 	p, s, g, exp := tracedPool(t)
+	tp := sdktrace.NewTracerProvider()
+	ctx, root := tp.Tracer("test").Start(context.Background(), "request")
 
 	ok := chain.Tx{From: "0xabc", To: "0xdef", Amount: 1, ID: "ok"}
-	require.NoError(t, p.Add(context.Background(), ok, ok.Hash(), s, &g.Consensus))
+	require.NoError(t, p.Add(ctx, ok, ok.Hash(), s, &g.Consensus))
 	bad := chain.Tx{From: "0xabc", To: "0xdef", Amount: 1, Nonce: new(uint64), ID: "bad"} // nonce 0 is pending
-	require.ErrorIs(t, p.Add(context.Background(), bad, bad.Hash(), s, &g.Consensus), chain.ErrBadNonce)
+	require.ErrorIs(t, p.Add(ctx, bad, bad.Hash(), s, &g.Consensus), chain.ErrBadNonce)
 
 	spans := exp.GetSpans()
-	require.Len(t, spans, 4)
-	for i, wantErr := range []bool{false, true} {
-		check, add := spans[2*i], spans[2*i+1] // a child ends before its parent
-		require.Equal(t, semconv.SpanValidateStateTransition, check.Name)
-		require.Equal(t, semconv.SpanMempoolAdd, add.Name)
-		require.Equal(t, add.SpanContext.SpanID(), check.Parent.SpanID())
-		require.False(t, check.StartTime.Before(add.StartTime), "starts inside mempool.add")
-		require.False(t, check.EndTime.After(add.EndTime), "ends inside mempool.add")
-		require.False(t, check.EndTime.Before(check.StartTime))
-		attrs := map[string]any{}
-		for _, kv := range append(check.Attributes, add.Attributes...) {
-			attrs[string(kv.Key)] = kv.Value.AsInterface()
-		}
-		require.Equal(t, int64(i), attrs[semconv.AccountNonceKey], "nonce with the pending transactions")
-		require.Equal(t, int64(i), attrs[semconv.MempoolSizeKey])
-		if wantErr {
-			require.Equal(t, codes.Error, check.Status.Code)
-			require.Equal(t, semconv.ErrorValidation, attrs[semconv.ErrorTypeKey])
-			require.Equal(t, codes.Error, add.Status.Code)
-		} else {
-			require.Equal(t, codes.Unset, check.Status.Code)
-		}
+	require.Len(t, spans, 5)
+	gas, check, add := spans[0], spans[1], spans[2] // a child ends before its parent
+	require.Equal(t, semconv.SpanValidateGasUsage, gas.Name)
+	require.Equal(t, semconv.SpanValidateStateTransition, check.Name)
+	require.Equal(t, semconv.SpanMempoolAdd, add.Name)
+	require.Equal(t, root.SpanContext().SpanID(), add.Parent.SpanID())
+	require.Equal(t, add.SpanContext.SpanID(), check.Parent.SpanID(), "no validate.transaction: under mempool.add")
+	require.Equal(t, check.SpanContext.SpanID(), gas.Parent.SpanID(), "gas_usage is state_transition's child")
+	within(t, gas, check)
+	within(t, check, add)
+	require.Equal(t, map[string]any{semconv.TxGasKey: int64(g.Consensus.GasPerTx), semconv.TxFeeKey: int64(0)}, attrsOf(gas))
+	require.Equal(t, map[string]any{semconv.AccountNonceKey: int64(0)}, attrsOf(check))
+	require.Equal(t, int64(0), attrsOf(add)[semconv.MempoolSizeKey])
+	require.Equal(t, codes.Unset, check.Status.Code)
+
+	check, add = spans[3], spans[4]
+	require.Equal(t, semconv.SpanValidateStateTransition, check.Name, "no gas stage after a failed transition")
+	within(t, check, add)
+	require.Equal(t, codes.Error, check.Status.Code)
+	require.Equal(t, map[string]any{semconv.AccountNonceKey: int64(1), semconv.ErrorTypeKey: semconv.ErrorValidation}, attrsOf(check))
+	require.Equal(t, codes.Error, add.Status.Code)
+}
+
+// A transaction carrying the traceparent of its validate.transaction span
+// (same trace as the admission's context) gets its stages under that span.
+func TestValidationStagesContinueValidateTransaction(t *testing.T) {
+	p, s, g, exp := tracedPool(t)
+	tracer := sdktrace.NewTracerProvider().Tracer("test")
+	ctx, root := tracer.Start(context.Background(), "request")
+	_, validate := tracer.Start(ctx, semconv.SpanValidateTransaction)
+	tx := chain.Tx{From: "0xabc", To: "0xdef", Amount: 1, ID: "v", TraceParent: consensus.FormatTraceParent(validate.SpanContext())}
+	require.NoError(t, p.Add(ctx, tx, tx.Hash(), s, &g.Consensus))
+	spans := exp.GetSpans()
+	require.Len(t, spans, 3)
+	require.Equal(t, validate.SpanContext().SpanID(), spans[1].Parent.SpanID(), "state_transition under validate.transaction")
+	require.Equal(t, spans[1].SpanContext.SpanID(), spans[0].Parent.SpanID())
+	require.Equal(t, root.SpanContext().SpanID(), spans[2].Parent.SpanID(), "mempool.add stays under the request")
+
+	// A traceparent of another trace (a re-admission after a reorg) is not followed.
+	exp.Reset()
+	other := chain.Tx{From: "0xabc", To: "0xdef", Amount: 1, ID: "o", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	require.NoError(t, p.Add(ctx, other, other.Hash(), s, &g.Consensus))
+	spans = exp.GetSpans()
+	require.Equal(t, spans[2].SpanContext.SpanID(), spans[1].Parent.SpanID(), "under mempool.add")
+}
+
+func within(t *testing.T, child, parent tracetest.SpanStub) {
+	t.Helper()
+	require.False(t, child.StartTime.Before(parent.StartTime), "%s starts inside %s", child.Name, parent.Name)
+	require.False(t, child.EndTime.After(parent.EndTime), "%s ends inside %s", child.Name, parent.Name)
+	require.False(t, child.EndTime.Before(child.StartTime))
+}
+
+func attrsOf(s tracetest.SpanStub) map[string]any {
+	m := map[string]any{}
+	for _, kv := range s.Attributes {
+		m[string(kv.Key)] = kv.Value.AsInterface()
 	}
+	return m
 }

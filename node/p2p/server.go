@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/chainotel/chainotel/node/chain"
+	"github.com/chainotel/chainotel/node/guard"
 	"github.com/chainotel/chainotel/node/pki"
 	"github.com/chainotel/chainotel/semconv"
 )
@@ -64,6 +65,9 @@ type ServerConfig struct {
 	// Propagator reads trace context and baggage from the calls' metadata;
 	// nil means W3C trace context and baggage.
 	Propagator propagation.TextMapPropagator
+	// OnPanic records a panic recovered in a handler (the call fails with
+	// codes.Internal and the server goes on serving); nil logs it.
+	OnPanic guard.Recorder
 }
 
 // NewServer makes the gRPC server of the peer service. Refused handshakes and
@@ -82,7 +86,9 @@ func NewServer(cfg ServerConfig) *grpc.Server {
 			otelgrpc.WithPropagators(propagatorOrDefault(cfg.Propagator)),
 			otelgrpc.WithSpanAttributes(rpcAttrs()...),
 			otelgrpc.WithFilter(traced))),
-		grpc.UnaryInterceptor(a.intercept),
+		// The recovery is outermost, so a panic in the authorisation is caught too.
+		grpc.ChainUnaryInterceptor(recoverUnary(cfg.OnPanic, log), a.intercept),
+		grpc.StreamInterceptor(recoverStream(cfg.OnPanic, log)),
 	)
 	s.RegisterService(&serviceDesc, &service{h: cfg.Handler, log: log})
 	return s

@@ -44,9 +44,27 @@ func (t *Telemetry) recoverPanic(ctx context.Context, name string) {
 // panic at once each is recorded, and the first to finish flushes and exits
 // (Exit does not return in production; in tests the others return).
 func (t *Telemetry) handlePanic(ctx context.Context, name string, v any, stack string) {
+	t.RecordPanic(ctx, name, v, stack)
+	t.exitOnce.Do(func() {
+		// The goroutine's own context may be cancelled already; the flush
+		// gets its own bounded one.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.panicFlush)
+		defer cancel()
+		if err := t.Shutdown(fctx); err != nil {
+			t.local.Error("flush telemetry after panic", "error", err)
+		}
+		t.exit(PanicExitCode)
+	})
+}
+
+// RecordPanic records a recovered panic without ending the process, for the
+// places that recover and go on serving (HTTP and gRPC handlers; it is a
+// guard.Recorder): an error span goroutine.panic (child of the span in ctx,
+// if any) with error.type=goroutine_panic, thread.name=name and an exception
+// event carrying the stack, and an error log inside it with the same stack.
+func (t *Telemetry) RecordPanic(ctx context.Context, name string, v any, stack string) {
 	msg := fmt.Sprint(v)
 	typ := fmt.Sprintf("%T", v)
-
 	ctx, span := t.tracer.Start(ctx, semconv.SpanPanic, trace.WithAttributes(
 		attribute.String(semconv.ErrorTypeKey, semconv.ErrorGoroutinePanic),
 		attribute.String(semconv.ThreadNameKey, name),
@@ -65,15 +83,4 @@ func (t *Telemetry) handlePanic(ctx context.Context, name string, v any, stack s
 		semconv.ExceptionStacktraceKey, stack,
 	)
 	span.End()
-
-	t.exitOnce.Do(func() {
-		// The goroutine's own context may be cancelled already; the flush
-		// gets its own bounded one.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.panicFlush)
-		defer cancel()
-		if err := t.Shutdown(fctx); err != nil {
-			t.local.Error("flush telemetry after panic", "error", err)
-		}
-		t.exit(PanicExitCode)
-	})
 }

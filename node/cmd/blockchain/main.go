@@ -63,7 +63,7 @@ func rootCommand() *ffcli.Command {
 	fs.StringVar(&tf.endpoint, "otlp-endpoint", "", "OTLP gRPC endpoint of the collector, host:port or http(s)://host:port (default from OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317)")
 	fs.BoolVar(&tf.tls, "otlp-tls", false, "mutual TLS to the collector with the cluster certificates of --tls-dir (the collector's certificate must come from the cluster CA)")
 	fs.StringVar(&tf.environment, "environment", "dev", "deployment.environment.name of the node's telemetry")
-	fs.BoolVar(&cfg.DebugFaults, "debug-faults", false, "serve POST /debug/fault?kind=panic|consensus_timeout|p2p_disconnect|storage_error on the health port (tests only)")
+	fs.BoolVar(&cfg.DebugFaults, "debug-faults", false, "serve POST /debug/fault?kind=panic|consensus_timeout|p2p_disconnect|storage_error|http_panic|grpc_panic on the health port (tests only)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's id, one of the genesis validators (e.g. node0)")
 	fs.IntVar(&cfg.Port, "port", def.Port, "client HTTP API and peer gRPC (TLS) port")
 	fs.StringVar(&cfg.Consensus, "consensus", def.Consensus, "consensus engine: raft or pow (the genesis of `blockchain init` serves both; a data folder keeps the engine it started with)")

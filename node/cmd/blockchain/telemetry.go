@@ -81,6 +81,7 @@ func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg
 	tel.Levels.Set(spec.Default, spec.Components)
 	tel.SetGlobals()
 	cfg.Logger, cfg.TracerProvider, cfg.Propagator, cfg.Go = tel.Logger, tel.TracerProvider, tel.Propagator, tel.Go
+	cfg.OnPanic = tel.RecordPanic
 	return tel, logCloser, nil
 }
 

@@ -320,6 +320,7 @@ func (e *Engine) Step(ctx context.Context, msgs []raftpb.Message) error {
 		return errors.New("raft not started yet")
 	}
 	for _, m := range msgs {
+		e.traceVote(m, semconv.VoteReceived)
 		if err := (*np).Step(ctx, m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
 			return fmt.Errorf("step %s from %s: %w", m.Type, e.names[m.From], err)
 		}

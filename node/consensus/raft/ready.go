@@ -108,12 +108,6 @@ func (e *Engine) noteSoftState(ctx context.Context, rd raft.Ready) {
 		e.log.ErrorContext(sctx, "no leader", "term", term, "previous", e.names[was], "state", ss.RaftState.String(),
 			semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout, semconv.ExceptionMessageKey, "lost the leader")
 	default:
-		_, span := e.tracer.Start(context.Background(), semconv.SpanConsensusPrevote, trace.WithAttributes(
-			attribute.Int64(semconv.ConsensusTermKey, int64(term)),
-			attribute.Int64(semconv.ConsensusRoundKey, int64(term)),
-			attribute.String(semconv.ConsensusValidatorKey, e.cfg.NodeID),
-			attribute.String(semconv.ConsensusLeaderKey, e.names[ss.Lead])))
-		span.End()
 		e.log.Info("leader elected", "leader", e.names[ss.Lead], "term", term)
 	}
 	if was == e.id {
@@ -129,7 +123,8 @@ func (e *Engine) handOver(ctx context.Context) {
 		return
 	}
 	e.log.Info("stepped down, forwarding queued transactions to the next leader", "txs", len(txs))
-	e.background.Go(func() { // Run waits for it before returning
+	// Guarded as every goroutine of the node; Run waits for it before returning.
+	e.cfg.Go.Start(ctx, &e.background, "raft.handover", func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, 2*e.cfg.ProposalTimeout)
 		defer cancel()
 		failed := 0
@@ -149,6 +144,7 @@ func (e *Engine) handOver(ctx context.Context) {
 func (e *Engine) send(n raft.Node, msgs []raftpb.Message) {
 	byPeer := make(map[uint64][]raftpb.Message)
 	for _, m := range msgs {
+		e.traceVote(m, semconv.VoteSent)
 		byPeer[m.To] = append(byPeer[m.To], m)
 	}
 	for to, batch := range byPeer {
@@ -213,9 +209,14 @@ func (e *Engine) applyBlockEntry(ctx context.Context, ent raftpb.Entry) error {
 		return fmt.Errorf("raft entry %d: %w", ent.Index, err)
 	}
 	hash := b.Hash()
+	// consensus.* are the design's names; chain.* are what the collector's
+	// chainenrich follows the head by.
+	hashText := hash.String()
 	ctx, commit := e.tracer.Start(ctx, semconv.SpanConsensusCommit, trace.WithAttributes(
+		attribute.String(semconv.ConsensusBlockHashKey, hashText),
+		attribute.Int64(semconv.ConsensusHeightKey, int64(b.Header.Height)),
 		attribute.Int64(semconv.BlockHeightKey, int64(b.Header.Height)),
-		attribute.String(semconv.BlockHashKey, hash.String()),
+		attribute.String(semconv.BlockHashKey, hashText),
 		attribute.Int64(semconv.ConsensusTermKey, int64(ent.Term)),
 		attribute.Int64(semconv.ConsensusIndexKey, int64(ent.Index))))
 	defer commit.End()
