@@ -73,6 +73,11 @@ func (s *Suite) Run(ctx context.Context, f Fault) error {
 	if err := s.snapshot(ctx, row); err != nil {
 		return err
 	}
+	if f.CollectorDown {
+		// Killing the collector loses what it buffers: let the earlier
+		// rows' traces arrive first, or they would count as lost there.
+		s.waitEarlierTraces(ctx)
+	}
 	heal, err := f.Inject(ctx, s.Env)
 	if err != nil {
 		return fmt.Errorf("inject %s: %w", f.Name, err)

@@ -142,6 +142,34 @@ func checkTrace(traces map[pcommon.TraceID][]otlpsink.Span, a Ack) (TraceCheck, 
 	return TraceCheck{Kept: true, Whole: true}, nil
 }
 
+// earlierTracesWait bounds how long a row that stops the collector waits for
+// the traces acknowledged before it: a node's export batch (1 s), the
+// sampler's decision wait and the exporter's batch, with a margin.
+const earlierTracesWait = 15 * time.Second
+
+// waitEarlierTraces waits, at most earlierTracesWait, until the trace of
+// every transfer acknowledged so far is at the sink. A trace still missing
+// at the deadline is left for judgeTraces to count: the wait only keeps a
+// collector-stopping fault from cutting the tail of the row before it.
+func (s *Suite) waitEarlierTraces(ctx context.Context) {
+	e := s.Env
+	if !e.Telemetry || e.Sink == nil {
+		return
+	}
+	acks := s.Hist.Acks()
+	ctx, cancel := context.WithTimeout(ctx, earlierTracesWait)
+	defer cancel()
+	_ = testproc.Until(ctx, func() error { // a timeout is the answer, not an error
+		traces := byTrace(e.Sink)
+		for _, a := range acks {
+			if tc, err := checkTrace(traces, a); err != nil || !tc.Kept {
+				return fmt.Errorf("trace %s not at the sink yet", a.TraceID)
+			}
+		}
+		return nil
+	})
+}
+
 // judgeTraces fills each row's Traces column: whole traces out of the kept
 // ones, among the transfers acknowledged in the row's window. Rows whose
 // fault stopped the collector are not judged (spans made while it was down
