@@ -176,6 +176,7 @@ cluster=$(curl -fsS --max-time 2 "http://localhost:$((PORTS[0] + HEALTH_OFFSET))
   echo "         log $LOG_DIR/otelcol-chain.log   pid ${PIDS[otelcol-chain]}"
   echo "  sampling policies: ${POLICY_FILE#"$ROOT"/} - edit it while this runs; a valid edit applies within a second"
   echo "  head sampling strategies (its head: section): http://localhost:5778/sampling?service=blockchain"
+  echo "  policy preview: curl --data-binary @EDIT.yaml http://localhost:5779/preview (GET: the live policy's figures)"
   echo "         nodes sample with OTEL_TRACES_SAMPLER=${OTEL_TRACES_SAMPLER:-always_on} (jaeger_remote follows those strategies)"
   echo
   echo "  try:  curl -X POST http://localhost:8080/tx -H 'Content-Type: application/json' \\"

@@ -76,6 +76,10 @@ type Collector struct {
 	// extension serves strategies (CHAINOTEL_HEAD_SAMPLING_ENDPOINT, unless
 	// Options.Env set it): http://127.0.0.1:PORT/sampling.
 	HeadSamplingURL string
+	// PolicyPreviewURL is where a chainpolicypreview extension serves
+	// previews, when the configuration enables one:
+	// http://127.0.0.1:PORT/preview.
+	PolicyPreviewURL string
 	// OutDir is CHAINOTEL_OUT_DIR unless Options.Env set it.
 	OutDir string
 	// ConfigFiles are the --config arguments, the port overlay last.
@@ -111,7 +115,8 @@ func Start(tb testing.TB, opts Options) *Collector {
 		OutDir:      filepath.Join(dir, "out"),
 		ConfigFiles: files,
 
-		HeadSamplingURL: "http://" + loopback(ports[portHeadSampling]) + "/sampling",
+		HeadSamplingURL:  "http://" + loopback(ports[portHeadSampling]) + "/sampling",
+		PolicyPreviewURL: "http://" + loopback(ports[portPolicyPreview]) + "/preview",
 	}
 	// The extension needs a policy file, so the port overlay cannot define
 	// it for configurations without one: the shipped one reads its port

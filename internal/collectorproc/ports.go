@@ -11,6 +11,7 @@ const (
 	portZpages
 	portMetrics
 	portHeadSampling // CHAINOTEL_HEAD_SAMPLING_ENDPOINT of the shipped config
+	portPolicyPreview
 	numPorts
 )
 
@@ -35,6 +36,8 @@ extensions:
     endpoint: %s
   zpages:
     endpoint: %s
+  chainpolicypreview:
+    endpoint: %s
 service:
   telemetry:
     metrics:
@@ -49,5 +52,5 @@ service:
                 without_units: true
                 without_type_suffix: true
 `, loopback(ports[portOTLPGRPC]), loopback(ports[portOTLPHTTP]), loopback(ports[portHealth]),
-		loopback(ports[portPprof]), loopback(ports[portZpages]), ports[portMetrics])
+		loopback(ports[portPprof]), loopback(ports[portZpages]), loopback(ports[portPolicyPreview]), ports[portMetrics])
 }

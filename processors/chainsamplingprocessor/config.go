@@ -52,6 +52,12 @@ type Config struct {
 	// WatchPolicyFile reloads the policy file when it changes.
 	WatchPolicyFile bool `mapstructure:"watch_policy_file"`
 
+	// PreviewTraces is how many recently decided traces (their summaries,
+	// span counts and decision times) are kept for the policy preview served
+	// by the chainpolicypreview extension; 0 keeps none and registers no
+	// preview.
+	PreviewTraces int `mapstructure:"preview_traces"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -84,6 +90,8 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("%w: decision_cache_size: must be > 0, got %d", errInvalidConfig, cfg.DecisionCacheSize)
 	case cfg.Compression != compressionNone && cfg.Compression != compressionS2 && cfg.Compression != compressionAuto:
 		return fmt.Errorf("%w: compression: must be %q, %q or %q, got %q", errInvalidConfig, compressionNone, compressionS2, compressionAuto, cfg.Compression)
+	case cfg.PreviewTraces < 0:
+		return fmt.Errorf("%w: preview_traces: must be >= 0 (0 = no preview), got %d", errInvalidConfig, cfg.PreviewTraces)
 	case cfg.MaxSpansPerSecond < 0:
 		return fmt.Errorf("%w: max_spans_per_second: must be >= 0 (0 = no budget), got %d", errInvalidConfig, cfg.MaxSpansPerSecond)
 	}

@@ -32,6 +32,7 @@ func TestLoadConfig(t *testing.T) {
 				DecisionCacheSize:     defaultDecisionCacheSize,
 				Compression:           compressionAuto,
 				WatchPolicyFile:       true,
+				PreviewTraces:         defaultPreviewTraces,
 			},
 		},
 		{
@@ -47,6 +48,7 @@ func TestLoadConfig(t *testing.T) {
 				MaxSpansPerSecond:     2000,
 				Compression:           compressionS2,
 				WatchPolicyFile:       false,
+				PreviewTraces:         0,
 			},
 		},
 	}
@@ -76,6 +78,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"invalid_decision_cache_size.yaml", "decision_cache_size: must be > 0, got 0"},
 		{"invalid_compression.yaml", `compression: must be "none", "s2" or "auto", got "zip"`},
 		{"invalid_max_spans_per_second.yaml", "max_spans_per_second: must be >= 0 (0 = no budget), got -10"},
+		{"invalid_preview_traces.yaml", "preview_traces: must be >= 0 (0 = no preview), got -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

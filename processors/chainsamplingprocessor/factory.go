@@ -21,6 +21,9 @@ const (
 	defaultMaxTraces         = 100_000
 	defaultMaxBytes          = 256 << 20
 	defaultDecisionCacheSize = 200_000
+	// defaultPreviewTraces is a few seconds of a busy chain's decisions,
+	// at a few hundred bytes each.
+	defaultPreviewTraces = 10_000
 )
 
 // NewFactory returns the factory of the chainsampling processor.
@@ -42,6 +45,7 @@ func createDefaultConfig() component.Config {
 		DecisionCacheSize:     defaultDecisionCacheSize,
 		Compression:           compressionAuto,
 		WatchPolicyFile:       true,
+		PreviewTraces:         defaultPreviewTraces,
 	}
 }
 

@@ -48,6 +48,9 @@ type chainSampling struct {
 
 	stop func()
 	done []<-chan struct{}
+
+	id         component.ID // the key of its preview registrations
+	unregister []func()     // leaves the preview registries it joined
 }
 
 // engineCompression maps the (validated) compression key to the engine's
@@ -86,11 +89,12 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (pr
 		MaxSpansPerSecond:     cfg.MaxSpansPerSecond,
 		Compression:           engineCompression(cfg.Compression),
 		Logger:                set.Logger,
+		PreviewTraces:         cfg.PreviewTraces,
 	}, pol, tel)
 	if err != nil {
 		return nil, err
 	}
-	p := &chainSampling{cfg: cfg, log: set.Logger, tel: tel, next: next, eng: eng, lastSeen: data, version: 1, stop: func() {}}
+	p := &chainSampling{cfg: cfg, log: set.Logger, tel: tel, next: next, eng: eng, lastSeen: data, version: 1, stop: func() {}, id: set.ID}
 	tel.ProcessorChainsamplingPolicyVersion.Record(context.Background(), p.version)
 	return processorhelper.NewTraces(context.Background(), set, cfg, next, p.process,
 		processorhelper.WithStart(p.start),
@@ -111,7 +115,7 @@ func (p *chainSampling) process(_ context.Context, td ptrace.Traces) (ptrace.Tra
 	return out, nil
 }
 
-func (p *chainSampling) start(_ context.Context, _ component.Host) error {
+func (p *chainSampling) start(_ context.Context, host component.Host) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
 	tickDone := make(chan struct{})
@@ -128,10 +132,12 @@ func (p *chainSampling) start(_ context.Context, _ component.Host) error {
 		}
 		p.done = append(p.done, done)
 	}
+	p.registerPreview(host)
 	return nil
 }
 
 func (p *chainSampling) shutdown(ctx context.Context) error {
+	p.unregisterPreview()
 	p.stop()
 	for _, d := range p.done {
 		<-d

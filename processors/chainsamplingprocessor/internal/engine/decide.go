@@ -138,6 +138,7 @@ func (e *Engine) decide(kept []keptTrace, t *trace, now time.Time) []keptTrace {
 	e.tel.ProcessorChainsamplingTracesDecided.Add(e.tel.ctx, 1, attrs.opt)
 	e.tel.ProcessorChainsamplingSpansDecided.Add(e.tel.ctx, int64(t.spans), attrs.opt)
 	e.tel.ProcessorChainsamplingDecisionLatency.Record(e.tel.ctx, (now.UnixNano()-t.first)/int64(time.Millisecond))
+	e.remember(t, now.UnixNano(), "")
 	e.release(t)
 	return kept
 }
@@ -155,6 +156,7 @@ func (e *Engine) keepForTrigger(kept []keptTrace, t *trace, w *window, now time.
 	e.tel.ProcessorChainsamplingSpansDecided.Add(e.tel.ctx, int64(t.spans), attrs.opt)
 	e.tel.ProcessorChainsamplingTriggerTracesKept.Add(e.tel.ctx, 1, w.keptOpt)
 	e.tel.ProcessorChainsamplingDecisionLatency.Record(e.tel.ctx, (now.UnixNano()-t.first)/int64(time.Millisecond))
+	e.remember(t, now.UnixNano(), w.trigger)
 	e.release(t)
 	return kept
 }

@@ -45,6 +45,10 @@ type Config struct {
 	// span linking to it (its transaction committed) arrived, when that is
 	// earlier than the waits above; 0 turns commit decisions off.
 	CommitGrace time.Duration
+
+	// PreviewTraces is how many decided traces are remembered for the
+	// policy preview (recent.go); 0 remembers none.
+	PreviewTraces int
 }
 
 // Compression is when the engine compresses the chunks it holds.
@@ -130,6 +134,8 @@ type Engine struct {
 	// seen; commits is nil when commit decisions are off.
 	byCommit queue
 	commits  *commits
+
+	recent *recentRing // nil when PreviewTraces is 0
 }
 
 // New returns an engine deciding with pol.
@@ -150,6 +156,7 @@ func New(cfg Config, pol *policy.Policy, tel *metadata.TelemetryBuilder) (*Engin
 		cache:  cache,
 		intern: newInterner(),
 		budget: newBudget(cfg.MaxSpansPerSecond),
+		recent: newRecentRing(cfg.PreviewTraces),
 	}
 	if cfg.CommitGrace > 0 {
 		e.commits = newCommits()

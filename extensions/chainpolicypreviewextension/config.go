@@ -1,0 +1,54 @@
+package chainpolicypreviewextension
+
+import (
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+)
+
+// DefaultEndpoint is where previews are served unless endpoint says
+// otherwise: next to chainheadsampling's 5778, on the loopback interface
+// only, since a preview shows what the collector has seen.
+const DefaultEndpoint = "localhost:5779"
+
+// defaultMaxPolicyBytes is far above any hand-written policy file.
+const defaultMaxPolicyBytes = 1 << 20
+
+// errInvalidConfig is wrapped by every Validate error.
+var errInvalidConfig = errors.New("invalid chainpolicypreview config")
+
+// Config is the chainpolicypreview extension's configuration.
+type Config struct {
+	// ServerConfig is the HTTP server previews are served from: endpoint
+	// (default localhost:5779), tls, cors, timeouts and the other
+	// confighttp server keys.
+	confighttp.ServerConfig `mapstructure:",squash"`
+
+	// MaxPolicyBytes bounds the candidate policy a POST may send.
+	MaxPolicyBytes int64 `mapstructure:"max_policy_bytes"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+func defaultConfig() *Config {
+	srv := confighttp.NewDefaultServerConfig()
+	srv.NetAddr.Endpoint = DefaultEndpoint
+	return &Config{ServerConfig: srv, MaxPolicyBytes: defaultMaxPolicyBytes}
+}
+
+// Validate checks each field and names the key and the bad value. The
+// confighttp keys are validated by their own Validate.
+func (cfg *Config) Validate() error {
+	switch {
+	case cfg.NetAddr.Endpoint == "":
+		return fmt.Errorf("%w: endpoint: is required (host:port, default %s)", errInvalidConfig, DefaultEndpoint)
+	case cfg.MaxPolicyBytes <= 0:
+		return fmt.Errorf("%w: max_policy_bytes: must be > 0, got %d", errInvalidConfig, cfg.MaxPolicyBytes)
+	}
+	return nil
+}
