@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
-	"strings"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/chainotel/chainotel/internal/confkeys"
 )
 
 // DefaultEndpoint is where strategies are served unless endpoint says
@@ -48,40 +48,15 @@ var (
 	_ confmap.Unmarshaler = (*Config)(nil)
 )
 
-// ownKeys are Config's keys beside the confighttp server's.
-var ownKeys = []string{"policy_file", "watch_policy_file"}
-
-// Unmarshal reads the confighttp server keys and Config's own from one
-// level, and refuses a key that neither knows. confighttp.ServerConfig
-// decodes with unused keys ignored (it expects to be squashed into a
-// component's config), so without this check a misspelt key would be
-// silently dropped.
+// Unmarshal refuses keys Config does not know, then decodes. The check is
+// needed because confighttp.ServerConfig, squashed in, decodes with unused
+// keys ignored (internal/confkeys).
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
-	serverKeys := mapstructureKeys(reflect.TypeFor[confighttp.ServerConfig]())
-	var unknown []string
-	for _, k := range conf.AllKeys() {
-		top, _, _ := strings.Cut(k, confmap.KeyDelimiter)
-		if !slices.Contains(ownKeys, top) && !slices.Contains(serverKeys, top) {
-			unknown = append(unknown, top)
-		}
+	if err := confkeys.Check(conf, reflect.TypeFor[Config]()); err != nil {
+		return fmt.Errorf("%w: %w", errInvalidConfig, err)
 	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return fmt.Errorf("%w: unknown keys %s (known: %s and the confighttp server keys such as endpoint and tls)",
-			errInvalidConfig, strings.Join(slices.Compact(unknown), ", "), strings.Join(ownKeys, ", "))
-	}
-	if err := cfg.HTTP.Unmarshal(conf); err != nil {
-		return err
-	}
-	own := struct {
-		PolicyFile      string `mapstructure:"policy_file"`
-		WatchPolicyFile bool   `mapstructure:"watch_policy_file"`
-	}{cfg.PolicyFile, cfg.WatchPolicyFile}
-	if err := conf.Unmarshal(&own, confmap.WithIgnoreUnused()); err != nil {
-		return err
-	}
-	cfg.PolicyFile, cfg.WatchPolicyFile = own.PolicyFile, own.WatchPolicyFile
-	return nil
+	type plain Config // without this method, so that decoding does not recurse
+	return conf.Unmarshal((*plain)(cfg))
 }
 
 func defaultConfig() *Config {
@@ -100,30 +75,4 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("%w: endpoint: is required (host:port, default %s)", errInvalidConfig, DefaultEndpoint)
 	}
 	return nil
-}
-
-// mapstructureKeys lists the keys a struct of type t decodes: its fields'
-// mapstructure names, and those of squashed fields in their place.
-func mapstructureKeys(t reflect.Type) []string {
-	var keys []string
-	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
-		switch {
-		case name == "-":
-		case slices.Contains(strings.Split(opts, ","), "squash"):
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			keys = append(keys, mapstructureKeys(ft)...)
-		case name == "":
-			keys = append(keys, strings.ToLower(f.Name))
-		default:
-			keys = append(keys, name)
-		}
-	}
-	return keys
 }

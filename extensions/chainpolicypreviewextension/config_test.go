@@ -16,7 +16,7 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 
 	custom := defaultConfig()
-	custom.NetAddr.Endpoint = "0.0.0.0:15779"
+	custom.HTTP.NetAddr.Endpoint = "0.0.0.0:15779"
 	custom.MaxPolicyBytes = 65536
 
 	tests := []struct {
@@ -36,7 +36,7 @@ func TestLoadConfig(t *testing.T) {
 			require.Equal(t, tt.want, cfg)
 		})
 	}
-	require.Equal(t, "localhost:5779", defaultConfig().NetAddr.Endpoint, "loopback only by default")
+	require.Equal(t, "localhost:5779", defaultConfig().HTTP.NetAddr.Endpoint, "loopback only by default")
 	require.Equal(t, int64(1<<20), defaultConfig().MaxPolicyBytes)
 }
 

@@ -76,13 +76,13 @@ func (pp *policyPreview) Register(id component.ID, p preview.Previewer) (func(),
 }
 
 func (pp *policyPreview) Start(ctx context.Context, host component.Host) error {
-	ln, err := pp.cfg.ToListener(ctx)
+	ln, err := pp.cfg.HTTP.ToListener(ctx)
 	if err != nil {
-		return fmt.Errorf("chainpolicypreview: listen on %s: %w", pp.cfg.NetAddr.Endpoint, err)
+		return fmt.Errorf("chainpolicypreview: listen on %s: %w", pp.cfg.HTTP.NetAddr.Endpoint, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(PreviewPath, pp.servePreview)
-	pp.server, err = pp.cfg.ToServer(ctx, host.GetExtensions(), pp.set.TelemetrySettings, mux)
+	pp.server, err = pp.cfg.HTTP.ToServer(ctx, host.GetExtensions(), pp.set.TelemetrySettings, mux)
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("chainpolicypreview: http server: %w", err)

@@ -41,7 +41,7 @@ func startExtension(t *testing.T, tel *componenttest.Telemetry) (extension.Exten
 	t.Helper()
 	port := testproc.FreePorts(t, 1)[0]
 	cfg := createDefaultConfig().(*Config)
-	cfg.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.HTTP.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.MaxPolicyBytes = 4096
 	require.NoError(t, cfg.Validate())
 	ext, err := NewFactory().Create(t.Context(), metadatatest.NewSettings(tel), cfg)

@@ -25,6 +25,6 @@ func TestReadmeExample(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	require.NoError(t, sub.Unmarshal(cfg))
 	require.NoError(t, cfg.Validate())
-	require.Equal(t, DefaultEndpoint, cfg.NetAddr.Endpoint)
+	require.Equal(t, DefaultEndpoint, cfg.HTTP.NetAddr.Endpoint)
 	require.Equal(t, int64(65536), cfg.MaxPolicyBytes)
 }

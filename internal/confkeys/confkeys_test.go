@@ -1,0 +1,38 @@
+package confkeys
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/confmap"
+)
+
+type config struct {
+	HTTP       confighttp.ServerConfig `mapstructure:",squash"`
+	PolicyFile string                  `mapstructure:"policy_file"`
+	Internal   string                  `mapstructure:"-"`
+	hidden     string
+}
+
+func TestKeys(t *testing.T) {
+	keys := Keys(reflect.TypeFor[config]())
+	require.Contains(t, keys, "policy_file")
+	for _, k := range []string{"endpoint", "tls", "cors", "max_request_body_size", "auth"} {
+		require.Contains(t, keys, k, "a key of the squashed confighttp server")
+	}
+	require.NotContains(t, keys, "-")
+	require.NotContains(t, keys, "internal")
+	require.NotContains(t, keys, "hidden")
+}
+
+func TestCheck(t *testing.T) {
+	ok := confmap.NewFromStringMap(map[string]any{"endpoint": "localhost:1", "policy_file": "p.yaml", "tls": map[string]any{"cert_file": "c"}})
+	require.NoError(t, Check(ok, reflect.TypeFor[config]()))
+
+	bad := confmap.NewFromStringMap(map[string]any{"endpont": "localhost:1", "policy_fil": "p.yaml"})
+	err := Check(bad, reflect.TypeFor[*config]())
+	require.ErrorContains(t, err, "unknown keys endpont, policy_fil (known: ")
+	require.ErrorContains(t, err, "policy_file")
+}
