@@ -18,11 +18,6 @@ import (
 	"github.com/chainotel/chainotel/internal/testproc"
 )
 
-// decisionWait is the same for both samplers, so that they hold the same
-// traces for the same time. The chain sampler's earlier decision after a
-// root span is off for the same reason.
-const decisionWait = 5 * time.Second
-
 // The policies are equivalent: errors and slow traces always, transfers 1%,
 // the rest 0.1%, the first matching rule deciding.
 const chainPolicy = `rules:
@@ -127,7 +122,10 @@ type collector struct {
 
 // startCollector writes the subject's configuration into dir and runs it
 // until its metrics endpoint answers and its OTLP port accepts.
-func startCollector(ctx context.Context, s subject, dir, sinkAddr string) (*collector, error) {
+// decisionWait is the same for both samplers, so that they hold the same
+// traces for the same time; the chain sampler's earlier decision after a
+// root span is off for the same reason.
+func startCollector(ctx context.Context, s subject, dir, sinkAddr string, decisionWait time.Duration) (*collector, error) {
 	ports, err := testproc.Ports(3)
 	if err != nil {
 		return nil, err

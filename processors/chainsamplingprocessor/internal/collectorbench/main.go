@@ -36,7 +36,7 @@ func main() {
 type options struct {
 	chain, stock, telemetrygen string
 	rounds                     int
-	duration                   time.Duration
+	duration, decisionWait     time.Duration
 	spansPerSec                float64
 	batchSize                  int
 	profiles                   string
@@ -49,6 +49,7 @@ func run() error {
 	flag.StringVar(&o.telemetrygen, "telemetrygen", "bin/telemetrygen", "the telemetrygen binary")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each runs both collectors, the order alternating")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "load per run")
+	flag.DurationVar(&o.decisionWait, "decision-wait", 5*time.Second, "decision_wait of both samplers (what they buffer grows with it)")
 	flag.Float64Var(&o.spansPerSec, "rate", 20000, "spans per second offered, over all streams")
 	flag.IntVar(&o.batchSize, "batch-size", 512, "spans per OTLP request from telemetrygen (the SDK's default batch)")
 	flag.StringVar(&o.profiles, "profiles", "", "write CPU profiles of both collectors in the last round to this folder")
@@ -90,7 +91,7 @@ func run() error {
 		{name: "stock (contrib tail_sampling)", bin: o.stock, sampler: "tail_sampling"},
 	}
 	fmt.Printf("load: %.0f spans/s for %v per run (10-span traces: transfers 40%%, other txs 58%%, errors 1%%, slow 1%%), %d-span requests; decision_wait %v for both\n\n",
-		o.spansPerSec, o.duration, o.batchSize, decisionWait)
+		o.spansPerSec, o.duration, o.batchSize, o.decisionWait)
 
 	var results [][2]result
 	for r := range o.rounds {
@@ -126,7 +127,7 @@ func measure(ctx context.Context, s subject, o options, dir string, sink *otlpsi
 		return res, err
 	}
 	sink.Reset()
-	c, err := startCollector(ctx, s, dir, sink.Addr())
+	c, err := startCollector(ctx, s, dir, sink.Addr(), o.decisionWait)
 	if err != nil {
 		return res, err
 	}
@@ -147,7 +148,12 @@ func measure(ctx context.Context, s subject, o options, dir string, sink *otlpsi
 		// The middle of the load, clear of its start and end.
 		go func() {
 			secs := max(1, int(o.duration.Seconds())-4)
-			time.Sleep(2 * time.Second) // into the steady state; not a synchronisation
+			select {
+			case <-time.After(2 * time.Second): // into the steady state
+			case <-ctx.Done():
+				profErr <- ctx.Err()
+				return
+			}
 			profErr <- c.profile(ctx, secs, profile)
 		}()
 	} else {
@@ -157,7 +163,7 @@ func measure(ctx context.Context, s subject, o options, dir string, sink *otlpsi
 		childSpans: 9, dir: dir, endpoint: fmt.Sprintf("127.0.0.1:%d", c.otlp)}
 	loadErr := l.run(ctx)
 	if loadErr == nil {
-		loadErr = drain(ctx, c)
+		loadErr = drain(ctx, c, o.decisionWait)
 	}
 	close(progressDone)
 	if loadErr != nil {
@@ -205,7 +211,7 @@ var (
 // drain waits, after the load, until every trace has been decided and sent:
 // the decision wait has passed and the exporter's sent spans have not moved
 // for two seconds.
-func drain(ctx context.Context, c *collector) error {
+func drain(ctx context.Context, c *collector, decisionWait time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, decisionWait+2*time.Minute)
 	defer cancel()
 	earliest := time.Now().Add(decisionWait + time.Second)
