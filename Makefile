@@ -17,7 +17,7 @@ TEST_BINS    = CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELC
 COVER        ?= -cover -coverprofile=out/coverage.out
 
 .PHONY: all build certs init collector run test unit integration e2e vet tools bench bench-node \
-        bench-sampling bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test \
+        bench-sampling bench-collector bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test \
         rules-test cover-report
 
 all: build collector
@@ -120,13 +120,28 @@ deploy-test: collector
 	$(TEST_BINS) $(GO) test -tags integration -count=1 -v -timeout 15m ./test/deploy/
 
 ## bench: every benchmark, each printing a ratio against a baseline measured in the same run
-bench: bench-node bench-sampling bench-telemetry bench-pow
+bench: bench-node bench-sampling bench-collector bench-telemetry bench-pow
 
 bench-node: build
 	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --modes single,batch,read,read-local
 
 bench-sampling:
 	$(GO) run ./processors/chainsamplingprocessor/internal/bench
+
+## bench-collector: otelcol-chain against a stock ocb build of the same collector release with the contrib tail_sampling
+## processor ($(STOCK_MANIFEST)), process against process, under the same telemetrygen load with equivalent policies,
+## runs alternating: CPU per accepted span, peak RSS, refused and dropped spans (must be 0), kept traces per rule (must
+## agree), and their ratios (~5 min after the builds). CPU profiles of the last round go to out/profiles/collector
+## (go tool pprof -top out/profiles/collector/chainsampling.pprof). BENCH_COLLECTOR_FLAGS: -rate, -duration, -rounds.
+TELEMETRYGEN_VERSION  ?= v0.161.0
+STOCK_MANIFEST        := processors/chainsamplingprocessor/internal/collectorbench/builder-stock.yaml
+BENCH_COLLECTOR_FLAGS ?=
+bench-collector: collector
+	@MANIFEST=$(STOCK_MANIFEST) scripts/build-collector.sh
+	@$(GO) version -m bin/telemetrygen 2>/dev/null | grep -q 'mod.*telemetrygen.*$(TELEMETRYGEN_VERSION)' || \
+	  GOBIN=$(abspath bin) $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION)
+	$(GO) run ./processors/chainsamplingprocessor/internal/collectorbench --chain $(OTELCOL) --stock build/stock/otelcol-stock \
+	  --telemetrygen bin/telemetrygen --profiles out/profiles/collector $(BENCH_COLLECTOR_FLAGS)
 
 ## bench-pow: the PoW miner's hash rate against a raw SHA-256 loop over the same header bytes (target ratio >= 0.9)
 bench-pow:

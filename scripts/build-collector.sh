@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds build/otelcol-chain with ocb (the OpenTelemetry Collector Builder) from
 # builder-config.yaml. `make collector` runs it; so do tests through testbin.
+# MANIFEST=<path> builds another manifest the same way (the binary is
+# <dist.output_path>/<dist.name>; `make bench-collector` builds its stock baseline so).
 #
 # - Installs the builder at the pinned version into bin/ (git-ignored) when it is
 #   missing or at another version.
@@ -20,18 +22,22 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN_DIR=$ROOT/bin
 BUILDER=$BIN_DIR/builder
-OUT_DIR=$ROOT/build
-BINARY=$OUT_DIR/otelcol-chain
+MANIFEST=${MANIFEST:-builder-config.yaml}
+DIST_NAME=$(awk '/^dist:/{d=1;next} /^[^ #]/{d=0} d&&$1=="name:"{print $2;exit}' "$MANIFEST")
+DIST_OUT=$(awk '/^dist:/{d=1;next} /^[^ #]/{d=0} d&&$1=="output_path:"{print $2;exit}' "$MANIFEST")
+[ -n "$DIST_NAME" ] && [ -n "$DIST_OUT" ] || { echo "build-collector: ERROR: $MANIFEST: dist.name and dist.output_path are required" >&2; exit 1; }
+OUT_DIR=$ROOT/${DIST_OUT#./}
+BINARY=$OUT_DIR/$DIST_NAME
 STAMP=$OUT_DIR/.inputs.sha256
-LOG=$BIN_DIR/otelcol-chain-build.log
+LOG=$BIN_DIR/$DIST_NAME-build.log
 
 say() { echo "build-collector: $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
 mkdir -p "$BIN_DIR"
-exec 9>"$BIN_DIR/.otelcol-chain-build.lock"
+exec 9>"$BIN_DIR/.$DIST_NAME-build.lock"
 if ! flock -n 9; then
-  say "another build of otelcol-chain is running; waiting for it to finish..."
+  say "another build of $DIST_NAME is running; waiting for it to finish..."
   flock 9
 fi
 
@@ -50,9 +56,12 @@ install_builder() {
 # component not yet in the manifest, or one that does not compile, still counts).
 input_files() {
   local imports
-  imports=$(grep -oE "import:[[:space:]]*$MODULE/[^[:space:]]+" builder-config.yaml | awk '{print $2}' || true)
+  imports=$(grep -oE "import:[[:space:]]*$MODULE/[^[:space:]]+" "$MANIFEST" | awk '{print $2}' || true)
   {
-    printf '%s\n' builder-config.yaml go.mod go.sum scripts/build-collector.sh
+    printf '%s\n' "$MANIFEST" go.mod go.sum scripts/build-collector.sh
+    # A manifest that compiles nothing from this repository (the stock baseline) depends on
+    # no source of it.
+    grep -q "$MODULE" "$MANIFEST" || return 0
     if [ -n "$imports" ]; then
       # shellcheck disable=SC2086 # one argument per import path
       # shellcheck disable=SC2016 # a Go template, not a shell expansion
@@ -102,10 +111,11 @@ if [ -x "$BINARY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
 
-say "building otelcol-chain with ocb; a cold build takes ~5-6 min, a warm one ~1 min or less (log: ${LOG#"$ROOT"/})..."
+say "building $DIST_NAME with ocb; a cold build takes ~5-6 min, a warm one ~1 min or less (log: ${LOG#"$ROOT"/})..."
 rm -f "$STAMP"
+mkdir -p "$(dirname "$OUT_DIR")"
 start=$SECONDS
-"$BUILDER" --config builder-config.yaml >"$LOG" 2>&1 &
+"$BUILDER" --config "$MANIFEST" >"$LOG" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT INT TERM
 next=$((SECONDS + HEARTBEAT_SECONDS))

@@ -49,6 +49,13 @@ type Config struct {
 	// only while more than half of max_bytes is in use.
 	Compression string `mapstructure:"compression"`
 
+	// WhenFull is what happens to a new batch while max_traces or max_bytes
+	// is reached: "decide_early" decides the oldest traces before their
+	// wait to make room; "refuse" refuses the batch with a retryable error
+	// (gRPC UNAVAILABLE, HTTP 503 at the OTLP receiver) so that the sender
+	// retries it later. Both are counted in the processor's metrics.
+	WhenFull string `mapstructure:"when_full"`
+
 	// WatchPolicyFile reloads the policy file when it changes.
 	WatchPolicyFile bool `mapstructure:"watch_policy_file"`
 
@@ -69,6 +76,12 @@ const (
 	compressionNone = "none"
 	compressionS2   = "s2"
 	compressionAuto = "auto"
+)
+
+// Values of when_full.
+const (
+	whenFullDecideEarly = "decide_early"
+	whenFullRefuse      = "refuse"
 )
 
 // Validate checks each field and names the key and the bad value.
@@ -92,6 +105,8 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("%w: compression: must be %q, %q or %q, got %q", errInvalidConfig, compressionNone, compressionS2, compressionAuto, cfg.Compression)
 	case cfg.PreviewTraces < 0:
 		return fmt.Errorf("%w: preview_traces: must be >= 0 (0 = no preview), got %d", errInvalidConfig, cfg.PreviewTraces)
+	case cfg.WhenFull != whenFullDecideEarly && cfg.WhenFull != whenFullRefuse:
+		return fmt.Errorf("%w: when_full: must be %q or %q, got %q", errInvalidConfig, whenFullDecideEarly, whenFullRefuse, cfg.WhenFull)
 	case cfg.MaxSpansPerSecond < 0:
 		return fmt.Errorf("%w: max_spans_per_second: must be >= 0 (0 = no budget), got %d", errInvalidConfig, cfg.MaxSpansPerSecond)
 	}

@@ -31,6 +31,7 @@ func TestLoadConfig(t *testing.T) {
 				MaxBytes:              defaultMaxBytes,
 				DecisionCacheSize:     defaultDecisionCacheSize,
 				Compression:           compressionAuto,
+				WhenFull:              whenFullDecideEarly,
 				WatchPolicyFile:       true,
 				PreviewTraces:         defaultPreviewTraces,
 			},
@@ -47,6 +48,7 @@ func TestLoadConfig(t *testing.T) {
 				DecisionCacheSize:     10000,
 				MaxSpansPerSecond:     2000,
 				Compression:           compressionS2,
+				WhenFull:              whenFullRefuse,
 				WatchPolicyFile:       false,
 				PreviewTraces:         0,
 			},
@@ -77,6 +79,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"invalid_max_bytes.yaml", "max_bytes: must be > 0, got -5"},
 		{"invalid_decision_cache_size.yaml", "decision_cache_size: must be > 0, got 0"},
 		{"invalid_compression.yaml", `compression: must be "none", "s2" or "auto", got "zip"`},
+		{"invalid_when_full.yaml", `when_full: must be "decide_early" or "refuse", got "drop"`},
 		{"invalid_max_spans_per_second.yaml", "max_spans_per_second: must be >= 0 (0 = no budget), got -10"},
 		{"invalid_preview_traces.yaml", "preview_traces: must be >= 0 (0 = no preview), got -1"},
 	}

@@ -44,6 +44,7 @@ func createDefaultConfig() component.Config {
 		MaxBytes:              defaultMaxBytes,
 		DecisionCacheSize:     defaultDecisionCacheSize,
 		Compression:           compressionAuto,
+		WhenFull:              whenFullDecideEarly,
 		WatchPolicyFile:       true,
 		PreviewTraces:         defaultPreviewTraces,
 	}

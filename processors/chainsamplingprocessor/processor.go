@@ -88,6 +88,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (pr
 		DecisionCacheSize:     cfg.DecisionCacheSize,
 		MaxSpansPerSecond:     cfg.MaxSpansPerSecond,
 		Compression:           engineCompression(cfg.Compression),
+		RefuseWhenFull:        cfg.WhenFull == whenFullRefuse,
 		Logger:                set.Logger,
 		PreviewTraces:         cfg.PreviewTraces,
 	}, pol, tel)

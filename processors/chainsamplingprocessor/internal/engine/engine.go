@@ -37,6 +37,10 @@ type Config struct {
 	// Compression says when chunks are held s2-compressed: about a third
 	// of the memory per buffered span for about a quarter more CPU.
 	Compression Compression
+	// RefuseWhenFull makes Ingest refuse a batch with ErrFull while
+	// MaxTraces is reached or while taking it would pass MaxBytes, instead
+	// of deciding the oldest traces early to make room for it.
+	RefuseWhenFull bool
 	// Logger receives the opening and closing of trigger windows; nil
 	// logs nothing.
 	Logger *zap.Logger
@@ -243,6 +247,11 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	late := lateSpans{out: ptrace.NewTraces()}
 
 	e.mu.Lock()
+	if reason := e.full(int64(len(c.data))); reason != "" && e.cfg.RefuseWhenFull {
+		e.mu.Unlock()
+		e.tel.ProcessorChainsamplingSpansRefused.Add(e.tel.ctx, int64(td.SpanCount()), e.tel.early[reason])
+		return ptrace.NewTraces(), fmt.Errorf("%w (%s)", ErrFull, reason)
+	}
 	var kept []keptTrace
 	nowNs := now.UnixNano()
 	newTraces := int64(0)
@@ -319,6 +328,22 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	out, err := e.decodeKept(kept)
 	late.out.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
 	return out, err
+}
+
+// full names the bound that taking a chunk of size bytes would pass, or is
+// "" when there is room. An empty buffer always has room, so that a batch
+// larger than MaxBytes on its own is decided early rather than refused
+// forever. Called with the lock held.
+func (e *Engine) full(size int64) string {
+	switch {
+	case len(e.traces) == 0:
+		return ""
+	case len(e.traces) >= e.cfg.MaxTraces:
+		return reasonMaxTraces
+	case e.bytes+size > e.cfg.MaxBytes:
+		return reasonMaxBytes
+	}
+	return ""
 }
 
 // addSpan folds one span into its trace. The chunk is attached once per

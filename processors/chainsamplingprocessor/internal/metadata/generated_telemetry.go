@@ -36,6 +36,7 @@ type TelemetryBuilder struct {
 	ProcessorChainsamplingPolicyReloads        metric.Int64Counter
 	ProcessorChainsamplingPolicyVersion        metric.Int64Gauge
 	ProcessorChainsamplingSpansDecided         metric.Int64Counter
+	ProcessorChainsamplingSpansRefused         metric.Int64Counter
 	ProcessorChainsamplingTracesDecided        metric.Int64Counter
 	ProcessorChainsamplingTracesDecidedEarly   metric.Int64Counter
 	ProcessorChainsamplingTracesReceived       metric.Int64Counter
@@ -130,6 +131,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorChainsamplingSpansDecided, err = builder.meter.Int64Counter(
 		"otelcol_processor_chainsampling_spans_decided",
 		metric.WithDescription("Spans of decided traces, by the rule that matched and whether they were kept or dropped. [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorChainsamplingSpansRefused, err = builder.meter.Int64Counter(
+		"otelcol_processor_chainsampling_spans_refused",
+		metric.WithDescription("Spans refused with a retryable error because the buffer was at max_traces or max_bytes (when_full is refuse); the sender retries them. [Development]"),
 		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)

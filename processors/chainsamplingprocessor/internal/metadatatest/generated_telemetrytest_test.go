@@ -29,6 +29,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorChainsamplingPolicyReloads.Add(context.Background(), 1)
 	tb.ProcessorChainsamplingPolicyVersion.Record(context.Background(), 1)
 	tb.ProcessorChainsamplingSpansDecided.Add(context.Background(), 1)
+	tb.ProcessorChainsamplingSpansRefused.Add(context.Background(), 1)
 	tb.ProcessorChainsamplingTracesDecided.Add(context.Background(), 1)
 	tb.ProcessorChainsamplingTracesDecidedEarly.Add(context.Background(), 1)
 	tb.ProcessorChainsamplingTracesReceived.Add(context.Background(), 1)
@@ -62,6 +63,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorChainsamplingSpansDecided(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorChainsamplingSpansRefused(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorChainsamplingTracesDecided(t, testTel,
