@@ -38,6 +38,14 @@ func latestHeight(ctx context.Context, cl *harness.Client, n *harness.Node) (uin
 	return b.Header.Height, err
 }
 
+// localHeight is the height of n's own chain (?consistency=local): it
+// answers on a node that cannot reach a quorum, where a linearizable read
+// (the default) answers 503.
+func localHeight(ctx context.Context, cl *harness.Client, n *harness.Node) (uint64, error) {
+	b, err := getBlock(ctx, cl, n, "latest?consistency=local")
+	return b.Header.Height, err
+}
+
 func getTx(ctx context.Context, cl *harness.Client, n *harness.Node, hash string) (api.TxLookup, error) {
 	var a api.TxLookup
 	err := cl.Do(ctx, http.MethodGet, n.API+"/tx/"+hash, nil, &a)

@@ -47,7 +47,10 @@ type pair struct {
 	follower *cluster.Node
 }
 
-func startPair(t *testing.T) *pair {
+// startPair starts the collector and three nodes; nodeEnv adds variables
+// to the nodes' environment, each made from the pair as started so far (the
+// collector's addresses are known by then).
+func startPair(t *testing.T, nodeEnv ...func(*pair) string) *pair {
 	t.Helper()
 	p := &pair{sink: otlpsink.Start(t), sentry: sentrytest.NewServer(t)}
 	p.policy = filepath.Join(t.TempDir(), "sampling-policies.yaml")
@@ -65,11 +68,11 @@ func startPair(t *testing.T) *pair {
 	c, err := cluster.New(t.Context(), cluster.Config{
 		Binary: testbin.Blockchain(t),
 		Dir:    t.TempDir(),
-		Env: []string{
+		Env: append([]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + p.col.OTLPGRPC,
 			"OTEL_BSP_SCHEDULE_DELAY=" + exportInterval,
 			"OTEL_BLRP_SCHEDULE_DELAY=" + exportInterval,
-		},
+		}, extraEnv(p, nodeEnv)...),
 		Args:     []string{"--debug-faults"},
 		Progress: func(msg string) { t.Log(msg) },
 	})
@@ -118,6 +121,14 @@ func startPair(t *testing.T) *pair {
 		}
 	}
 	return p
+}
+
+func extraEnv(p *pair, nodeEnv []func(*pair) string) []string {
+	out := make([]string, 0, len(nodeEnv))
+	for _, f := range nodeEnv {
+		out = append(out, f(p))
+	}
+	return out
 }
 
 // TestNodeAndCollector walks through the pair's promises in order; each step

@@ -23,7 +23,6 @@ import (
 	"github.com/chainotel/chainotel/internal/cluster"
 	"github.com/chainotel/chainotel/internal/collectorproc"
 	"github.com/chainotel/chainotel/internal/otlpsink"
-	"github.com/chainotel/chainotel/internal/sentrytest"
 	"github.com/chainotel/chainotel/internal/testbin"
 	"github.com/chainotel/chainotel/internal/testproc"
 	"github.com/chainotel/chainotel/semconv"
@@ -61,75 +60,12 @@ type headPair struct {
 
 func startHeadPair(t *testing.T) *headPair {
 	t.Helper()
-	p := &pair{sink: otlpsink.Start(t), sentry: sentrytest.NewServer(t)}
-	p.policy = filepath.Join(t.TempDir(), "sampling-policies.yaml")
-	writeAtomically(t, p.policy, policies("1"))
-	p.col = collectorproc.Start(t, collectorproc.Options{
-		ConfigFiles: append(collectorproc.Shipped(t, "otlp-out", "sentry"), collectorproc.Testdata(t, "decisions.yaml")),
-		Env: []string{
-			"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + p.sink.Addr(),
-			"CHAINOTEL_POLICY_FILE=" + p.policy,
-			"SENTRY_DSN=" + p.sentry.DSN(),
-		},
-	})
-	c, err := cluster.New(t.Context(), cluster.Config{
-		Binary: testbin.Blockchain(t),
-		Dir:    t.TempDir(),
-		Env: []string{
-			"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + p.col.OTLPGRPC,
-			"OTEL_BSP_SCHEDULE_DELAY=" + exportInterval,
-			"OTEL_BLRP_SCHEDULE_DELAY=" + exportInterval,
-			"OTEL_TRACES_SAMPLER=jaeger_remote",
-			fmt.Sprintf("OTEL_TRACES_SAMPLER_ARG=endpoint=%s,pollingIntervalMs=%d,initialSamplingRate=1",
-				p.col.HeadSamplingURL, headPoll.Milliseconds()),
-		},
-		Args:     []string{"--debug-faults"},
-		Progress: func(msg string) { t.Log(msg) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cluster = c
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, n := range c.Nodes() {
-				t.Logf("--- last lines of %s (%s):\n%s", n.ID, n.LogPath, n.Tail(40))
-			}
-			t.Logf("--- last lines of the collector (%s):\n%s", p.col.LogPath, p.col.Tail(40))
-		}
-		_ = c.Close(stopWithin)
-	})
-	if err := c.StartAll(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitHealthy(t.Context(), startWithin); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitPeers(t.Context(), startWithin, len(c.Nodes())); err != nil {
-		t.Fatal(err)
-	}
-	var leader string
-	testproc.WaitFor(t, startWithin, "a leader every node agrees on", func() error {
-		leader = ""
-		for _, n := range c.Nodes() {
-			l, err := leaderOf(t.Context(), n)
-			if err != nil {
-				return err
-			}
-			if leader != "" && l != leader {
-				return fmt.Errorf("%s sees %s, others %s", n.ID, l, leader)
-			}
-			leader = l
-		}
-		return nil
-	})
-	for _, n := range c.Nodes() {
-		if n.ID == leader {
-			p.leader = n
-		} else if p.follower == nil {
-			p.follower = n
-		}
-	}
+	p := startPair(t,
+		func(*pair) string { return "OTEL_TRACES_SAMPLER=jaeger_remote" },
+		func(p *pair) string {
+			return fmt.Sprintf("OTEL_TRACES_SAMPLER_ARG=endpoint=%s,pollingIntervalMs=%d,initialSamplingRate=1",
+				p.col.HeadSamplingURL, headPoll.Milliseconds())
+		})
 	return &headPair{pair: p}
 }
 
