@@ -29,6 +29,9 @@ const (
 	// exporter's own retries (collector down, refusing, or too slow); the
 	// batch processor then moves on to the next batch.
 	reasonExportFailed = "export_failed"
+	// reasonShutdown: it ended after the telemetry shut down (a goroutine
+	// still running while the node exits), so nothing was left to export it.
+	reasonShutdown = "shutdown"
 
 	signalTraces = "traces"
 	signalLogs   = "logs"
@@ -46,11 +49,11 @@ type metricSet struct {
 func newMetricSet(c Config, spansQueued, logsQueued *otlpexport.Slots) *metricSet {
 	droppedSpans := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: metricDroppedSpans,
-		Help: "Spans the node dropped instead of exporting, by reason (queue_full, export_failed).",
+		Help: "Spans the node dropped instead of exporting, by reason (queue_full, export_failed, shutdown).",
 	}, []string{"reason"})
 	droppedLogs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: metricDroppedLogRecords,
-		Help: "Log records the node dropped instead of exporting over OTLP, by reason (queue_full, export_failed).",
+		Help: "Log records the node dropped instead of exporting over OTLP, by reason (queue_full, export_failed, shutdown).",
 	}, []string{"reason"})
 	exportedSpans := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: metricExportedSpans,
@@ -88,16 +91,18 @@ func newMetricSet(c Config, spansQueued, logsQueued *otlpexport.Slots) *metricSe
 
 	return &metricSet{
 		spans: otlpexport.Counters{
-			DroppedFull:   droppedSpans.WithLabelValues(reasonQueueFull),
-			DroppedExport: droppedSpans.WithLabelValues(reasonExportFailed),
-			Exported:      exportedSpans,
-			Failures:      failures.WithLabelValues(signalTraces),
+			DroppedFull:     droppedSpans.WithLabelValues(reasonQueueFull),
+			DroppedExport:   droppedSpans.WithLabelValues(reasonExportFailed),
+			DroppedShutdown: droppedSpans.WithLabelValues(reasonShutdown),
+			Exported:        exportedSpans,
+			Failures:        failures.WithLabelValues(signalTraces),
 		},
 		logs: otlpexport.Counters{
-			DroppedFull:   droppedLogs.WithLabelValues(reasonQueueFull),
-			DroppedExport: droppedLogs.WithLabelValues(reasonExportFailed),
-			Exported:      exportedLogs,
-			Failures:      failures.WithLabelValues(signalLogs),
+			DroppedFull:     droppedLogs.WithLabelValues(reasonQueueFull),
+			DroppedExport:   droppedLogs.WithLabelValues(reasonExportFailed),
+			DroppedShutdown: droppedLogs.WithLabelValues(reasonShutdown),
+			Exported:        exportedLogs,
+			Failures:        failures.WithLabelValues(signalLogs),
 		},
 		collectors: []prometheus.Collector{droppedSpans, droppedLogs, exportedSpans, exportedLogs, failures, queued, queuedLogs, buildInfo},
 	}
