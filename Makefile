@@ -8,6 +8,13 @@ BLOCKCHAIN   := ./blockchain
 OTELCOL      := build/otelcol-chain
 GO_SOURCES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bin/*' 2>/dev/null)
 TEST_TIMEOUT ?= 35m
+# VERSION is the node's release (service.version, chainotel_build_info, `blockchain version`):
+# git describe of the checkout, linked into node/buildinfo with the revision; empty outside a
+# checkout, where the module version or buildinfo.DefaultVersion applies.
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+REVISION     ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS      := $(if $(VERSION),-X github.com/chainotel/chainotel/node/buildinfo.linkedVersion=$(VERSION)) \
+                $(if $(REVISION),-X github.com/chainotel/chainotel/node/buildinfo.linkedRevision=$(REVISION))
 # The process tests (test/README.md): every package under test/ but e2e and chaos, which run on their own.
 INTEGRATION_PKGS = $(shell $(GO) list -tags integration ./test/... | grep -v -e '/test/e2e$$' -e '/test/chaos$$')
 # The binaries the process tests run, built once by make (internal/testbin reads these).
@@ -25,7 +32,7 @@ all: build collector
 ## build: the node binary at ./blockchain
 build: $(BLOCKCHAIN)
 $(BLOCKCHAIN): $(GO_SOURCES) go.mod go.sum
-	$(GO) build -o $(BLOCKCHAIN) ./node/cmd/blockchain
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BLOCKCHAIN) ./node/cmd/blockchain
 
 ## certs: cluster CA and one certificate per node under ./certs (keeps an existing CA; ROTATE=1 makes a new one)
 certs:

@@ -60,7 +60,12 @@ build_image() { # name
 # --- binaries -------------------------------------------------------------------
 mkdir -p "$CONTEXT"
 say "building the static node binary (CGO_ENABLED=0) ..."
-CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$CONTEXT/blockchain.bin" ./node/cmd/blockchain \
+# The release the image reports (service.version), as the Makefile's build target sets it.
+VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || true)}
+REVISION=${REVISION:-$(git rev-parse HEAD 2>/dev/null || true)}
+CGO_ENABLED=0 go build -trimpath -o "$CONTEXT/blockchain.bin" -ldflags="-s -w\
+${VERSION:+ -X github.com/chainotel/chainotel/node/buildinfo.linkedVersion=$VERSION}\
+${REVISION:+ -X github.com/chainotel/chainotel/node/buildinfo.linkedRevision=$REVISION}" ./node/cmd/blockchain \
   || die "go build ./node/cmd/blockchain failed"
 
 scripts/build-collector.sh || die "building build/otelcol-chain failed"

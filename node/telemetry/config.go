@@ -74,8 +74,12 @@ type Config struct {
 	ChainID string
 	// Consensus is semconv.ConsensusRaft or semconv.ConsensusPoW (chain.consensus).
 	Consensus string
-	// ServiceVersion is the release (service.version), used by Sentry.
+	// ServiceVersion is the release (service.version), used by Sentry and
+	// the chainotel_build_info metric; main passes buildinfo.Read's.
 	ServiceVersion string
+	// Revision is the VCS revision of the build ("-dirty" when modified),
+	// GoVersion the toolchain's: labels of chainotel_build_info.
+	Revision, GoVersion string
 	// Environment is deployment.environment.name, e.g. "dev".
 	Environment string
 

@@ -17,6 +17,7 @@ const (
 	metricExportedLogs      = "chainotel_telemetry_exported_log_records_total"
 	metricExportFailures    = "chainotel_telemetry_export_failures_total"
 	metricQueued            = "chainotel_telemetry_queued"
+	metricBuildInfo         = "chainotel_build_info"
 )
 
 // Label values of the self-metrics.
@@ -28,6 +29,9 @@ const (
 	// exporter's own retries (collector down, refusing, or too slow); the
 	// batch processor then moves on to the next batch.
 	reasonExportFailed = "export_failed"
+	// reasonShutdown: it ended after the telemetry shut down (a goroutine
+	// still running while the node exits), so nothing was left to export it.
+	reasonShutdown = "shutdown"
 
 	signalTraces = "traces"
 	signalLogs   = "logs"
@@ -39,16 +43,17 @@ type metricSet struct {
 	collectors  []prometheus.Collector
 }
 
-// newMetricSet builds the self-metrics. spansQueued and logsQueued hold what
-// is held in each pipeline, read at scrape time.
-func newMetricSet(spansQueued, logsQueued *otlpexport.Slots) *metricSet {
+// newMetricSet builds the self-metrics and chainotel_build_info from c.
+// spansQueued and logsQueued hold what is held in each pipeline, read at
+// scrape time.
+func newMetricSet(c Config, spansQueued, logsQueued *otlpexport.Slots) *metricSet {
 	droppedSpans := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: metricDroppedSpans,
-		Help: "Spans the node dropped instead of exporting, by reason (queue_full, export_failed).",
+		Help: "Spans the node dropped instead of exporting, by reason (queue_full, export_failed, shutdown).",
 	}, []string{"reason"})
 	droppedLogs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: metricDroppedLogRecords,
-		Help: "Log records the node dropped instead of exporting over OTLP, by reason (queue_full, export_failed).",
+		Help: "Log records the node dropped instead of exporting over OTLP, by reason (queue_full, export_failed, shutdown).",
 	}, []string{"reason"})
 	exportedSpans := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: metricExportedSpans,
@@ -72,21 +77,34 @@ func newMetricSet(spansQueued, logsQueued *otlpexport.Slots) *metricSet {
 		Help:        "Spans or log records held by the node waiting for export, by signal.",
 		ConstLabels: prometheus.Labels{"signal": signalLogs},
 	}, func() float64 { return float64(logsQueued.Held()) })
+	// Always 1: the labels are the information, joined onto other series
+	// with `* on(instance) group_left(version) chainotel_build_info`.
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: metricBuildInfo,
+		Help: "1, labelled with the node's release, VCS revision, Go version and deployment environment.",
+		ConstLabels: prometheus.Labels{
+			"version": c.ServiceVersion, "revision": c.Revision,
+			"goversion": c.GoVersion, "environment": c.Environment,
+		},
+	})
+	buildInfo.Set(1)
 
 	return &metricSet{
 		spans: otlpexport.Counters{
-			DroppedFull:   droppedSpans.WithLabelValues(reasonQueueFull),
-			DroppedExport: droppedSpans.WithLabelValues(reasonExportFailed),
-			Exported:      exportedSpans,
-			Failures:      failures.WithLabelValues(signalTraces),
+			DroppedFull:     droppedSpans.WithLabelValues(reasonQueueFull),
+			DroppedExport:   droppedSpans.WithLabelValues(reasonExportFailed),
+			DroppedShutdown: droppedSpans.WithLabelValues(reasonShutdown),
+			Exported:        exportedSpans,
+			Failures:        failures.WithLabelValues(signalTraces),
 		},
 		logs: otlpexport.Counters{
-			DroppedFull:   droppedLogs.WithLabelValues(reasonQueueFull),
-			DroppedExport: droppedLogs.WithLabelValues(reasonExportFailed),
-			Exported:      exportedLogs,
-			Failures:      failures.WithLabelValues(signalLogs),
+			DroppedFull:     droppedLogs.WithLabelValues(reasonQueueFull),
+			DroppedExport:   droppedLogs.WithLabelValues(reasonExportFailed),
+			DroppedShutdown: droppedLogs.WithLabelValues(reasonShutdown),
+			Exported:        exportedLogs,
+			Failures:        failures.WithLabelValues(signalLogs),
 		},
-		collectors: []prometheus.Collector{droppedSpans, droppedLogs, exportedSpans, exportedLogs, failures, queued, queuedLogs},
+		collectors: []prometheus.Collector{droppedSpans, droppedLogs, exportedSpans, exportedLogs, failures, queued, queuedLogs, buildInfo},
 	}
 }
 

@@ -119,7 +119,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 	t.local = slog.New(&componentHandler{next: local, levels: t.Levels}).With(ComponentKey, "telemetry")
 
 	spanSlots, logSlots := new(otlpexport.Slots), new(otlpexport.Slots)
-	t.metrics = newMetricSet(spanSlots, logSlots)
+	t.metrics = newMetricSet(c, spanSlots, logSlots)
 	if err := t.metrics.register(c.Registerer); err != nil {
 		_ = t.closeLog() // the registration error is the one worth returning
 		return nil, err

@@ -39,7 +39,7 @@ func flagValues(fs *flag.FlagSet) map[string]string {
 // The process's environment is the one it started with, so in practice
 // only the file can have changed.
 func readConfig(args []string) (vals map[string]string, where func(key string) string, err error) {
-	fs := rootCommand().FlagSet
+	fs := rootCommand(io.Discard).FlagSet
 	fs.SetOutput(io.Discard)
 	lines := make(map[string]int)
 	var path string
@@ -52,7 +52,7 @@ func readConfig(args []string) (vals map[string]string, where func(key string) s
 		return nil, nil, err
 	}
 	onCmdLine := make(map[string]bool)
-	cl := rootCommand().FlagSet
+	cl := rootCommand(io.Discard).FlagSet
 	cl.SetOutput(io.Discard)
 	if cl.Parse(args) == nil {
 		cl.Visit(func(f *flag.Flag) { onCmdLine[f.Name] = true })

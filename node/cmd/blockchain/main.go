@@ -24,6 +24,7 @@ import (
 	_ "golang.org/x/crypto/x509roots/fallback" // CA roots where the system has none (the FROM-scratch image)
 
 	"github.com/chainotel/chainotel/node"
+	"github.com/chainotel/chainotel/node/buildinfo"
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/pki"
 )
@@ -35,7 +36,7 @@ const envPrefix = "BLOCKCHAIN"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := rootCommand()
+	root := rootCommand(os.Stdout)
 	if err := root.ParseAndRun(ctx, os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -49,7 +50,9 @@ func ffOptions() []ff.Option {
 	return []ff.Option{ff.WithEnvVarPrefix(envPrefix), ff.WithConfigFileFlag("config"), ff.WithConfigFileParser(ff.PlainParser)}
 }
 
-func rootCommand() *ffcli.Command {
+// rootCommand is the command line; stdout receives what --version and
+// `blockchain version` print.
+func rootCommand(stdout io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("blockchain", flag.ContinueOnError)
 	def := node.DefaultConfig()
 	var (
@@ -58,6 +61,7 @@ func rootCommand() *ffcli.Command {
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error, or per component: info:raft,p2p=debug")
 		_        = fs.String("config", "", "file of flag values, one `name value` a line")
 		tf       telemetryFlags
+		version  = fs.Bool("version", false, "print the build (release, VCS revision, Go version) and exit")
 	)
 	tf.logFile.register(fs)
 	fs.StringVar(&tf.endpoint, "otlp-endpoint", "", "OTLP gRPC endpoint of the collector, host:port or http(s)://host:port (default from OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317)")
@@ -80,13 +84,17 @@ func rootCommand() *ffcli.Command {
 	fs.Uint64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "raft entries between snapshots (default 1000)")
 	return &ffcli.Command{
 		Name:        "blockchain",
-		ShortUsage:  "blockchain --node-id=node0 --port=8080 --peers=\":8081,:8082\" [flags] | blockchain certs|init|probe [flags]",
+		ShortUsage:  "blockchain --node-id=node0 --port=8080 --peers=\":8081,:8082\" [flags] | blockchain certs|init|probe|version [flags]",
 		ShortHelp:   "run a chainotel node",
 		FlagSet:     fs,
 		Options:     ffOptions(),
-		Subcommands: []*ffcli.Command{certsCommand(), initCommand(), probeCommand()},
+		Subcommands: []*ffcli.Command{certsCommand(), initCommand(), probeCommand(), versionCommand(stdout)},
 		Exec: func(ctx context.Context, args []string) error {
 			if err := rejectArgs(args); err != nil {
+				return err
+			}
+			if *version {
+				_, err := fmt.Fprintln(stdout, buildinfo.Read())
 				return err
 			}
 			if cfg.NodeID == "" {
@@ -145,6 +153,23 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+func versionCommand(stdout io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("blockchain version", flag.ContinueOnError)
+	return &ffcli.Command{
+		Name:       "version",
+		ShortUsage: "blockchain version",
+		ShortHelp:  "print the build: release (service.version), VCS revision and Go version",
+		FlagSet:    fs,
+		Exec: func(_ context.Context, args []string) error {
+			if err := rejectArgs(args); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintln(stdout, buildinfo.Read())
+			return err
+		},
+	}
 }
 
 func certsCommand() *ffcli.Command {

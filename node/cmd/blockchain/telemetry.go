@@ -11,14 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chainotel/chainotel/node"
+	"github.com/chainotel/chainotel/node/buildinfo"
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/config"
 	"github.com/chainotel/chainotel/node/pki"
 	"github.com/chainotel/chainotel/node/telemetry"
 )
-
-// serviceVersion is the release reported as service.version (Sentry's release).
-const serviceVersion = "0.3.0"
 
 // telemetryShutdownTimeout bounds the final flush of spans and logs on exit.
 const telemetryShutdownTimeout = 5 * time.Second
@@ -61,11 +59,14 @@ func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg
 	if err != nil {
 		return nil, nil, err
 	}
+	build := buildinfo.Read()
 	tel, err := telemetry.Setup(ctx, telemetry.Config{
 		NodeID:         cfg.NodeID,
 		ChainID:        chainID,
 		Consensus:      cfg.Consensus,
-		ServiceVersion: serviceVersion,
+		ServiceVersion: build.Version,
+		Revision:       build.RevisionLabel(),
+		GoVersion:      build.GoVersion,
 		Environment:    f.environment,
 		OTLPEndpoint:   f.endpoint,
 		TLS:            tlsCfg,

@@ -13,7 +13,8 @@ import (
 // exporter behind the processor gives the slots back. Since the gate never
 // admits more than the processor's queue can hold, the processor never drops
 // anything on its own, and every record ends up in exactly one counter:
-// dropped (queue_full), exported, or dropped (export_failed). Spans have
+// dropped (queue_full), exported, dropped (export_failed), or dropped
+// (shutdown) when it was emitted after Shutdown. Spans have
 // their own processor with the same accounting (spanbatcher.go).
 
 // logGate admits log records into the batch log processor while there is
@@ -34,6 +35,7 @@ func (g *logGate) Enabled(ctx context.Context, p sdklog.EnabledParameters) bool 
 
 func (g *logGate) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	if g.stopped.Load() {
+		g.m.DroppedShutdown.Inc()
 		return nil
 	}
 	if !g.slots.take() {

@@ -47,12 +47,14 @@ func (s *Slots) release(n int) { s.held.Add(-int64(n)) }
 
 // Counters count what happens to one signal's telemetry after it leaves the
 // node's code. Every span or record ends up in exactly one of DroppedFull,
-// Exported and DroppedExport.
+// Exported, DroppedExport and DroppedShutdown.
 type Counters struct {
 	// DroppedFull counts what was refused because the pipeline was full.
 	DroppedFull prometheus.Counter
 	// DroppedExport counts what an export lost after its retries.
 	DroppedExport prometheus.Counter
+	// DroppedShutdown counts what ended after the pipeline shut down.
+	DroppedShutdown prometheus.Counter
 	// Exported counts what the collector accepted.
 	Exported prometheus.Counter
 	// Failures counts failed export calls.

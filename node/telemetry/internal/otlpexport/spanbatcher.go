@@ -18,13 +18,20 @@ import (
 // full batch. It also holds the bound and the accounting the gate and the
 // counting exporter held around the SDK's processor: a span is refused, never
 // waited for, when QueueSize spans are buffered or being exported, and every
-// span ends up in exactly one counter: dropped (queue_full), exported, or
-// dropped (export_failed).
+// span ends up in exactly one counter: dropped (queue_full), exported,
+// dropped (export_failed), or dropped (shutdown) when it ended after Shutdown.
+//
+// A tick of the timer sends one batch, not everything buffered: under steady
+// load with a slow collector, draining on the tick would export whatever
+// arrived during each round trip at once, back to back, and the batches
+// would shrink to what one round trip brings. One batch a tick leaves the
+// rest to fill up to a full batch or to wait for the next tick.
 
 // SpanBatcher is the node's span processor: ended spans are buffered and
 // exported in batches of at most batchSize by one goroutine: a batch as soon
-// as it is full, everything buffered every batchTimeout, on ForceFlush and on
-// Shutdown. OnEnd never blocks.
+// as one is full, one batch (the oldest spans, however few) every
+// batchTimeout, everything buffered on ForceFlush and on Shutdown. OnEnd
+// never blocks.
 type SpanBatcher struct {
 	exp   sdktrace.SpanExporter
 	b     BatchSettings
@@ -42,6 +49,8 @@ type SpanBatcher struct {
 	stop    chan struct{}   // closed by Shutdown
 	done    chan struct{}   // closed when the export loop returned
 
+	timer timer // the batch timer; a fake one in tests
+
 	exports      context.Context // the parent of every export's context
 	cancel       context.CancelFunc
 	shutdownOnce sync.Once
@@ -51,8 +60,12 @@ type SpanBatcher struct {
 var _ sdktrace.SpanProcessor = (*SpanBatcher)(nil)
 
 func NewSpanBatcher(exp sdktrace.SpanExporter, b BatchSettings, s *Slots, m Counters) *SpanBatcher {
+	return newSpanBatcher(exp, b, s, m, realTimer{time.NewTimer(b.BatchTimeout)})
+}
+
+func newSpanBatcher(exp sdktrace.SpanExporter, b BatchSettings, s *Slots, m Counters, t timer) *SpanBatcher {
 	sb := &SpanBatcher{
-		exp: exp, b: b, slots: s, m: m,
+		exp: exp, b: b, slots: s, m: m, timer: t,
 		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan error),
 		stop:    make(chan struct{}),
@@ -66,7 +79,7 @@ func NewSpanBatcher(exp sdktrace.SpanExporter, b BatchSettings, s *Slots, m Coun
 func (sb *SpanBatcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 // OnEnd buffers a sampled span if there is room and counts it dropped
-// (queue_full) if not.
+// (queue_full) if not, or dropped (shutdown) after Shutdown.
 func (sb *SpanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
@@ -79,6 +92,7 @@ func (sb *SpanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	if sb.stopped {
 		sb.mu.Unlock()
 		sb.slots.release(1)
+		sb.m.DroppedShutdown.Inc()
 		return
 	}
 	sb.buf = append(sb.buf, s)
@@ -92,25 +106,39 @@ func (sb *SpanBatcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 }
 
-// loop is the export goroutine.
+// timer is the batch timer as the export loop uses it.
+type timer interface {
+	C() <-chan time.Time
+	Reset(d time.Duration)
+	Stop()
+}
+
+type realTimer struct{ t *time.Timer }
+
+func (r realTimer) C() <-chan time.Time   { return r.t.C }
+func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
+func (r realTimer) Stop()                 { r.t.Stop() }
+
+// loop is the export goroutine. A full batch waits for nothing; a tick
+// sends one batch and restarts the timer once that export has returned.
 func (sb *SpanBatcher) loop() {
 	defer close(sb.done)
-	timer := time.NewTimer(sb.b.BatchTimeout)
-	defer timer.Stop()
+	defer sb.timer.Stop()
 	for {
 		select {
 		case <-sb.kick:
 			handle(sb.export(false))
 			continue // the timer keeps running for what is left
-		case <-timer.C:
-			handle(sb.export(true))
+		case <-sb.timer.C():
+			_, err := sb.exportBatch(1)
+			handle(err)
 		case flushed := <-sb.flushes:
 			flushed <- sb.export(true)
 		case <-sb.stop:
 			handle(sb.export(true))
 			return
 		}
-		timer.Reset(sb.b.BatchTimeout)
+		sb.timer.Reset(sb.b.BatchTimeout)
 	}
 }
 
@@ -125,30 +153,45 @@ func handle(err error) {
 // export sends the buffered spans in batches of batchSize; all says whether
 // a last, partial batch goes too. It returns the failed exports' errors.
 func (sb *SpanBatcher) export(all bool) error {
+	least := sb.b.BatchSize
+	if all {
+		least = 1
+	}
 	var errs []error
 	for {
-		sb.mu.Lock()
-		n := min(len(sb.buf), sb.b.BatchSize)
-		if n == 0 || (!all && n < sb.b.BatchSize) {
-			sb.mu.Unlock()
-			return errors.Join(errs...)
-		}
-		sb.batch = append(sb.batch[:0], sb.buf[:n]...)
-		rest := copy(sb.buf, sb.buf[n:])
-		clear(sb.buf[rest:])
-		sb.buf = sb.buf[:rest]
-		sb.mu.Unlock()
-
-		ctx, cancel := context.WithTimeout(sb.exports, sb.b.ExportTimeout)
-		err := sb.exp.ExportSpans(ctx, sb.batch)
-		cancel()
-		clear(sb.batch) // the spans are garbage once exported
-		sb.slots.release(n)
-		sb.count(n, err)
+		n, err := sb.exportBatch(least)
 		if err != nil {
 			errs = append(errs, err)
 		}
+		if n == 0 {
+			return errors.Join(errs...)
+		}
 	}
+}
+
+// exportBatch sends the oldest batchSize buffered spans, or all of them when
+// fewer are buffered, provided there are at least least. It returns how many
+// it sent (0: none) and the export's error.
+func (sb *SpanBatcher) exportBatch(least int) (int, error) {
+	sb.mu.Lock()
+	n := min(len(sb.buf), sb.b.BatchSize)
+	if n == 0 || n < least {
+		sb.mu.Unlock()
+		return 0, nil
+	}
+	sb.batch = append(sb.batch[:0], sb.buf[:n]...)
+	rest := copy(sb.buf, sb.buf[n:])
+	clear(sb.buf[rest:])
+	sb.buf = sb.buf[:rest]
+	sb.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(sb.exports, sb.b.ExportTimeout)
+	err := sb.exp.ExportSpans(ctx, sb.batch)
+	cancel()
+	clear(sb.batch) // the spans are garbage once exported
+	sb.slots.release(n)
+	sb.count(n, err)
+	return n, err
 }
 
 // count adds an export of n spans to the self-metrics. An export that lost

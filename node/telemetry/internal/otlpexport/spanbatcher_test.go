@@ -57,18 +57,22 @@ func (e *scriptedExporter) exported() []int {
 // batcherUnderTest is a tracer whose spans go through a SpanBatcher.
 type batcherUnderTest struct {
 	sb     *SpanBatcher
-	exp    *scriptedExporter
 	m      Counters
 	slots  *Slots
 	tracer func(n int)
 	tp     *sdktrace.TracerProvider
 }
 
-func newBatcherUnderTest(t *testing.T, exp *scriptedExporter, b BatchSettings, sampler sdktrace.Sampler) *batcherUnderTest {
+func newBatcherUnderTest(t *testing.T, exp sdktrace.SpanExporter, b BatchSettings, sampler sdktrace.Sampler) *batcherUnderTest {
+	t.Helper()
+	return newBatcherWithTimer(t, exp, b, sampler, realTimer{time.NewTimer(b.BatchTimeout)})
+}
+
+func newBatcherWithTimer(t *testing.T, exp sdktrace.SpanExporter, b BatchSettings, sampler sdktrace.Sampler, tm timer) *batcherUnderTest {
 	t.Helper()
 	s := &Slots{Limit: int64(b.QueueSize)}
 	m := newCounters()
-	sb := NewSpanBatcher(exp, b, s, m)
+	sb := newSpanBatcher(exp, b, s, m, tm)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(sb))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -76,7 +80,7 @@ func newBatcherUnderTest(t *testing.T, exp *scriptedExporter, b BatchSettings, s
 		_ = tp.Shutdown(ctx)
 	})
 	tracer := tp.Tracer("test")
-	return &batcherUnderTest{sb: sb, exp: exp, m: m, slots: s, tp: tp, tracer: func(n int) {
+	return &batcherUnderTest{sb: sb, m: m, slots: s, tp: tp, tracer: func(n int) {
 		for range n {
 			_, span := tracer.Start(context.Background(), "block.apply")
 			span.End()
@@ -87,10 +91,11 @@ func newBatcherUnderTest(t *testing.T, exp *scriptedExporter, b BatchSettings, s
 // newCounters makes counters that belong to no registry.
 func newCounters() Counters {
 	return Counters{
-		DroppedFull:   prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped_full"}),
-		DroppedExport: prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped_export"}),
-		Exported:      prometheus.NewCounter(prometheus.CounterOpts{Name: "exported"}),
-		Failures:      prometheus.NewCounter(prometheus.CounterOpts{Name: "failures"}),
+		DroppedFull:     prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped_full"}),
+		DroppedExport:   prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped_export"}),
+		DroppedShutdown: prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped_shutdown"}),
+		Exported:        prometheus.NewCounter(prometheus.CounterOpts{Name: "exported"}),
+		Failures:        prometheus.NewCounter(prometheus.CounterOpts{Name: "failures"}),
 	}
 }
 
@@ -193,6 +198,8 @@ func TestSpanBatcherShutdownExportsWhatIsLeftThenRefusesSpans(t *testing.T) {
 
 	late.End()
 	require.EqualValues(t, 0, bt.slots.held.Load(), "a span ended after shutdown is not held")
+	require.Equal(t, 1.0, count(t, bt.m.DroppedShutdown), "but counted")
+	require.Equal(t, 7.0, count(t, bt.m.Exported))
 	require.NoError(t, bt.sb.ForceFlush(context.Background()), "flushing a stopped processor has nothing to do")
 	require.NoError(t, bt.sb.Shutdown(context.Background()), "a second shutdown returns the first one's result")
 }
