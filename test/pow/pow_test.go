@@ -67,7 +67,7 @@ func newCluster(t *testing.T) *powCluster {
 	c := &powCluster{t: t, bin: testbin.Blockchain(t), dir: t.TempDir(), ports: testproc.FreePorts(t, 6),
 		links: make(map[[2]int]*netproxy.Proxy), procs: make([]*testproc.Proc, 3), client: &http.Client{Timeout: 90 * time.Second}}
 	c.cli("certs", "--dir", "certs", "--nodes", "node0,node1,node2")
-	c.cli("init", "--consensus", "pow", "--data-dir", "data", "--nodes", "node0,node1,node2")
+	c.cli("init", "--data-dir", "data", "--nodes", "node0,node1,node2")
 	for i := range 3 {
 		for j := range 3 {
 			if i != j {
