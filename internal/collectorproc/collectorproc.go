@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +141,9 @@ func Start(tb testing.TB, opts Options) *Collector {
 	return c
 }
 
+// readyLine is what the collector logs when its service has started.
+const readyLine = "Everything is ready. Begin running and processing data."
+
 // waitHealthy polls health_check until it answers 200, the process exits, or
 // timeout passes.
 func (c *Collector) waitHealthy(timeout time.Duration) error {
@@ -150,7 +154,17 @@ func (c *Collector) waitHealthy(timeout time.Duration) error {
 			cancel() // no point waiting for a process that is gone
 			return fmt.Errorf("%w: %v", ErrExited, c.ExitErr())
 		}
-		return getOK(ctx, c.HealthURL)
+		if err := getOK(ctx, c.HealthURL); err != nil {
+			return err
+		}
+		// health_check reports ready when the pipelines start, a moment
+		// before the collector installs its SIGTERM handler (after it logs
+		// readyLine): a SIGTERM in between kills it without a shutdown. So
+		// wait for the line too, which narrows that window to a few calls.
+		if !strings.Contains(c.Log(), readyLine) {
+			return fmt.Errorf("the collector has not logged %q yet", readyLine)
+		}
+		return nil
 	})
 	if err != nil && !errors.Is(err, ErrExited) {
 		return fmt.Errorf("waiting %v for otelcol-chain health_check at %s (is health_check in the config's service.extensions?): %w",
