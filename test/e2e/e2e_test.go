@@ -47,15 +47,21 @@ type pair struct {
 	follower *cluster.Node
 }
 
-func startPair(t *testing.T) *pair {
+// startPair starts the pair; testdata names files of testdata/ merged over
+// the collector's configuration after decisions.yaml.
+func startPair(t *testing.T, testdata ...string) *pair {
 	t.Helper()
+	configs := append(collectorproc.Shipped(t, "otlp-out", "sentry"), collectorproc.Testdata(t, "decisions.yaml"))
+	for _, name := range testdata {
+		configs = append(configs, collectorproc.Testdata(t, name))
+	}
 	p := &pair{sink: otlpsink.Start(t), sentry: sentrytest.NewServer(t)}
 	p.policy = filepath.Join(t.TempDir(), "sampling-policies.yaml")
 	writeAtomically(t, p.policy, policies("1"))
 	p.col = collectorproc.Start(t, collectorproc.Options{
 		// The shipped configuration, kept traces to the sink, errors to Sentry.
 		// testdata/decisions.yaml shortens the decision wait.
-		ConfigFiles: append(collectorproc.Shipped(t, "otlp-out", "sentry"), collectorproc.Testdata(t, "decisions.yaml")),
+		ConfigFiles: configs,
 		Env: []string{
 			"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + p.sink.Addr(),
 			"CHAINOTEL_POLICY_FILE=" + p.policy,
