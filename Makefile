@@ -25,7 +25,7 @@ COVER        ?= -cover -coverprofile=out/coverage.out
 
 .PHONY: all build certs init collector run test unit integration e2e vet tools bench bench-node \
         bench-sampling bench-collector bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test \
-        rules-test cover-report
+        rules-test cover-report policy-check
 
 all: build collector
 
@@ -66,6 +66,10 @@ rules-test: tools
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+
+## policy-check: the shipped sampling policy file through policycheck, as CI checks an edit (file:line:col, non-zero exit)
+policy-check:
+	$(GO) run ./processors/chainsamplingprocessor/cmd/policycheck collector/sampling-policies.yaml
 
 ## unit: every package's unit tests with the race detector and coverage; starts no process, builds no binary
 unit:
@@ -110,7 +114,7 @@ cover-report:
 	@echo "coverage: $$(tail -1 out/coverage.txt | tr -s '\t ' ' ') (per function: out/coverage.txt; per package: the ok lines above)"
 
 ## test: everything CI runs: the unit tests, then the process tests (test/README.md)
-test: tools vet rules-test unit cover-report integration e2e chaos
+test: tools vet policy-check rules-test unit cover-report integration e2e chaos
 
 ## testnet-up: the docker compose testnet (FROM-scratch images, a sidecar collector per node),
 ## waiting until healthy; SCALEOUT=1 adds the sampling tier (deploy/docker-compose.scaleout.yml),

@@ -52,13 +52,24 @@ type pair struct {
 // collector's addresses are known by then).
 func startPair(t *testing.T, nodeEnv ...func(*pair) string) *pair {
 	t.Helper()
+	return startPairWith(t, nil, nodeEnv...)
+}
+
+// startPairWith is startPair with testdata, files of testdata/ merged over
+// the collector's configuration after decisions.yaml.
+func startPairWith(t *testing.T, testdata []string, nodeEnv ...func(*pair) string) *pair {
+	t.Helper()
+	configs := append(collectorproc.Shipped(t, "otlp-out", "sentry"), collectorproc.Testdata(t, "decisions.yaml"))
+	for _, name := range testdata {
+		configs = append(configs, collectorproc.Testdata(t, name))
+	}
 	p := &pair{sink: otlpsink.Start(t), sentry: sentrytest.NewServer(t)}
 	p.policy = filepath.Join(t.TempDir(), "sampling-policies.yaml")
 	writeAtomically(t, p.policy, policies("1"))
 	p.col = collectorproc.Start(t, collectorproc.Options{
 		// The shipped configuration, kept traces to the sink, errors to Sentry.
 		// testdata/decisions.yaml shortens the decision wait.
-		ConfigFiles: append(collectorproc.Shipped(t, "otlp-out", "sentry"), collectorproc.Testdata(t, "decisions.yaml")),
+		ConfigFiles: configs,
 		Env: []string{
 			"CHAINOTEL_TRACES_OTLP_ENDPOINT=" + p.sink.Addr(),
 			"CHAINOTEL_POLICY_FILE=" + p.policy,
