@@ -163,9 +163,16 @@ bench-pow:
 ## prints each round's ratios, their medians and ranges, and what telemetry adds per tx in the nodes and the collector
 ## (~4 min). The CPU profiles of the last round of each configuration (nodes, collector) go to
 ## out/profiles/{telemetry,disabled} (go tool pprof -top out/profiles/telemetry/single-node0.pprof)
+# HEAD_SAMPLING: the head-sampling probabilities bench-telemetry also measures, beside every span.
+HEAD_SAMPLING ?= 0.1 0.01
 bench-telemetry: build collector
 	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --collector $(abspath $(OTELCOL)) --compare-telemetry \
 	  --rounds 3 --node-profiles out/profiles
+	@for p in $(HEAD_SAMPLING); do \
+	  echo "== bench-telemetry: the nodes at head sampling $$p (parentbased_traceidratio) vs OTEL_SDK_DISABLED=true"; \
+	  $(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --collector $(abspath $(OTELCOL)) --compare-telemetry \
+	    --rounds 3 --head-sampling $$p || exit 1; \
+	done
 
 clean:
 	rm -rf $(BLOCKCHAIN) out

@@ -47,7 +47,7 @@ func runComparison(ctx context.Context, cfg config, out io.Writer, d *display, r
 			rs, err := run(ctx, telemetry)
 			if err != nil {
 				if len(rounds) > 0 {
-					printComparison(out, rounds)
+					printComparison(out, rounds, "exporting to otelcol-chain"+headSamplingNote(cfg))
 				}
 				return fmt.Errorf("%s: %w", label, err)
 			}
@@ -64,7 +64,7 @@ func runComparison(ctx context.Context, cfg config, out io.Writer, d *display, r
 		}
 		rounds = append(rounds, rd)
 	}
-	printComparison(out, rounds)
+	printComparison(out, rounds, "exporting to otelcol-chain"+headSamplingNote(cfg))
 	return nil
 }
 
@@ -213,9 +213,9 @@ func of(cs []modeCost, f func(modeCost) float64) []float64 {
 
 // printComparison writes a row per mode and round comparing the two
 // configurations, then, over several rounds, the medians and ranges.
-func printComparison(w io.Writer, rounds []compareRound) {
+func printComparison(w io.Writer, rounds []compareRound, exporting string) {
 	n := len(rounds)
-	fmt.Fprintf(w, "\ntelemetry cost: exporting to otelcol-chain vs OTEL_SDK_DISABLED=true")
+	fmt.Fprintf(w, "\ntelemetry cost: %s vs OTEL_SDK_DISABLED=true", exporting)
 	if n > 1 {
 		fmt.Fprintf(w, ", %d rounds, each run on a fresh cluster, round 1 exporting first, then alternating", n)
 	}

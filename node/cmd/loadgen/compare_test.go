@@ -180,3 +180,11 @@ func golden(t *testing.T, name, got string) {
 	require.NoError(t, err, "run go test -update to write it")
 	assert.Equal(t, string(want), got)
 }
+
+func TestHeadSamplingIsNamedInTheComparison(t *testing.T) {
+	cfg := config{nodes: 3, collector: "/bin/otelcol-chain", headSampling: 0.1}
+	require.Equal(t, "spawned 3-node cluster on loopback, telemetry exported to /bin/otelcol-chain at head sampling 0.1 (parentbased_traceidratio)",
+		spawnTitle(cfg, true))
+	cfg.headSampling = 1
+	require.Equal(t, "spawned 3-node cluster on loopback, telemetry exported to /bin/otelcol-chain", spawnTitle(cfg, true))
+}

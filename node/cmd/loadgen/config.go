@@ -38,6 +38,7 @@ type config struct {
 	collector    string
 	compare      bool
 	rounds       int
+	headSampling float64 // the nodes' head-sampling probability when exporting; 1 keeps every trace
 }
 
 const usageHead = `loadgen drives a chainotel cluster with transactions and prints the committed
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.nodeProfiles, "node-profiles", "", "folder for CPU profiles of the nodes (from /debug/pprof on their health ports), one per node and mode, for `go tool pprof`")
 	fs.StringVar(&c.collector, "collector", "", "an otelcol-chain binary: spawned nodes export their telemetry to it (else they run with OTEL_SDK_DISABLED=true)")
 	fs.BoolVar(&c.compare, "compare-telemetry", false, "run everything twice, with telemetry exported to --collector and with OTEL_SDK_DISABLED=true, and print both, the tx/s ratio and the CPU per committed transaction")
+	fs.Float64Var(&c.headSampling, "head-sampling", 1, "with --collector: the nodes sample at the head with this probability (OTEL_TRACES_SAMPLER=parentbased_traceidratio), so --compare-telemetry reads what the head-sampling valve buys; 1 (the default) exports every span")
 	fs.IntVar(&c.rounds, "rounds", 1, "with --compare-telemetry: repeat the pair of runs this many times, each on fresh clusters, alternating which configuration goes first, and print the median ratios and their range")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -142,6 +144,9 @@ func (c *config) validate() error {
 	}
 	if len(c.from) == 0 {
 		errs = append(errs, errors.New("--from: give at least one sender account"))
+	}
+	if !(c.headSampling > 0 && c.headSampling <= 1) {
+		errs = append(errs, fmt.Errorf("--head-sampling: must be a probability in (0, 1], got %g", c.headSampling))
 	}
 	if c.amount == 0 {
 		errs = append(errs, errors.New("--amount: must be > 0"))

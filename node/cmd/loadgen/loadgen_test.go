@@ -36,6 +36,8 @@ func TestParseFlagsRefusesBadInput(t *testing.T) {
 		{"zero rounds", []string{"--spawn", "--collector", "c", "--compare-telemetry", "--rounds", "0"}, "--rounds: must be >= 1, got 0"},
 		{"negative rounds", []string{"--spawn", "--collector", "c", "--compare-telemetry", "--rounds", "-2"}, "--rounds: must be >= 1, got -2"},
 		{"rounds without compare", []string{"--spawn", "--rounds", "3"}, "--rounds 3 works with --compare-telemetry only"},
+		{"head sampling zero", []string{"--spawn", "--head-sampling", "0"}, "--head-sampling: must be a probability in (0, 1], got 0"},
+		{"head sampling above one", []string{"--spawn", "--head-sampling", "1.5"}, "--head-sampling: must be a probability in (0, 1], got 1.5"},
 		{"stray argument", []string{"--spawn", "now"}, `unexpected argument "now"`},
 	}
 	for _, tc := range tests {

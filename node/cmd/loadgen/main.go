@@ -88,9 +88,21 @@ func run(ctx context.Context, cfg config, out io.Writer, d *display) (err error)
 func spawnTitle(cfg config, telemetry bool) string {
 	how := "telemetry disabled (OTEL_SDK_DISABLED=true)"
 	if telemetry {
-		how = "telemetry exported to " + cfg.collector
+		how = "telemetry exported to " + cfg.collector + headSamplingNote(cfg)
 	}
 	return fmt.Sprintf("spawned %d-node cluster on loopback, %s", cfg.nodes, how)
+}
+
+// sampledAtHead reports whether the nodes sample at the head (0 < p < 1;
+// 1, and 0 in a config not made by the flags, export every span).
+func sampledAtHead(cfg config) bool { return cfg.headSampling > 0 && cfg.headSampling < 1 }
+
+// headSamplingNote says how the nodes sample at the head, "" for every span.
+func headSamplingNote(cfg config) string {
+	if !sampledAtHead(cfg) {
+		return ""
+	}
+	return fmt.Sprintf(" at head sampling %g (parentbased_traceidratio)", cfg.headSampling)
 }
 
 // runModes runs each configured mode in turn, showing progress; with a

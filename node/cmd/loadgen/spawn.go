@@ -60,6 +60,10 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 			}
 		}()
 		ccfg.Args = append(ccfg.Args, "--otlp-endpoint=http://"+col.Addr)
+		if sampledAtHead(cfg) {
+			ccfg.Env = append(ccfg.Env, "OTEL_TRACES_SAMPLER=parentbased_traceidratio",
+				fmt.Sprintf("OTEL_TRACES_SAMPLER_ARG=%g", cfg.headSampling))
+		}
 		// The collector shares the machine's cores with the nodes, so its CPU
 		// is part of what telemetry costs and is reported with the nodes'.
 		others = map[string]int{"collector": col.Pid()}
