@@ -23,7 +23,7 @@ TEST_BINS    = CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELC
 # that `make cover-report` totals (out/coverage.out; go tool cover -html=out/coverage.out).
 COVER        ?= -cover -coverprofile=out/coverage.out
 
-.PHONY: all build certs init collector run test unit integration e2e vet tools bench bench-node \
+.PHONY: all build certs init collector run test unit integration e2e vet lint tools bench bench-node \
         bench-sampling bench-collector bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test \
         rules-test cover-report policy-check
 
@@ -71,6 +71,13 @@ vet:
 policy-check:
 	$(GO) run ./processors/chainsamplingprocessor/cmd/policycheck collector/sampling-policies.yaml
 
+## lint: go.mod and tools/go.mod tidy, then golangci-lint (.golangci.yml: the standard linters and
+## depguard's import rules), pinned in tools/go.mod; ~3 min cold
+lint:
+	@$(GO) mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy: run go mod tidy" >&2; exit 1; }
+	@cd tools && $(GO) mod tidy -diff || { echo "lint: tools/go.mod is not tidy: run (cd tools && go mod tidy)" >&2; exit 1; }
+	$(GO) tool -modfile=tools/go.mod golangci-lint run ./...
+
 ## unit: every package's unit tests with the race detector and coverage; starts no process, builds no binary
 unit:
 	@mkdir -p out
@@ -114,7 +121,7 @@ cover-report:
 	@echo "coverage: $$(tail -1 out/coverage.txt | tr -s '\t ' ' ') (per function: out/coverage.txt; per package: the ok lines above)"
 
 ## test: everything CI runs: the unit tests, then the process tests (test/README.md)
-test: tools vet policy-check rules-test unit cover-report integration e2e chaos
+test: tools vet lint policy-check rules-test unit cover-report integration e2e chaos
 
 ## testnet-up: the docker compose testnet (FROM-scratch images, a sidecar collector per node),
 ## waiting until healthy; SCALEOUT=1 adds the sampling tier (deploy/docker-compose.scaleout.yml),

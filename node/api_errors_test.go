@@ -62,7 +62,7 @@ func post(t *testing.T, url, body string) (int, []byte) {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, raw
@@ -146,7 +146,7 @@ func TestAPIErrorTable(t *testing.T) {
 		} {
 			resp, err := http.Get(base + tc.path)
 			require.NoError(t, err)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			require.Equal(t, tc.status, resp.StatusCode, tc.path)
 		}
 	})

@@ -114,7 +114,7 @@ func getJSON(url string, v any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, body)
@@ -161,7 +161,7 @@ func (c *testCluster) postTx(i int, body string) api.Receipt {
 	c.t.Helper()
 	resp, err := http.Post(c.url(i, "/tx"), "application/json", strings.NewReader(body))
 	require.NoError(c.t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	require.Equal(c.t, http.StatusOK, resp.StatusCode, "POST /tx on %s: %s", c.ids[i], raw)
 	var rc api.Receipt

@@ -21,7 +21,7 @@ func getConsistency(t *testing.T, url string) (int, string, api.ErrorBody) {
 	t.Helper()
 	resp, err := http.Get(url)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	var eb api.ErrorBody

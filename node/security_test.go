@@ -82,7 +82,7 @@ func refusedHandshake(t *testing.T, addr string, cfg *tls.Config) {
 	if err == nil {
 		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
 		_, err = conn.Read(make([]byte, 1))
-		conn.Close()
+		_ = conn.Close()
 		var ne net.Error
 		require.False(t, errors.As(err, &ne) && ne.Timeout(), "the node neither answered nor refused")
 	}
@@ -127,14 +127,14 @@ func TestPeerPortRefusesBadPeersAndKeepsCommitting(t *testing.T) {
 	_, err = io.ReadAll(conn) // returns once the node closes the connection
 	var ne net.Error
 	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the node kept a connection of garbage frames open")
-	conn.Close()
+	_ = conn.Close()
 
 	// Messages from a peer with a valid certificate: over the size limit,
 	// and not decodable as what the method takes.
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(node0.ClientConfig(c.ids[target]))),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(peerCodec{}), grpc.MaxCallSendMsgSize(2*p2p.MaxMessageBytes)))
 	require.NoError(t, err)
-	defer cc.Close()
+	defer func() { _ = cc.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out rawMessage
@@ -203,7 +203,7 @@ func TestOneClientFloodIsBounded(t *testing.T) {
 	var held []net.Conn
 	defer func() {
 		for _, conn := range held {
-			conn.Close()
+			_ = conn.Close()
 		}
 	}()
 	testproc.WaitFor(t, 10*time.Second, "the flooding client to be refused", func() error {
@@ -222,7 +222,7 @@ func TestOneClientFloodIsBounded(t *testing.T) {
 		}
 		require.NoError(t, err)
 		raw, _ := io.ReadAll(resp.Body)
-		conn.Close()
+		_ = conn.Close()
 		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "%s", raw)
 		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 		require.Contains(t, string(raw), `"error":"too many requests in flight from 127.0.0.1 (at most 4); retry later"`)
@@ -238,7 +238,7 @@ func TestOneClientFloodIsBounded(t *testing.T) {
 	resp, err := other.Post(node.base+"/tx", "application/json", strings.NewReader(`{"from":"0xabc","to":"0xdef","amount":7}`))
 	require.NoError(t, err)
 	raw, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", raw)
 
 	for _, conn := range held {
@@ -257,14 +257,14 @@ func TestOneClientFloodIsBounded(t *testing.T) {
 	metrics, err := http.Get(node.health + "/metrics")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(metrics.Body)
-	metrics.Body.Close()
+	_ = metrics.Body.Close() // read to the end above
 	// Headers past the cap are refused before any handler runs.
 	req, err := http.NewRequest(http.MethodGet, node.base+"/status", nil)
 	require.NoError(t, err)
 	req.Header.Set("X-Padding", strings.Repeat("a", 128<<10))
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
 
 	m := regexp.MustCompile(`(?m)^chainotel_http_throttled_requests_total (\d+)$`).FindSubmatch(body)

@@ -60,7 +60,7 @@ func logAttr(r sdklog.Record, key string) (string, bool) {
 	)
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		if string(kv.Key) == key {
-			v, ok = kv.Value.Emit(), true
+			v, ok = kv.Value.String(), true
 			return false
 		}
 		return true
@@ -127,7 +127,7 @@ func postTraced(t *testing.T, url, body, bag string) trace.SpanContext {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", raw)
 	return parent
@@ -332,7 +332,7 @@ func TestHTTPLatencyExemplarsPointAtTraces(t *testing.T) {
 	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	// The exemplar's labels come in no fixed order: client_golang keeps them in a map.
 	tid, sid := `trace_id="`+parent.TraceID().String()+`"`, `span_id="`+server.SpanContext.SpanID().String()+`"`
@@ -444,7 +444,7 @@ func TestNodeCommitsWhileTheCollectorIsDown(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		body, _ := io.ReadAll(resp.Body)
 		if !dropped.Match(body) {
 			return fmt.Errorf("no dropped spans counted yet")

@@ -85,8 +85,8 @@ func (cfg *Config) dsn() string {
 // DSN's secret is never printed).
 func (cfg *Config) Validate() error {
 	var errs []error
-	switch dsn := cfg.dsn(); {
-	case dsn == "":
+	switch dsn := cfg.dsn(); dsn {
+	case "":
 		errs = append(errs, fmt.Errorf("dsn: %w: set dsn or the %s environment variable", errMissingDSN, DSNEnv))
 	default:
 		if _, err := sentry.NewDsn(dsn); err != nil {

@@ -83,7 +83,7 @@ func (c *Client) Do(ctx context.Context, method, url string, body, out any) erro
 	if err != nil {
 		return err // already names method and URL
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to the end below; closing cannot lose anything
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("%s %s: read answer: %w", method, url, err)

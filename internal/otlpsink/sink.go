@@ -29,7 +29,7 @@ import (
 type Sink struct {
 	addr string
 	srv  *grpc.Server
-	done chan error
+	done chan struct{} // closed when Serve returns
 
 	mu    sync.Mutex
 	spans []Span
@@ -89,7 +89,7 @@ func ServeWith(lis net.Listener, o Options) *Sink {
 	s := &Sink{
 		addr:    lis.Addr().String(),
 		srv:     grpc.NewServer(opts...),
-		done:    make(chan error, 1),
+		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}
 	if o.Held {
@@ -97,7 +97,12 @@ func ServeWith(lis net.Listener, o Options) *Sink {
 	}
 	ptraceotlp.RegisterGRPCServer(s.srv, &traceServer{sink: s})
 	plogotlp.RegisterGRPCServer(s.srv, &logServer{sink: s})
-	go func() { s.done <- s.srv.Serve(lis) }()
+	go func() {
+		defer close(s.done)
+		// Serve returns nil once Close stops it; a listener that fails before
+		// shows as exports that never arrive, which the waiting test reports.
+		_ = s.srv.Serve(lis)
+	}()
 	return s
 }
 

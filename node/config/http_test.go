@@ -132,7 +132,7 @@ func TestAuthorizeMutualTLS(t *testing.T) {
 		t.Cleanup(tr.CloseIdleConnections)
 		resp, err := c.Get(srv.URL)
 		require.NoError(t, err)
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }() // read to the end below
 		b, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
 		return resp.StatusCode, string(b)

@@ -260,7 +260,7 @@ func (r *Reloader) LogSpec() LogSpec {
 func locate(err error, where func(string) string) error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range j.Unwrap() {
-			locate(e, where)
+			_ = locate(e, where) // sets Where in place; err is returned whole below
 		}
 		return err
 	}

@@ -118,7 +118,7 @@ func (f *fixture) call(t *testing.T, certDir, certNode, claimed, genesis string)
 	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(credentials.NewTLS(b.ClientConfig(""))),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(codec{})))
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, mdNodeID, claimed, mdGenesis, genesis)

@@ -19,7 +19,7 @@ func handshake(t *testing.T, serverCfg, clientCfg *tls.Config) (serverErr, clien
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 
 	deadline := time.Now().Add(10 * time.Second)
 	serverDone := make(chan error, 1)
@@ -29,7 +29,7 @@ func handshake(t *testing.T, serverCfg, clientCfg *tls.Config) (serverErr, clien
 			serverDone <- err
 			return
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		_ = conn.SetDeadline(deadline)
 		tc := tls.Server(conn, serverCfg)
 		if err := tc.Handshake(); err != nil {
@@ -42,7 +42,7 @@ func handshake(t *testing.T, serverCfg, clientCfg *tls.Config) (serverErr, clien
 
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(deadline)
 	tc := tls.Client(conn, clientCfg)
 	clientErr = tc.Handshake()
@@ -65,7 +65,7 @@ func TestHandshakeBetweenClusterNodes(t *testing.T) {
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	peerID := make(chan string, 1)
 	go func() {
 		conn, err := ln.Accept()
@@ -73,7 +73,7 @@ func TestHandshakeBetweenClusterNodes(t *testing.T) {
 			peerID <- err.Error()
 			return
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		tc := tls.Server(conn, node0.ServerConfig())
 		if err := tc.Handshake(); err != nil {
 			peerID <- err.Error()

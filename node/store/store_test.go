@@ -151,7 +151,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	s2 := openTemp(t, dir)
-	defer s2.Close()
+	t.Cleanup(func() { require.NoError(t, s2.Close()) })
 	require.NoError(t, s2.InitGenesis(g))
 	head, hash := s2.Head()
 	require.Equal(t, uint64(1), head.Height)

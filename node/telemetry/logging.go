@@ -48,7 +48,7 @@ func openLocalLog(c Config, level slog.Leveler) (slog.Handler, io.Closer, error)
 		file = f
 		ws = append(ws, f)
 	}
-	var h slog.Handler = slog.DiscardHandler
+	h := slog.DiscardHandler
 	if len(ws) > 0 {
 		h = slog.NewJSONHandler(io.MultiWriter(ws...), &slog.HandlerOptions{Level: level})
 	}

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/log"
-	logglobal "go.opentelemetry.io/otel/log/global"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	"go.opentelemetry.io/otel/propagation"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -206,7 +205,7 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 func (t *Telemetry) SetGlobals() {
 	otel.SetTracerProvider(t.TracerProvider)
 	otel.SetTextMapPropagator(t.Propagator)
-	logglobal.SetLoggerProvider(t.loggerProvider)
+	otel.SetLoggerProvider(t.loggerProvider)
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		t.errorLogger.Do(func() {
 			t.local.Warn("telemetry export error (more are counted, not logged: see chainotel_telemetry_* metrics)",

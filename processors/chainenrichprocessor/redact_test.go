@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -100,7 +101,7 @@ func TestRedactResourceStatusAndBodies(t *testing.T) {
 	ld := plog.NewLogs()
 	str := newLog(ld, "c", "n0", plog.SeverityNumberInfo, "user bob@example.com called +44 20 7946 0958")
 	sl := newLog(ld, "c", "n0", plog.SeverityNumberInfo, "")
-	sl.Body().SetEmptySlice().FromRaw([]any{"x", validCard, map[string]any{"cookie": "c", "k": "v"}})
+	require.NoError(t, sl.Body().SetEmptySlice().FromRaw([]any{"x", validCard, map[string]any{"cookie": "c", "k": "v"}}))
 	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("Authorization", "x")
 	p.consumeLogs(ld)
 	assert.Equal(t, "user [REDACTED:email] called [REDACTED:phone]", str.Body().Str())

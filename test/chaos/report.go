@@ -19,13 +19,13 @@ import (
 // whether kept traces were whole.
 func WriteTable(w io.Writer, rows []*Row, v *Verdict) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "fault\tcommit resumed\tcaught up after heal\tacked\tlost\tchains identical\ttraces whole\tnote")
+	_, _ = fmt.Fprintln(tw, "fault\tcommit resumed\tcaught up after heal\tacked\tlost\tchains identical\ttraces whole\tnote")
 	for _, r := range rows {
 		note := r.Note
 		if r.CollectorDown {
 			note = strings.TrimPrefix(note+fmt.Sprintf("; %d acked while the collector was down", r.AckedWhileCollectorOff), "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Fault, r.Resumed, r.CaughtUp.Round(10*time.Millisecond),
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Fault, r.Resumed, r.CaughtUp.Round(10*time.Millisecond),
 			r.Acked, r.Lost, yesNo(r.Identical), r.Traces, note)
 	}
 	if err := tw.Flush(); err != nil {

@@ -115,7 +115,7 @@ func TestNodeRunsFromEnvAndStopsCleanly(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("ready: %d", resp.StatusCode)
 		}
@@ -124,7 +124,7 @@ func TestNodeRunsFromEnvAndStopsCleanly(t *testing.T) {
 	resp, err := http.Post(base+"/tx", "application/json", strings.NewReader(`{"from":"0xabc","to":"0xdef","amount":100}`))
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	require.Contains(t, string(body), `"block_hash":"0x`)
 

@@ -53,7 +53,7 @@ func checkMetrics(t *testing.T, cl *harness.Client, promtool string, n *harness.
 	require.NoError(t, err)
 	resp, err := cl.HTTP.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s /metrics: %s", n.ID, body)

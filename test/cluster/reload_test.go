@@ -76,7 +76,7 @@ func expectStatus(url string, want int) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != want {
 		return fmt.Errorf("GET %s: %d, want %d", url, resp.StatusCode, want)
@@ -90,7 +90,7 @@ func putLogLevel(t *testing.T, n *reloadNode, spec string) {
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 }
@@ -101,7 +101,7 @@ func postTx(t *testing.T, n *reloadNode, amount int) {
 	resp, err := http.Post(n.api+"/tx", "application/json",
 		strings.NewReader(fmt.Sprintf(`{"from":"0xabc","to":"0xdef","amount":%d}`, amount)))
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 }
@@ -129,7 +129,7 @@ func configValues(t *testing.T, n *reloadNode) map[string]string {
 	t.Helper()
 	resp, err := http.Get(n.health + "/config")
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var v struct {
 		Values map[string]string `json:"values"`
 	}
@@ -186,7 +186,7 @@ func TestReloadSIGHUP(t *testing.T) {
 		require.NoError(t, err)
 		go func() {
 			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
+				_ = resp.Body.Close()
 			}
 		}()
 		_, err = pw.Write([]byte(`{"from":`))
@@ -226,7 +226,7 @@ func TestReloadSIGHUP(t *testing.T) {
 
 	resp, err := http.Get(n.health + "/metrics")
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	metrics, _ := io.ReadAll(resp.Body)
 	require.Contains(t, string(metrics), `chainotel_config_reloads_total{result="partial"} 1`)
 	require.Contains(t, string(metrics), `chainotel_config_reloads_total{result="invalid"} 1`)

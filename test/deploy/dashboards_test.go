@@ -78,12 +78,12 @@ func TestDashboardMetricsExist(t *testing.T) {
 			strings.NewReader(fmt.Sprintf(`{"from":"0xabc","to":"0xdef","amount":%d}`, i+1)))
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	}
 	resp, err := http.Post(health+"/debug/fault?kind=consensus_timeout", "", nil)
 	require.NoError(t, err)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 
 	var missing []string
@@ -122,7 +122,7 @@ func getOK(url string) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
@@ -137,7 +137,7 @@ func exposedNames(url string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}

@@ -31,7 +31,7 @@ func getJSON(url string, v any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
@@ -93,7 +93,7 @@ func (n *testnet) postTx(i int, amount int) api.Receipt {
 	if err != nil {
 		n.t.Fatalf("POST %s: %v", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
 		n.t.Fatalf("POST %s: %v", url, err)

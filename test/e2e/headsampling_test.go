@@ -232,10 +232,10 @@ func (h *headPair) checkRate(t *testing.T, hashes []string, keep, prev float64) 
 		kept = h.roots(hashes)
 		n, k = len(hashes), 0
 		for hash, s := range kept {
-			switch p := samplerParam(s); {
-			case p == keep:
+			switch p := samplerParam(s); p {
+			case keep:
 				k++
-			case p == prev:
+			case prev:
 				n-- // decided before the node polled the new strategy
 			default:
 				return testproc.GiveUp(fmt.Errorf("tx %s was sampled with %s=%v, want %v", hash, samplerParamKey, p, keep))
@@ -382,7 +382,7 @@ func (h *headPair) servedTxRate(t *testing.T) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var s struct {
 		OperationSampling *struct {
@@ -465,7 +465,7 @@ func postUntraced(ctx context.Context, n *cluster.Node) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("POST /tx on %s: %w", n.ID, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("POST /tx on %s: %d %s", n.ID, resp.StatusCode, raw)
@@ -497,8 +497,7 @@ func samplerParam(s otlpsink.Span) float64 {
 // with probability at most odds/2, and above hi with at most odds/2.
 func binomialBounds(n int, p, odds float64) (lo, hi int) {
 	pmf := func(k int) float64 {
-		switch {
-		case p == 0 || p == 1:
+		if p == 0 || p == 1 {
 			if (p == 0 && k == 0) || (p == 1 && k == n) {
 				return 1
 			}

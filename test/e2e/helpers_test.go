@@ -75,7 +75,7 @@ func postTx(t *testing.T, n *cluster.Node, tid pcommon.TraceID, amount int) {
 	if err != nil {
 		t.Fatalf("POST /tx on %s: %v", n.ID, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /tx on %s: %d %s", n.ID, resp.StatusCode, raw)
@@ -101,7 +101,7 @@ func fault(t *testing.T, n *cluster.Node, kind string) faultReport {
 	if err != nil {
 		t.Fatalf("fault %s on %s: %v", kind, n.ID, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("fault %s on %s: %d %s", kind, n.ID, resp.StatusCode, raw)
@@ -123,7 +123,7 @@ func leaderOf(ctx context.Context, n *cluster.Node) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var h struct {
 		Leader string `json:"leader"`
 	}

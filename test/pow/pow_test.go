@@ -131,7 +131,7 @@ func (c *powCluster) status(i int) (status, error) {
 	if err != nil {
 		return st, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
@@ -174,7 +174,7 @@ func (c *powCluster) postTxTo(i int, path, to string, amount uint64, wantStatus 
 	body := fmt.Sprintf(`{"from":"0xabc","to":%q,"amount":%d}`, to, amount)
 	resp, err := c.client.Post(c.url(i, path), "application/json", bytes.NewBufferString(body))
 	require.NoError(c.t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	require.Equal(c.t, wantStatus, resp.StatusCode)
 	var r receipt
 	require.NoError(c.t, json.NewDecoder(resp.Body).Decode(&r))
@@ -187,7 +187,7 @@ func (c *powCluster) txIn(i int, tx string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("node%d: GET /tx/%s: %s", i, tx, resp.Status)
 	}

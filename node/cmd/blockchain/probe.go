@@ -42,7 +42,7 @@ func probeCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stdout, msg)
+			_, _ = fmt.Fprintln(os.Stdout, msg)
 			return nil
 		},
 	}
@@ -73,7 +73,7 @@ func probe(ctx context.Context, rawURL string, timeout time.Duration) (string, e
 		}
 		return "", fmt.Errorf("probe %s: %w", rawURL, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, probeBodyLimit))
 	text := strings.TrimSpace(string(body))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -215,16 +215,16 @@ func of(cs []modeCost, f func(modeCost) float64) []float64 {
 // configurations, then, over several rounds, the medians and ranges.
 func printComparison(w io.Writer, rounds []compareRound, exporting string) {
 	n := len(rounds)
-	fmt.Fprintf(w, "\ntelemetry cost: %s vs OTEL_SDK_DISABLED=true", exporting)
+	_, _ = fmt.Fprintf(w, "\ntelemetry cost: %s vs OTEL_SDK_DISABLED=true", exporting)
 	if n > 1 {
-		fmt.Fprintf(w, ", %d rounds, each run on a fresh cluster, round 1 exporting first, then alternating", n)
+		_, _ = fmt.Fprintf(w, ", %d rounds, each run on a fresh cluster, round 1 exporting first, then alternating", n)
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "  cpu µs/tx = CPU time of the nodes and the collector (not loadgen) per committed transaction")
-	fmt.Fprintln(w, "  tx/s ratio = with ÷ without, cpu ratio = without ÷ with: for both, below 1x is what telemetry costs")
-	fmt.Fprintln(w, "  other load = cores busy outside loadgen, the nodes and the collector, with / without")
+	_, _ = fmt.Fprintln(w)
+	_, _ = fmt.Fprintln(w, "  cpu µs/tx = CPU time of the nodes and the collector (not loadgen) per committed transaction")
+	_, _ = fmt.Fprintln(w, "  tx/s ratio = with ÷ without, cpu ratio = without ÷ with: for both, below 1x is what telemetry costs")
+	_, _ = fmt.Fprintln(w, "  other load = cores busy outside loadgen, the nodes and the collector, with / without")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tround\tfirst\ttx/s with\ttx/s without\ttx/s ratio\tcpu µs/tx with\tcpu µs/tx without\tcpu ratio\tother load\t")
+	_, _ = fmt.Fprintln(tw, "mode\tround\tfirst\ttx/s with\ttx/s without\ttx/s ratio\tcpu µs/tx with\tcpu µs/tx without\tcpu ratio\tother load\t")
 	modes, costs := modeCosts(rounds)
 	for _, mode := range modes {
 		for _, c := range costs[mode] {
@@ -232,7 +232,7 @@ func printComparison(w io.Writer, rounds []compareRound, exporting string) {
 			if c.telemetryFirst {
 				first = "with"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s / %s\t\n", mode, c.round, first,
+			_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s / %s\t\n", mode, c.round, first,
 				c.with.rate, c.without.rate, times(c.rateRatio()), micros(c.with.cpu), micros(c.without.cpu), times(c.cpuRatio()),
 				coresOrDash(c.with.rest), coresOrDash(c.without.rest))
 		}
@@ -243,11 +243,11 @@ func printComparison(w io.Writer, rounds []compareRound, exporting string) {
 			cs := costs[mode]
 			over := func(f func(modeCost) float64) spread { return spreadOf(of(cs, f)) }
 			rr, cr := over(modeCost.rateRatio), over(modeCost.cpuRatio)
-			fmt.Fprintf(w, "  %s: tx/s ratio %s (range %s–%s over %d rounds), median %.0f tx/s with, %.0f without\n",
+			_, _ = fmt.Fprintf(w, "  %s: tx/s ratio %s (range %s–%s over %d rounds), median %.0f tx/s with, %.0f without\n",
 				mode, times(rr.median), times(rr.min), times(rr.max), len(cs),
 				over(func(c modeCost) float64 { return c.with.rate }).median,
 				over(func(c modeCost) float64 { return c.without.rate }).median)
-			fmt.Fprintf(w, "  %s: cpu ratio %s (range %s–%s over %d rounds), median %s µs/tx with, %s without\n",
+			_, _ = fmt.Fprintf(w, "  %s: cpu ratio %s (range %s–%s over %d rounds), median %s µs/tx with, %s without\n",
 				mode, times(cr.median), times(cr.min), times(cr.max), len(cs),
 				micros(over(func(c modeCost) float64 { return c.with.cpu }).median),
 				micros(over(func(c modeCost) float64 { return c.without.cpu }).median))
@@ -257,7 +257,7 @@ func printComparison(w io.Writer, rounds []compareRound, exporting string) {
 		printWhere(w, mode, costs[mode])
 	}
 	if load, run := busiest(modes, costs); load > quietLimit {
-		fmt.Fprintf(w, "  WARNING: the machine was not quiet: other processes kept up to %.2f cores busy (%s); "+
+		_, _ = fmt.Fprintf(w, "  WARNING: the machine was not quiet: other processes kept up to %.2f cores busy (%s); "+
 			"ratios from such runs measure the competition as much as telemetry\n", load, run)
 	}
 }
@@ -275,7 +275,7 @@ func printWhere(w io.Writer, mode string, cs []modeCost) {
 	if len(cs) > 1 {
 		over = fmt.Sprintf(" (medians of %d rounds)", len(cs))
 	}
-	fmt.Fprintf(w, "  %s: telemetry adds %s µs/tx%s: %s in the nodes, %s in the collector; costing %.0f%% would be %s µs/tx\n",
+	_, _ = fmt.Fprintf(w, "  %s: telemetry adds %s µs/tx%s: %s in the nodes, %s in the collector; costing %.0f%% would be %s µs/tx\n",
 		mode, micros(med(modeCost.added)), over, micros(med(modeCost.nodesAdded)), micros(col), costBudget*100,
 		micros(costBudget*med(func(c modeCost) float64 { return c.without.cpu })))
 }

@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, usageHead)
+		_, _ = fmt.Fprint(stderr, usageHead)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&targets, "targets", "", "comma-separated API base URLs of running nodes (e.g. http://localhost:8080,http://localhost:8081); clients are spread over them")

@@ -63,7 +63,7 @@ func fetchProfile(ctx context.Context, client *cluster.Client, url, path string)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode == http.StatusNotFound {
 		return fmt.Errorf("GET %s: 404: no /debug/pprof there (a node serves it on its health port, the collector with its pprof extension)", url)
 	}

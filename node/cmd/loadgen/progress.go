@@ -35,7 +35,7 @@ func (d *display) status(msg string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.endLine()
-	fmt.Fprintf(d.w, "loadgen: %s%s\n", d.prefix, msg)
+	_, _ = fmt.Fprintf(d.w, "loadgen: %s%s\n", d.prefix, msg)
 }
 
 // setPrefix puts p before every status message from now on.
@@ -47,7 +47,7 @@ func (d *display) setPrefix(p string) {
 
 func (d *display) endLine() {
 	if d.pending {
-		fmt.Fprintln(d.w)
+		_, _ = fmt.Fprintln(d.w)
 		d.pending = false
 	}
 }
@@ -75,14 +75,14 @@ func (d *display) follow(label string, total time.Duration, c *counters, stop <-
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.tty {
-			fmt.Fprintf(d.w, "\r\033[K%s", line)
+			_, _ = fmt.Fprintf(d.w, "\r\033[K%s", line)
 			d.pending = true
 			if final {
 				d.endLine()
 			}
 			return
 		}
-		fmt.Fprintln(d.w, line)
+		_, _ = fmt.Fprintln(d.w, line)
 	}
 	for {
 		select {

@@ -53,5 +53,5 @@ func printReadRatio(w io.Writer, rs []result) {
 	if linear == 0 || local == 0 {
 		return
 	}
-	fmt.Fprintf(w, "reads: %.0f linearizable/s, %.0f local/s: local/linearizable = %.2f\n", linear, local, local/linear)
+	_, _ = fmt.Fprintf(w, "reads: %.0f linearizable/s, %.0f local/s: local/linearizable = %.2f\n", linear, local, local/linear)
 }

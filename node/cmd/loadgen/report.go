@@ -58,30 +58,30 @@ func (r result) versus() string {
 
 // printResults writes one table row per mode, then the errors by kind.
 func printResults(w io.Writer, title string, rs []result) {
-	fmt.Fprintf(w, "\n%s\n", title)
+	_, _ = fmt.Fprintf(w, "\n%s\n", title)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tclients\tbatch\tseconds\tacked\terrors\tcommitted tx/s\tp50\tp99\t")
+	_, _ = fmt.Fprintln(tw, "mode\tclients\tbatch\tseconds\tacked\terrors\tcommitted tx/s\tp50\tp99\t")
 	for _, r := range rs {
 		batch := "-"
 		if r.batchSize > 0 {
 			batch = fmt.Sprint(r.batchSize)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%d\t%d\t%.0f\t%s\t%s\t\n",
+		_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%d\t%d\t%.0f\t%s\t%s\t\n",
 			r.mode, r.clients, batch, r.elapsed.Seconds(), r.acked, r.errCount(), r.rate(),
 			round(r.percentile(50)), round(r.percentile(99)))
 	}
 	_ = tw.Flush()
 	for _, r := range rs {
-		fmt.Fprintf(w, "  %s: %s\n", r.mode, r.versus())
+		_, _ = fmt.Fprintf(w, "  %s: %s\n", r.mode, r.versus())
 	}
 	for _, r := range rs {
 		if len(r.cores) > 0 {
-			fmt.Fprintf(w, "  %s cpu: %s, other load %s\n", r.mode, formatCores(r.cores), coresOrDash(r.rest))
+			_, _ = fmt.Fprintf(w, "  %s cpu: %s, other load %s\n", r.mode, formatCores(r.cores), coresOrDash(r.rest))
 		}
 	}
 	for _, r := range rs {
 		for _, class := range slices.Sorted(maps.Keys(r.errs)) {
-			fmt.Fprintf(w, "  %s errors: %d x %s\n", r.mode, r.errs[class], class)
+			_, _ = fmt.Fprintf(w, "  %s errors: %d x %s\n", r.mode, r.errs[class], class)
 		}
 	}
 	printReadRatio(w, rs)

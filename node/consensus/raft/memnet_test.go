@@ -223,7 +223,7 @@ func newCluster(t *testing.T, o clusterOpts) *testCluster {
 	}
 	t.Cleanup(func() {
 		for _, id := range c.ids {
-			c.stop(id)
+			_ = c.stop(id) // what a node's Run returned is for the test that stops it to check
 		}
 		cancel()
 		c.net.started.Wait()

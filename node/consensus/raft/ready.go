@@ -96,8 +96,8 @@ func (e *Engine) noteSoftState(ctx context.Context, rd raft.Ready) {
 	}
 	e.setLeader(ss.Lead)
 	term := e.term.Load()
-	switch {
-	case ss.Lead == raft.None:
+	switch ss.Lead {
+	case raft.None:
 		sctx, span := e.tracer.Start(context.Background(), semconv.SpanConsensusTimeout, trace.WithAttributes(
 			attribute.String(semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout),
 			attribute.Int64(semconv.ConsensusTermKey, int64(term)),

@@ -22,18 +22,18 @@ func main() {
 // run checks every file named in args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: policycheck POLICY_FILE...")
+		_, _ = fmt.Fprintln(stderr, "usage: policycheck POLICY_FILE...")
 		return 2
 	}
 	status := 0
 	for _, path := range args {
 		pol, err := policy.Load(path)
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			_, _ = fmt.Fprintln(stderr, err)
 			status = 1
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d rules, %d triggers)\n", path, len(pol.Rules), len(pol.Triggers))
+		_, _ = fmt.Fprintf(stdout, "%s: ok (%d rules, %d triggers)\n", path, len(pol.Rules), len(pol.Triggers))
 	}
 	return status
 }

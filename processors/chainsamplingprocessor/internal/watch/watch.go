@@ -38,7 +38,7 @@ func File(ctx context.Context, path string, debounce time.Duration, changed func
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
-		defer w.Close()
+		defer func() { _ = w.Close() }() // watching is over; a failed close leaks nothing the caller can act on
 		timer := time.NewTimer(debounce)
 		if !timer.Stop() {
 			<-timer.C
