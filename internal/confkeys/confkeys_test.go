@@ -13,7 +13,7 @@ type config struct {
 	HTTP       confighttp.ServerConfig `mapstructure:",squash"`
 	PolicyFile string                  `mapstructure:"policy_file"`
 	Internal   string                  `mapstructure:"-"`
-	hidden     string
+	hidden     string                  //nolint:unused // an unexported field, which Keys must skip
 }
 
 func TestKeys(t *testing.T) {

@@ -206,7 +206,7 @@ func sendTx(t *testing.T, n *cluster.Node, tid pcommon.TraceID, body string) (in
 	if err != nil {
 		t.Fatalf("POST /tx %s on %s: %v", body, n.ID, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw
 }

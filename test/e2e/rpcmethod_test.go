@@ -34,7 +34,7 @@ func livePreview(p *pair) (preview.Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return rep, fmt.Errorf("GET %s: %s", p.col.PolicyPreviewURL, resp.Status)
 	}
