@@ -185,15 +185,24 @@ func checkTxTrace(t *testing.T, p *pair) {
 	requireAttr(t, *server, semconv.HTTPRouteKey, "/tx")
 	requireAttr(t, *server, semconv.TxTypeKey, semconv.TxTypeTransfer)
 	txHash := requireAttr(t, *server, semconv.TxHashKey, "")
-	// The follower checks what it can alone; the leader checks the state
-	// transition when it admits the forwarded transaction to its mempool.
+	// The follower checks what it can alone (validate.transaction, open
+	// until the leader admits the transaction); the leader checks the state
+	// transition and the gas when it admits the forwarded transaction to its
+	// mempool: one chain, validate.transaction -> validate.state_transition
+	// -> validate.gas_usage, across the two nodes.
 	for _, want := range []struct{ node, name string }{
-		{p.follower.ID, semconv.SpanValidateTransaction}, {p.follower.ID, semconv.SpanValidateGasUsage},
-		{p.leader.ID, semconv.SpanValidateStateTransition}, {p.leader.ID, semconv.SpanMempoolAdd},
+		{p.follower.ID, semconv.SpanValidateTransaction}, {p.leader.ID, semconv.SpanValidateStateTransition},
+		{p.leader.ID, semconv.SpanValidateGasUsage}, {p.leader.ID, semconv.SpanMempoolAdd},
 	} {
 		if find(spans, want.node, want.name) == nil {
-			t.Errorf("no %s on %s:%s", want.name, want.node, describe(spans))
+			t.Fatalf("no %s on %s:%s", want.name, want.node, describe(spans))
 		}
+	}
+	vt := find(spans, p.follower.ID, semconv.SpanValidateTransaction)
+	st := find(spans, p.leader.ID, semconv.SpanValidateStateTransition)
+	gas := find(spans, p.leader.ID, semconv.SpanValidateGasUsage)
+	if st.ParentSpanID() != vt.SpanID() || gas.ParentSpanID() != st.SpanID() {
+		t.Errorf("the validation stages are not one chain across nodes:%s", describe(spans))
 	}
 	// The forward to the leader: a gRPC client span on the follower and its
 	// server span on the leader, in the same trace.
