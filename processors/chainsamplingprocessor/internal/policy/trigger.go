@@ -14,8 +14,9 @@ type TriggerKind int
 
 // Trigger kinds, one per key of a trigger's `on:` mapping.
 const (
-	// OnLeaderChange fires on a consensus.prevote span (a node saw a new
-	// leader) or a consensus.term above the highest seen.
+	// OnLeaderChange fires on a consensus.prevote span (a pre-vote or vote
+	// cast or received: an election is under way) or a consensus.term above
+	// the highest seen.
 	OnLeaderChange TriggerKind = iota + 1
 	// OnErrorType fires on a span whose error.type passes ErrorType.
 	OnErrorType
