@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -34,23 +33,62 @@ func traceClient(t *testing.T, addr string, creds credentials.TransportCredentia
 	return ptraceotlp.NewGRPCClient(conn)
 }
 
+// waitWaiting waits until the sink holds n exports.
+func waitWaiting(t *testing.T, sink *otlpsink.Sink, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	for sink.Waiting() != n {
+		select {
+		case <-sink.Changed():
+		case <-ctx.Done():
+			t.Fatalf("the sink holds %d exports, want %d", sink.Waiting(), n)
+		}
+	}
+}
+
 func TestHeldSinkAnswersOnlyAfterRelease(t *testing.T) {
 	sink := otlpsink.StartWith(t, otlpsink.Options{Held: true})
 	client := traceClient(t, sink.Addr(), insecure.NewCredentials())
 
-	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	_, err := client.Export(short, oneSpanRequest())
-	require.Equal(t, codes.DeadlineExceeded, status.Code(err), "a held sink must not answer: %v", err)
-	require.Empty(t, sink.Spans())
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.Export(ctx, oneSpanRequest())
+		done <- err
+	}()
+	waitWaiting(t, sink, 1)
+	require.Empty(t, sink.Spans(), "a held sink keeps nothing before Release")
+	select {
+	case err := <-done:
+		t.Fatalf("a held sink answered before Release: %v", err)
+	default:
+	}
 
 	sink.Release()
-	ctx, cancel2 := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel2()
-	_, err = client.Export(ctx, oneSpanRequest())
-	require.NoError(t, err)
+	require.NoError(t, <-done)
 	require.Len(t, sink.Spans(), 1)
 	sink.Release() // a second release does nothing
+}
+
+func TestHeldSinkDropsAnExportWhoseCallerGaveUp(t *testing.T) {
+	sink := otlpsink.StartWith(t, otlpsink.Options{Held: true})
+	client := traceClient(t, sink.Addr(), insecure.NewCredentials())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.Export(ctx, oneSpanRequest())
+		done <- err
+	}()
+	waitWaiting(t, sink, 1)
+	cancel()
+	require.Equal(t, codes.Canceled, status.Code(<-done))
+	waitWaiting(t, sink, 0)
+
+	sink.Release()
+	require.Empty(t, sink.Spans(), "the export its caller gave up on is not kept")
 }
 
 func TestSinkServesMutualTLS(t *testing.T) {

@@ -39,6 +39,7 @@ type Sink struct {
 	traceReqs, logReqs int
 	changed            chan struct{} // closed and replaced on every receipt
 	hold               chan struct{} // nil: answer at once; else exports wait until it is closed
+	waiting            int           // exports held now
 }
 
 // Options change how a sink serves. The zero value is what Start does.
@@ -127,20 +128,38 @@ func (s *Sink) Release() {
 	}
 }
 
-// wait holds an export while the sink is held, or until ctx ends.
+// wait holds an export while the sink is held, or until ctx ends. An
+// export whose caller gave up is not kept, even if Release comes at the
+// same moment.
 func (s *Sink) wait(ctx context.Context) error {
 	s.mu.Lock()
 	hold := s.hold
+	if hold != nil {
+		s.waiting++
+		s.notifyLocked()
+	}
 	s.mu.Unlock()
 	if hold == nil {
-		return nil
-	}
-	select {
-	case <-hold:
-		return nil
-	case <-ctx.Done():
 		return ctx.Err()
 	}
+	defer func() {
+		s.mu.Lock()
+		s.waiting--
+		s.notifyLocked()
+		s.mu.Unlock()
+	}()
+	select {
+	case <-hold:
+	case <-ctx.Done():
+	}
+	return ctx.Err()
+}
+
+// Waiting is the number of exports a held sink is holding now.
+func (s *Sink) Waiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
 }
 
 type traceServer struct {
