@@ -3,7 +3,6 @@ package chainpolicypreviewextension
 import (
 	"errors"
 	"fmt"
-	"reflect"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -48,11 +47,8 @@ var (
 // needed because confighttp.ServerConfig, squashed in, decodes with unused
 // keys ignored (internal/confkeys).
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
-	if err := confkeys.Check(conf, reflect.TypeFor[Config]()); err != nil {
-		return fmt.Errorf("%w: %w", errInvalidConfig, err)
-	}
 	type plain Config // without this method, so that decoding does not recurse
-	return conf.Unmarshal((*plain)(cfg))
+	return confkeys.Decode(conf, (*plain)(cfg), errInvalidConfig)
 }
 
 func defaultConfig() *Config {

@@ -37,6 +37,17 @@ func Check(conf *confmap.Conf, t reflect.Type) error {
 		strings.Join(slices.Compact(unknown), ", "), strings.Join(known, ", "))
 }
 
+// Decode is a Config.Unmarshal's body: it refuses keys plain does not know
+// (Check, its error wrapped in invalid), then decodes conf into plain. plain
+// points at the Config through a method-less twin type (`type plain Config`),
+// so that decoding does not call Config.Unmarshal again.
+func Decode(conf *confmap.Conf, plain any, invalid error) error {
+	if err := Check(conf, reflect.TypeOf(plain)); err != nil {
+		return fmt.Errorf("%w: %w", invalid, err)
+	}
+	return conf.Unmarshal(plain)
+}
+
 // Keys lists the keys a struct of type t decodes: its exported fields'
 // mapstructure names (the lower-cased field name without one), and those of
 // squashed fields in their place.

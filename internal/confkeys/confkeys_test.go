@@ -1,6 +1,7 @@
 package confkeys
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -35,4 +36,25 @@ func TestCheck(t *testing.T) {
 	err := Check(bad, reflect.TypeFor[*config]())
 	require.ErrorContains(t, err, "unknown keys endpont, policy_fil (known: ")
 	require.ErrorContains(t, err, "policy_file")
+}
+
+var errInvalid = errors.New("invalid test config")
+
+// decodable decodes through Decode, as a component's Config does.
+type decodable config
+
+func (d *decodable) Unmarshal(conf *confmap.Conf) error {
+	type plain decodable
+	return Decode(conf, (*plain)(d), errInvalid)
+}
+
+func TestDecode(t *testing.T) {
+	var d decodable
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{"endpoint": "localhost:1", "policy_file": "p.yaml"}).Unmarshal(&d))
+	require.Equal(t, "p.yaml", d.PolicyFile)
+	require.Equal(t, "localhost:1", d.HTTP.NetAddr.Endpoint)
+
+	err := confmap.NewFromStringMap(map[string]any{"policy_fil": "p.yaml"}).Unmarshal(&d)
+	require.ErrorIs(t, err, errInvalid)
+	require.ErrorContains(t, err, "unknown keys policy_fil")
 }
