@@ -24,7 +24,7 @@ TEST_BINS    = CHAINOTEL_BLOCKCHAIN_BIN=$(abspath $(BLOCKCHAIN)) CHAINOTEL_OTELC
 COVER        ?= -cover -coverprofile=out/coverage.out
 
 .PHONY: all build certs init collector run test unit integration e2e vet lint tools bench bench-node \
-        bench-sampling bench-collector bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test \
+        bench-sampling bench-collector bench-fidelity bench-telemetry bench-pow chaos chaos-short fuzz clean distclean testnet-up testnet-down deploy-test \
         rules-test cover-report policy-check
 
 all: build collector
@@ -138,7 +138,7 @@ deploy-test: collector
 	$(TEST_BINS) $(GO) test -tags integration -count=1 -v -timeout 15m ./test/deploy/
 
 ## bench: every benchmark, each printing a ratio against a baseline measured in the same run
-bench: bench-node bench-sampling bench-collector bench-telemetry bench-pow
+bench: bench-node bench-sampling bench-collector bench-fidelity bench-telemetry bench-pow
 
 bench-node: build
 	$(GO) run ./node/cmd/loadgen --spawn --binary $(abspath $(BLOCKCHAIN)) --modes single,batch,read,read-local
@@ -160,6 +160,16 @@ bench-collector: collector
 	  GOBIN=$(abspath bin) $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION)
 	$(GO) run ./processors/chainsamplingprocessor/internal/collectorbench --chain $(OTELCOL) --stock build/stock/otelcol-stock \
 	  --telemetrygen bin/telemetrygen --profiles out/profiles/collector $(BENCH_COLLECTOR_FLAGS)
+
+## bench-fidelity: what chainsampling's kept output says against the truth of the traffic, through otelcol-chain: per rule at 1%
+## keep over 1 M traces (-traces), trace and span counts estimated from the adjusted counts (ot=th) within
+## +-5% of the truth; at ten times max_spans_per_second, every error trace and every trace sent in a trigger window kept;
+## in the scale-out layout (node sidecars, load_balancing by trace id, two samplers) every kept trace whole, with the
+## spans of every node it crossed. Prints a table per scenario and exits 1 on a failed check (~5-10 min on 2 cores).
+## BENCH_FIDELITY_FLAGS: -traces, -scaleout-traces, -budget, -budget-duration, -scenarios, -seed.
+BENCH_FIDELITY_FLAGS ?=
+bench-fidelity: collector
+	$(GO) run ./processors/chainsamplingprocessor/internal/fidelitybench --otelcol $(OTELCOL) $(BENCH_FIDELITY_FLAGS)
 
 ## bench-pow: the PoW miner's hash rate against a raw SHA-256 loop over the same header bytes (target ratio >= 0.9)
 bench-pow:

@@ -143,6 +143,7 @@ func (n *Node) faultConsensusTimeout() FaultReport {
 	ctx, span := n.tracer.Start(context.Background(), semconv.SpanConsensusTimeout, trace.WithAttributes(
 		attribute.String(semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout),
 		attribute.Int64(semconv.BlockHeightKey, int64(head.Height)),
+		attribute.Int64(semconv.HeadHeightKey, int64(head.Height)),
 		attribute.Int64(semconv.ConsensusTermKey, int64(st.Term)),
 		attribute.String(semconv.ConsensusValidatorKey, n.cfg.NodeID)))
 	defer span.End()
@@ -157,7 +158,8 @@ func (n *Node) faultStorage() FaultReport {
 	head, _ := n.store.Head()
 	ctx, span := n.tracer.Start(context.Background(), semconv.SpanStoreWrite, trace.WithAttributes(
 		attribute.String(semconv.ErrorTypeKey, semconv.ErrorStorage),
-		attribute.Int64(semconv.BlockHeightKey, int64(head.Height+1))))
+		attribute.Int64(semconv.BlockHeightKey, int64(head.Height+1)),
+		attribute.Int64(semconv.HeadHeightKey, int64(head.Height))))
 	defer span.End()
 	err := fmt.Errorf("badger write: %w", errInjected)
 	span.RecordError(err)

@@ -145,7 +145,7 @@ const (
 
 // Attributes set by the collector components.
 const (
-	HeadHeightKey    = "chain.head.height" // chainenrich, on errors
+	HeadHeightKey    = "chain.head.height" // the node, beside chain.block.height; chainenrich, on errors
 	HeadHashKey      = "chain.head.hash"   // chainenrich, on errors
 	HeadStateRootKey = StateRootKey        // chainenrich stamps the head's state root under chain.state_root
 	NodeIDKey        = "chain.node.id"     // chainenrich: the node that emitted the error

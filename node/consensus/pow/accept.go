@@ -46,7 +46,8 @@ func (e *Engine) accept(ctx context.Context, b *chain.Block, from string, relay 
 	}
 	outcome := outcomeInvalid
 	defer func() {
-		span.SetAttributes(attribute.String(semconv.PoWForkChoiceKey, outcome))
+		span.SetAttributes(attribute.String(semconv.PoWForkChoiceKey, outcome),
+			attribute.Int64(semconv.HeadHeightKey, int64(e.tree.head().hdr.Height)))
 		e.metrics.received.WithLabelValues(outcome).Inc()
 		if err != nil && !errors.Is(err, ErrUnknownParent) {
 			span.SetStatus(codes.Error, err.Error())

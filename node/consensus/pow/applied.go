@@ -23,6 +23,7 @@ func (e *Engine) applied(ctx context.Context, b *chain.Block) {
 	hash := b.Hash()
 	ctx, span := e.tracer.Start(ctx, semconv.SpanBlockApply, trace.WithLinks(consensus.TxLinks(b.Txs, maxLinks)...), trace.WithAttributes(
 		attribute.Int64(semconv.BlockHeightKey, int64(b.Header.Height)),
+		attribute.Int64(semconv.HeadHeightKey, int64(b.Header.Height)), // b has just joined the best chain
 		attribute.String(semconv.BlockHashKey, hash.String()),
 		attribute.String(semconv.StateRootKey, b.Header.StateRoot.String()),
 		attribute.Int(semconv.BlockTxCountKey, len(b.Txs))))

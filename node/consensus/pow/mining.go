@@ -85,6 +85,7 @@ func (e *Engine) startJob(b *chain.Block) {
 	e.job = j
 	jctx, span := e.tracer.Start(jctx, semconv.SpanPoWMine, trace.WithAttributes(
 		attribute.Int64(semconv.BlockHeightKey, int64(b.Header.Height)),
+		attribute.Int64(semconv.HeadHeightKey, int64(b.Header.Height)-1), // the head it mines on
 		attribute.Int64(semconv.PoWDifficultyKey, int64(b.Header.Difficulty)),
 		attribute.Int(semconv.BlockTxCountKey, len(b.Txs))))
 	e.cfg.Go.Start(jctx, nil, "pow.mine", func(ctx context.Context) {

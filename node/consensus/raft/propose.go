@@ -124,9 +124,11 @@ func (e *Engine) dropInflight(p *proposer, why string, failure bool) {
 		p.inflight = nil
 		return
 	}
+	head, _ := e.cfg.State.Head()
 	ctx, span := e.tracer.Start(context.Background(), semconv.SpanConsensusTimeout, trace.WithAttributes(
 		attribute.String(semconv.ErrorTypeKey, semconv.ErrorConsensusTimeout),
 		attribute.Int64(semconv.BlockHeightKey, int64(from)),
+		attribute.Int64(semconv.HeadHeightKey, int64(head.Height)),
 		attribute.Int64(semconv.ConsensusTermKey, int64(e.term.Load())),
 		attribute.String(semconv.ConsensusValidatorKey, e.cfg.NodeID)))
 	span.SetStatus(codes.Error, why)
@@ -142,6 +144,7 @@ func (e *Engine) dropInflight(p *proposer, why string, failure bool) {
 func (e *Engine) cut(ctx context.Context, p *proposer) bool {
 	txs := e.cfg.Pool.Take(e.params.BlockMaxTxs, e.params.BlockMaxBytes)
 	tip, tipHash := e.cfg.State.Head()
+	head := tip.Height
 	state := chain.Overlay{Base: e.cfg.State}
 	if n := len(p.inflight); n > 0 {
 		tip, tipHash = p.inflight[n-1].block.Header, p.inflight[n-1].hash
@@ -151,6 +154,7 @@ func (e *Engine) cut(ctx context.Context, p *proposer) bool {
 	}
 	ctx, span := e.tracer.Start(ctx, semconv.SpanConsensusPropose, trace.WithLinks(consensus.TxLinks(txs, maxLinks)...), trace.WithAttributes(
 		attribute.Int64(semconv.BlockHeightKey, int64(tip.Height+1)),
+		attribute.Int64(semconv.HeadHeightKey, int64(head)),
 		attribute.Int64(semconv.ConsensusTermKey, int64(e.term.Load()))))
 	defer span.End()
 	b, changes, rejected, err := chain.BuildBlockChanges(e.params, state, tip, tipHash, txs, e.cfg.NodeID, time.Now())

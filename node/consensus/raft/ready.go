@@ -221,6 +221,8 @@ func (e *Engine) applyBlockEntry(ctx context.Context, ent raftpb.Entry) error {
 		attribute.Int64(semconv.ConsensusIndexKey, int64(ent.Index))))
 	defer commit.End()
 	applied, err := e.applyBlock(ctx, &b, ent.Index)
+	head, _ := e.cfg.State.Head()
+	commit.SetAttributes(attribute.Int64(semconv.HeadHeightKey, int64(head.Height)))
 	switch {
 	case errors.Is(err, chain.ErrInvalidBlock):
 		// Every node sees the same log and so refuses the same block; skip it
@@ -253,6 +255,8 @@ func (e *Engine) applyBlock(ctx context.Context, b *chain.Block, index uint64) (
 		applied, err = e.cfg.State.ApplyBlock(ctx, b, e.params, index)
 		return err
 	})
+	head, _ := e.cfg.State.Head()
+	span.SetAttributes(attribute.Int64(semconv.HeadHeightKey, int64(head.Height)))
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return false, err

@@ -367,7 +367,7 @@ func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, node string, 
 
 	t.spans++
 	e.spans++
-	t.sum.AddSpan(&e.pol.Keys, span, e.intern, e.pol.HeightSlot, e.followHead)
+	t.sum.AddSpan(&e.pol.Keys, span, e.intern, e.pol.HeightSlot, e.pol.HeadSlot, e.followHead)
 	if !t.hasRV {
 		if ts := span.TraceState().AsRaw(); ts != "" && strings.Contains(ts, "rv:") {
 			if w3c, err := sampling.NewW3CTraceState(ts); err == nil {
@@ -432,7 +432,7 @@ func (e *Engine) resummarise(pol *policy.Policy) (map[*trace]match.Summary, int6
 				sums[t] = s
 			}
 			s.AddResource(&pol.Keys, rs.Resource(), e.intern)
-			s.AddSpan(&pol.Keys, span, e.intern, pol.HeightSlot, follow)
+			s.AddSpan(&pol.Keys, span, e.intern, pol.HeightSlot, pol.HeadSlot, follow)
 		})
 	}
 	out := make(map[*trace]match.Summary, len(sums))

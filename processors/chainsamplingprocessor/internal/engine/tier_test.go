@@ -89,3 +89,82 @@ rules:
 	// boundary can differ: a few per thousand here (the README says so).
 	require.Less(t, share, 0.01)
 }
+
+// TestWithinHeadReportedHeadDecidesAlike: when the nodes report their head
+// on their spans (chain.head.height), a within_head rule reads the trace's
+// own head, so two collectors that each receive whole traces decide every
+// trace alike, whatever else they saw and whenever the spans came: here B
+// has seen a block far above the others (its observed head would drop
+// every trace) and receives each batch's node groups in the reverse order,
+// later.
+func TestWithinHeadReportedHeadDecidesAlike(t *testing.T) {
+	const pol = `
+rules:
+  - name: near-head
+    match: {block_height: {within_head: 35}}
+    keep: 1
+  - name: default
+    keep: 0
+`
+	a := newEngine(t, Config{DecisionWait: 2 * time.Second}, pol)
+	b := newEngine(t, Config{DecisionWait: 2 * time.Second}, pol)
+	opts := gen.Default(12)
+	opts.HeadLag = 40
+	g := gen.New(opts)
+
+	far := ptrace.NewTraces()
+	span := far.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetTraceID(g.TraceID())
+	span.Attributes().PutInt(semconv.BlockHeightKey, 1_000_000)
+	_, err := b.Ingest(far, t0)
+	require.NoError(t, err)
+
+	keptA, keptB := map[pcommon.TraceID]bool{}, map[pcommon.TraceID]bool{}
+	collect := func(kept map[pcommon.TraceID]bool, out ptrace.Traces) {
+		for id := range traceIDs(out) {
+			kept[id] = true
+		}
+	}
+	all := map[pcommon.TraceID]bool{}
+	at := t0
+	for range 40 {
+		td := g.Batch(50)
+		for id := range traceIDs(td) {
+			all[id] = true
+		}
+		out, err := a.Ingest(td, at)
+		require.NoError(t, err)
+		collect(keptA, out)
+		rss := td.ResourceSpans()
+		for i := rss.Len() - 1; i >= 0; i-- {
+			one := ptrace.NewTraces()
+			rss.At(i).CopyTo(one.ResourceSpans().AppendEmpty())
+			out, err := b.Ingest(one, at.Add(300*time.Millisecond))
+			require.NoError(t, err)
+			collect(keptB, out)
+		}
+		at = at.Add(500 * time.Millisecond)
+		for e, kept := range map[*Engine]map[pcommon.TraceID]bool{a: keptA, b: keptB} {
+			out, err := e.Tick(at)
+			require.NoError(t, err)
+			collect(kept, out)
+		}
+	}
+	for e, kept := range map[*Engine]map[pcommon.TraceID]bool{a: keptA, b: keptB} {
+		out, err := e.Flush(at.Add(time.Hour))
+		require.NoError(t, err)
+		collect(kept, out)
+	}
+	differ := 0
+	for id := range all {
+		if keptA[id] != keptB[id] {
+			differ++
+		}
+	}
+	t.Logf("traces: %d; kept by A %d, by B %d; decided differently: %d; observed heads %d and %d",
+		len(all), len(keptA), len(keptB), differ, a.Stats().Head, b.Stats().Head)
+	require.Zero(t, differ, "the decision reads the trace's own spans only")
+	// The rule must both keep and drop, or the test shows nothing.
+	require.Greater(t, len(keptA), len(all)/20)
+	require.Less(t, len(keptA), len(all)*9/10)
+}

@@ -21,6 +21,12 @@ type Options struct {
 	MaxSpans  int     // spans per trace, at most
 	ErrorRate float64 // fraction of traces with an error span
 	Nodes     int     // nodes the spans of a trace spread over
+	// HeadLag, when > 0, makes every span with a chain.block.height also
+	// carry the head its node reports (chain.head.height): the chain's
+	// height when the trace began plus a lag drawn per span from
+	// [0, HeadLag), as nodes that committed further blocks while the
+	// trace ran would write.
+	HeadLag int
 }
 
 // Default is the benchmark's traffic: 10–30 spans a trace, 1% errors, three
@@ -118,6 +124,11 @@ func (g *Generator) trace(scopes []ptrace.SpanSlice) {
 		span.SetStartTimestamp(pcommon.NewTimestampFromTime(s))
 		span.SetEndTimestamp(pcommon.NewTimestampFromTime(s.Add(time.Duration(50+g.rng.IntN(2000)) * time.Microsecond)))
 		g.fill(span, kind, i, txType)
+		if g.opts.HeadLag > 0 {
+			if _, ok := span.Attributes().Get(semconv.BlockHeightKey); ok {
+				span.Attributes().PutInt(semconv.HeadHeightKey, g.height+int64(g.rng.IntN(g.opts.HeadLag)))
+			}
+		}
 		if i == errAt {
 			span.Status().SetCode(ptrace.StatusCodeError)
 			// A refused transaction: the commonest error of a running

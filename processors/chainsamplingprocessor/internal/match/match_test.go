@@ -17,7 +17,7 @@ type noIntern struct{}
 func (noIntern) Intern(s string) string { return s }
 
 var testKeys = Keys{
-	Span:     []string{semconv.BlockHeightKey, semconv.TxTypeKey, semconv.RPCMethodKey, semconv.TxFeeKey, semconv.RPCServiceKey},
+	Span:     []string{semconv.BlockHeightKey, semconv.TxTypeKey, semconv.RPCMethodKey, semconv.TxFeeKey, semconv.RPCServiceKey, semconv.HeadHeightKey},
 	Resource: []string{semconv.ServiceInstanceIDKey},
 	Names:    true,
 }
@@ -28,6 +28,7 @@ const (
 	slotMethod
 	slotFee
 	slotService
+	slotHead
 )
 
 type spanSpec struct {
@@ -59,7 +60,7 @@ func summarise(t *testing.T, node string, specs ...spanSpec) *Summary {
 		span.SetStartTimestamp(pcommon.NewTimestampFromTime(base.Add(sp.start)))
 		span.SetEndTimestamp(pcommon.NewTimestampFromTime(base.Add(sp.start + sp.length)))
 		require.NoError(t, span.Attributes().FromRaw(sp.attrs))
-		s.AddSpan(&testKeys, span, noIntern{}, slotHeight, nil)
+		s.AddSpan(&testKeys, span, noIntern{}, slotHeight, slotHead, nil)
 	}
 	return s
 }
@@ -80,6 +81,15 @@ func eq(vals ...any) ValueTest {
 func TestMatchers(t *testing.T) {
 	commit := spanSpec{name: semconv.SpanConsensusCommit, length: 10 * time.Millisecond,
 		attrs: map[string]any{semconv.BlockHeightKey: int64(120)}}
+	// The head the node reported on its spans (chain.head.height) is the
+	// trace's own; env's head (150) is only for traces without one.
+	commitBehindHead := spanSpec{name: semconv.SpanConsensusCommit,
+		attrs: map[string]any{semconv.BlockHeightKey: int64(120), semconv.HeadHeightKey: int64(200)}}
+	commitAtHead := spanSpec{name: semconv.SpanConsensusCommit,
+		attrs: map[string]any{semconv.BlockHeightKey: int64(120), semconv.HeadHeightKey: int64(121)}}
+	headOnly := func(h int64) spanSpec {
+		return spanSpec{name: semconv.SpanValidateTransaction, attrs: map[string]any{semconv.HeadHeightKey: h}}
+	}
 	transfer := spanSpec{name: "POST /tx", root: true, length: 30 * time.Millisecond,
 		attrs: map[string]any{semconv.TxTypeKey: semconv.TxTypeTransfer, semconv.TxFeeKey: 2.5}}
 	failed := spanSpec{name: semconv.SpanValidateTransaction, err: true, start: 3 * time.Second, length: time.Millisecond}
@@ -119,6 +129,10 @@ func TestMatchers(t *testing.T) {
 		{"height within head", height(0, 0, 50), []spanSpec{commit}, true},
 		{"height too far below head", height(0, 0, 10), []spanSpec{commit}, false},
 		{"no height at all", height(0, 0, 1000), []spanSpec{transfer}, false},
+		{"reported head, not the observed one, too far above", height(0, 0, 50), []spanSpec{commitBehindHead}, false},
+		{"reported head, not the observed one, close", height(0, 0, 10), []spanSpec{commitAtHead}, true},
+		{"the highest head any span reports", height(0, 0, 10), []spanSpec{headOnly(140), commitAtHead, headOnly(125)}, false},
+		{"a reported head does not make a height", height(0, 0, 10), []spanSpec{headOnly(121)}, false},
 		{"tx type equals", &Attribute{Slot: slotTxType, Test: eq(semconv.TxTypeTransfer)}, []spanSpec{transfer}, true},
 		{"tx type one of", &Attribute{Slot: slotTxType, Test: eq(semconv.TxTypeStake, semconv.TxTypeUnstake)}, []spanSpec{transfer}, false},
 		{"rpc method bare, span qualified", rpc(eq("Forward")), []spanSpec{forward, transfer}, true},
@@ -167,9 +181,23 @@ func TestSummaryFollowsHead(t *testing.T) {
 	span := ptrace.NewSpan()
 	span.Attributes().PutInt(semconv.BlockHeightKey, 42)
 	s := &Summary{}
-	s.AddSpan(&testKeys, span, noIntern{}, slotHeight, func(h float64) { head = max(head, h) })
+	s.AddSpan(&testKeys, span, noIntern{}, slotHeight, -1, func(h float64) { head = max(head, h) })
 	require.Equal(t, 42.0, head)
 	require.True(t, s.RootEnded, "a span without parent is the root, and it has ended once exported")
+	require.Zero(t, s.Head, "no span reported a head")
+}
+
+func TestSummaryHeadIsTheHighestReported(t *testing.T) {
+	heads := []int64{7, 90, 12}
+	specs := make([]spanSpec, 0, len(heads)+2*MaxValuesPerKey)
+	for i := range 2 * MaxValuesPerKey {
+		// More distinct heads than a slot records: the highest still counts.
+		specs = append(specs, spanSpec{name: "x", attrs: map[string]any{semconv.HeadHeightKey: int64(i)}})
+	}
+	for _, h := range heads {
+		specs = append(specs, spanSpec{name: "x", attrs: map[string]any{semconv.HeadHeightKey: h}})
+	}
+	require.Equal(t, int64(90), summarise(t, "node0", specs...).Head)
 }
 
 func TestKeysEqual(t *testing.T) {

@@ -15,7 +15,9 @@ type Matcher interface {
 
 // Env is the state outside the trace that some matchers read.
 type Env struct {
-	// Head is the highest chain.block.height seen by the processor so far.
+	// Head is the highest chain.block.height seen by the processor so far:
+	// the chain head of a within_head rule for a trace whose spans carry no
+	// chain.head.height (Summary.Head).
 	Head int64
 }
 

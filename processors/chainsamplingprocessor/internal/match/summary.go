@@ -89,6 +89,9 @@ type Summary struct {
 	Error bool
 	// RootEnded is true once the root span (no parent) has been seen.
 	RootEnded bool
+	// Head is the highest chain.head.height on the trace's spans: the head
+	// the nodes reported, 0 when none did (or no rule reads it).
+	Head int64
 	// Names holds the distinct span names, when Keys.Names.
 	Names []string
 	// Span holds the distinct values of each Keys.Span key, by slot.
@@ -119,10 +122,11 @@ func (s *Summary) AddResource(k *Keys, res pcommon.Resource, in Interner) {
 	}
 }
 
-// AddSpan folds one span into the summary. heights receives each value of
+// AddSpan folds one span into the summary. height receives each value of
 // the span attribute slot heightSlot (or none when heightSlot < 0) so the
-// caller can follow the chain head.
-func (s *Summary) AddSpan(k *Keys, span ptrace.Span, in Interner, heightSlot int, height func(float64)) {
+// caller can follow the chain head; the highest numeric value of the slot
+// headSlot (chain.head.height; none when headSlot < 0) becomes s.Head.
+func (s *Summary) AddSpan(k *Keys, span ptrace.Span, in Interner, heightSlot, headSlot int, height func(float64)) {
 	start, end := uint64(span.StartTimestamp()), uint64(span.EndTimestamp())
 	if s.Start == 0 || (start != 0 && start < s.Start) {
 		s.Start = start
@@ -156,6 +160,11 @@ func (s *Summary) AddSpan(k *Keys, span ptrace.Span, in Interner, heightSlot int
 			if i == heightSlot && height != nil {
 				if val, ok := ValueOf(v); ok && val.Kind == KindNum {
 					height(val.Num)
+				}
+			}
+			if i == headSlot {
+				if val, ok := ValueOf(v); ok && val.Kind == KindNum && int64(val.Num) > s.Head {
+					s.Head = int64(val.Num)
 				}
 			}
 			break

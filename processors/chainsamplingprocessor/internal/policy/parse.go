@@ -31,9 +31,12 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := &Policy{File: file, Rules: rules, Triggers: p.parsedTriggers, Keys: p.keys, HeightSlot: -1, Head: p.head}
+	pol := &Policy{File: file, Rules: rules, Triggers: p.parsedTriggers, Keys: p.keys, HeightSlot: -1, HeadSlot: -1, Head: p.head}
 	if slot, ok := p.spanSlots[semconv.BlockHeightKey]; ok {
 		pol.HeightSlot = slot
+	}
+	if slot, ok := p.spanSlots[semconv.HeadHeightKey]; ok {
+		pol.HeadSlot = slot
 	}
 	return pol, nil
 }
@@ -331,6 +334,10 @@ func (p *parser) blockHeight(v *yaml.Node) (match.Matcher, error) {
 				return p.errf(n, "block_height.within_head: must be a whole number of blocks >= 0, got %v", n.Value)
 			}
 			m.WithinHead = int64(f)
+			if m.WithinHead > 0 {
+				// The head the trace's spans carry (match.BlockHeight).
+				p.spanSlot(semconv.HeadHeightKey)
+			}
 		}
 		return nil
 	})

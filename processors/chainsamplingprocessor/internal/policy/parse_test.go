@@ -27,12 +27,14 @@ func TestParseValid(t *testing.T) {
 	require.Equal(t, 0.001, pol.Rules[8].Keep)
 	require.IsType(t, match.Everything{}, pol.Rules[8].Match)
 
-	// Only the keys some rule mentions are summarised, each in one slot.
+	// Only the keys some rule mentions are summarised, each in one slot;
+	// within_head reads the head the spans report.
 	require.True(t, pol.Keys.Names)
-	require.ElementsMatch(t, []string{semconv.BlockHeightKey, semconv.HTTPRouteKey, semconv.RPCMethodKey, semconv.RPCServiceKey,
+	require.ElementsMatch(t, []string{semconv.BlockHeightKey, semconv.HeadHeightKey, semconv.HTTPRouteKey, semconv.RPCMethodKey, semconv.RPCServiceKey,
 		semconv.TxTypeKey, semconv.TxFeeKey, semconv.PeerIDKey}, pol.Keys.Span)
 	require.Equal(t, []string{semconv.ServiceInstanceIDKey}, pol.Keys.Resource)
 	require.Equal(t, semconv.BlockHeightKey, pol.Keys.Span[pol.HeightSlot])
+	require.Equal(t, semconv.HeadHeightKey, pol.Keys.Span[pol.HeadSlot])
 }
 
 func TestParseInvalid(t *testing.T) {

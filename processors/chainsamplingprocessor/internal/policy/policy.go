@@ -42,6 +42,10 @@ type Policy struct {
 	// HeightSlot is the span slot of chain.block.height, or -1 when no rule
 	// reads heights.
 	HeightSlot int
+	// HeadSlot is the span slot of chain.head.height (the head a node
+	// reports on its spans), or -1 when no rule reads the head
+	// (within_head).
+	HeadSlot int
 	// Head is the head: section (head.go); nil when the file has none.
 	Head *Head
 }
