@@ -293,7 +293,9 @@ func TestReloadRefusesBadTelemetryValues(t *testing.T) {
 	vals := startValues()
 	vals[KeyBaggageDenyKeys] = "token,,secret"
 	vals[KeyEnvironment] = " staging"
-	rep := h.r.Reload(vals, func(key string) string { return "node.conf:" + map[string]string{KeyBaggageDenyKeys: "7", KeyEnvironment: "8"}[key] }, "SIGHUP")
+	rep := h.r.Reload(vals, func(key string) string {
+		return "node.conf:" + map[string]string{KeyBaggageDenyKeys: "7", KeyEnvironment: "8"}[key]
+	}, "SIGHUP")
 	require.Equal(t, ResultInvalid, rep.Result)
 	require.ErrorContains(t, rep.Err, `node.conf:7: baggage-deny-keys: "token,,secret": fragment 2 of 3 is "": empty once lowercased`)
 	require.ErrorContains(t, rep.Err, `node.conf:8: environment: " staging": leading or trailing space`)
