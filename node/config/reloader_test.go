@@ -298,7 +298,7 @@ func TestReloadRefusesBadTelemetryValues(t *testing.T) {
 	}, "SIGHUP")
 	require.Equal(t, ResultInvalid, rep.Result)
 	require.ErrorContains(t, rep.Err, `node.conf:7: baggage-deny-keys: "token,,secret": fragment 2 of 3 is "": empty once lowercased`)
-	require.ErrorContains(t, rep.Err, `node.conf:8: environment: " staging": leading or trailing space`)
+	require.ErrorContains(t, rep.Err, `node.conf:8: environment: " staging": leading or trailing white space`)
 	_, _, sets := h.tel.get()
 	require.Zero(t, sets)
 

@@ -81,7 +81,7 @@ type Config struct {
 	// GoVersion the toolchain's: labels of chainotel_build_info.
 	Revision, GoVersion string
 	// Environment is deployment.environment.name, e.g. "dev"; empty: none.
-	// No control characters, no leading or trailing space. It changes while
+	// No control characters, no leading or trailing white space. It changes while
 	// the node runs with Telemetry.SetEnvironment.
 	Environment string
 

@@ -33,10 +33,10 @@ import (
 
 // ValidateEnvironment checks a deployment.environment.name value: empty
 // (no attribute), or text without control characters and without leading
-// or trailing spaces. The error says what is wrong, not the value.
+// or trailing white space. The error says what is wrong, not the value.
 func ValidateEnvironment(env string) error {
 	if env != strings.TrimSpace(env) {
-		return errors.New("leading or trailing space")
+		return errors.New("leading or trailing white space")
 	}
 	if i := strings.IndexFunc(env, unicode.IsControl); i >= 0 {
 		return fmt.Errorf("control character at byte %d", i)
