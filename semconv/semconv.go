@@ -122,6 +122,10 @@ const (
 	URLPathKey                = "url.path"
 	URLSchemeKey              = "url.scheme"
 	ClientAddressKey          = "client.address"
+	// BaggageAttributePrefix, followed by a baggage member's key, names the
+	// HTTP server span's attribute holding that member's value: the baggage
+	// a request brought, after the node's deny-list (--baggage-deny-keys).
+	BaggageAttributePrefix = "baggage."
 
 	ErrorTypeKey           = "error.type"
 	ExceptionEventName     = "exception"

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/felixge/httpsnoop"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -80,6 +82,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attribute.String(semconv.URLSchemeKey, scheme(r)),
 			attribute.String(semconv.ClientAddressKey, clientIP(r)),
 		)
+		setBaggage(ctx, span)
 	}
 
 	got := httpsnoop.CaptureMetrics(rt.h, w, r.WithContext(ctx))
@@ -96,6 +99,20 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		span.SetStatus(codes.Error, http.StatusText(got.Code))
 		span.SetAttributes(attribute.String(semconv.ErrorTypeKey, strconv.Itoa(got.Code)))
 	}
+}
+
+// setBaggage records the request's baggage, as the propagator's deny-list
+// left it, on its server span: one attribute per member.
+func setBaggage(ctx context.Context, span trace.Span) {
+	b := baggage.FromContext(ctx)
+	if b.Len() == 0 {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, b.Len())
+	for _, m := range b.Members() {
+		attrs = append(attrs, attribute.String(semconv.BaggageAttributePrefix+m.Key(), m.Value()))
+	}
+	span.SetAttributes(attrs...)
 }
 
 // observer is the latency series of this route's responses to method with

@@ -177,3 +177,28 @@ func TestRouteTimesEveryRequest(t *testing.T) {
 		})
 	}
 }
+
+// The baggage a request brings, as the propagator left it, is on its server
+// span, one attribute per member; a request without baggage gets none.
+func TestRouteServerSpanBaggage(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	a := routeAPI(tp)
+	a.cfg.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	ok := func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, struct{}{}) }
+	for _, b := range []string{"tenant=acme,region=eu%20west", ""} {
+		req := httptest.NewRequest(http.MethodGet, "/status", nil)
+		if b != "" {
+			req.Header.Set("baggage", b)
+		}
+		a.newRoute("GET /status", ok).ServeHTTP(httptest.NewRecorder(), req)
+	}
+	spans := exp.GetSpans()
+	require.Len(t, spans, 2)
+	got := attrs(spans[0])
+	require.Equal(t, "acme", got[semconv.BaggageAttributePrefix+"tenant"])
+	require.Equal(t, "eu west", got[semconv.BaggageAttributePrefix+"region"])
+	for k := range attrs(spans[1]) {
+		require.False(t, strings.HasPrefix(k, semconv.BaggageAttributePrefix), "%s without baggage", k)
+	}
+}

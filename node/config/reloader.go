@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -51,12 +52,22 @@ type LevelSetter interface {
 	Set(def slog.Level, comp map[string]slog.Level)
 }
 
+// TelemetrySetter is the node's telemetry (telemetry.Telemetry): the
+// environment on every signal and the baggage deny-list.
+type TelemetrySetter interface {
+	SetEnvironment(ctx context.Context, env string) error
+	SetBaggageDenyKeys(denyKeys []string) error
+}
+
 // Options configure a Reloader.
 type Options struct {
 	// Logger receives the change log lines. Required.
 	Logger *slog.Logger
 	// Levels is set when the log level changes. Required.
 	Levels LevelSetter
+	// Telemetry is set when the environment or the baggage deny-list
+	// changes. Required.
+	Telemetry TelemetrySetter
 	// Registerer receives MetricReloads; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Start is every key's value as the node started (flag values).
@@ -75,6 +86,7 @@ type Options struct {
 type Reloader struct {
 	log     *slog.Logger
 	levels  LevelSetter
+	tel     TelemetrySetter
 	roots   *x509.CertPool
 	reloads *prometheus.CounterVec
 
@@ -103,15 +115,15 @@ type Report struct {
 
 // New checks the start values and registers MetricReloads.
 func New(o Options) (*Reloader, error) {
-	if o.Logger == nil || o.Levels == nil {
-		return nil, errors.New("config: Logger and Levels are required")
+	if o.Logger == nil || o.Levels == nil || o.Telemetry == nil {
+		return nil, errors.New("config: Logger, Levels and Telemetry are required")
 	}
 	cur, err := SettingsFromValues(o.Start)
 	if err != nil {
 		return nil, fmt.Errorf("config at start: %w", err)
 	}
 	r := &Reloader{
-		log: o.Logger, levels: o.Levels, roots: o.Roots, cur: cur, start: maps.Clone(o.Start),
+		log: o.Logger, levels: o.Levels, tel: o.Telemetry, roots: o.Roots, cur: cur, start: maps.Clone(o.Start),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: MetricReloads,
 			Help: "Configuration changes (SIGHUP reloads and PUT /loglevel), by result: applied, partial, refused, invalid.",
@@ -161,13 +173,14 @@ func (r *Reloader) Reload(vals map[string]string, where func(key string) string,
 		r.log.Warn("config key refused: it needs a restart; the value at start stays in force",
 			"key", key, "from", c.From, "to", c.To, "where", c.Where, "by", who)
 	}
-	was, now := r.cur.Values(), next.Values()
+	was := r.cur.Values()
+	r.apply(next)
+	now := r.cur.Values()
 	for _, key := range ReloadableKeys() {
 		if was[key] != now[key] {
 			rep.Applied = append(rep.Applied, Change{Key: key, From: was[key], To: now[key], Where: where(key)})
 		}
 	}
-	r.apply(next)
 	for _, c := range rep.Applied {
 		r.log.Warn("config key applied", "key", c.Key, "from", c.From, "to", c.To, "where", c.Where, "by", who)
 	}
@@ -211,10 +224,24 @@ func (r *Reloader) refuse(what, who string, why error) {
 	r.log.Warn("config change refused", "what", what, "by", who, "reason", why)
 }
 
-// apply puts next in force; r.mu is held.
+// apply puts next in force; r.mu is held. A telemetry setter that fails
+// (it validates what SettingsFromValues already did, so it should not)
+// leaves its key's value as it was, and says so in the log.
 func (r *Reloader) apply(next Settings) {
 	if !next.LogLevel.Equal(r.cur.LogLevel) {
 		r.levels.Set(next.LogLevel.Default, next.LogLevel.Components)
+	}
+	if next.Environment != r.cur.Environment {
+		if err := r.tel.SetEnvironment(context.Background(), next.Environment); err != nil {
+			r.log.Error("config key not applied", "key", KeyEnvironment, "to", next.Environment, "err", err)
+			next.Environment = r.cur.Environment
+		}
+	}
+	if !sameBaggageDenyKeys(next.BaggageDenyKeys, r.cur.BaggageDenyKeys) {
+		if err := r.tel.SetBaggageDenyKeys(next.BaggageDenyKeys); err != nil {
+			r.log.Error("config key not applied", "key", KeyBaggageDenyKeys, "to", strings.Join(next.BaggageDenyKeys, ","), "err", err)
+			next.BaggageDenyKeys = r.cur.BaggageDenyKeys
+		}
 	}
 	if t := r.target; t != nil {
 		if next.MaxClientRequests != r.cur.MaxClientRequests {

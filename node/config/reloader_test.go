@@ -2,9 +2,11 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -66,10 +68,44 @@ func (l *levels) Set(def slog.Level, comp map[string]slog.Level) {
 	l.def, l.comp = def, maps.Clone(comp)
 }
 
+// tel is a test double of telemetry.Telemetry: it records what the reloader
+// set, and fails when told to.
+type tel struct {
+	mu      sync.Mutex
+	env     string
+	deny    []string
+	sets    int
+	failEnv error
+}
+
+func (f *tel) SetEnvironment(_ context.Context, env string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failEnv != nil {
+		return f.failEnv
+	}
+	f.env, f.sets = env, f.sets+1
+	return nil
+}
+
+func (f *tel) SetBaggageDenyKeys(deny []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deny, f.sets = slices.Clone(deny), f.sets+1
+	return nil
+}
+
+func (f *tel) get() (string, []string, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.env, f.deny, f.sets
+}
+
 func startValues() map[string]string {
 	return map[string]string{
 		"node-id": "node0", "port": "8080", "health-port": "0", "tls-dir": "certs", "config": "node.conf",
 		KeyLogLevel: "info", KeyMaxClientRequests: "1024", KeyCommitTimeout: "10s", KeyMempoolSize: "200000", KeyMinFreeDisk: "0",
+		KeyEnvironment: "dev", KeyBaggageDenyKeys: "token,secret",
 	}
 }
 
@@ -77,15 +113,17 @@ type harness struct {
 	r      *Reloader
 	lim    *limits
 	lvl    *levels
+	tel    *tel
 	logs   *bytes.Buffer
 	logsMu *sync.Mutex
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{lim: &limits{max: 1024, timeout: 10 * time.Second, mempool: 200000}, lvl: &levels{}, logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}}
+	h := &harness{lim: &limits{max: 1024, timeout: 10 * time.Second, mempool: 200000}, lvl: &levels{}, tel: &tel{},
+		logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}}
 	r, err := New(Options{
-		Logger: slog.New(slog.NewJSONHandler(lockedWriter{h.logsMu, h.logs}, nil)), Levels: h.lvl,
+		Logger: slog.New(slog.NewJSONHandler(lockedWriter{h.logsMu, h.logs}, nil)), Levels: h.lvl, Telemetry: h.tel,
 		Registerer: prometheus.NewRegistry(), Start: startValues(),
 	})
 	require.NoError(t, err)
@@ -212,6 +250,76 @@ func TestSetLogSpecAndSIGHUP(t *testing.T) {
 	rep := h.r.Reload(startValues(), nil, "SIGHUP")
 	require.Equal(t, []string{KeyLogLevel}, changedKeys(rep.Applied))
 	require.Empty(t, h.lvl.comp)
+}
+
+// The environment and the baggage deny-list reload like the limits: set on
+// the telemetry once when they change, shown in force, logged by key.
+func TestReloadAppliesTelemetryKeys(t *testing.T) {
+	h := newHarness(t)
+	vals := startValues()
+	vals[KeyEnvironment] = "staging"
+	vals[KeyBaggageDenyKeys] = "token, secret,customer-id"
+	rep := h.r.Reload(vals, func(key string) string { return "node.conf:9" }, "SIGHUP")
+	require.Equal(t, ResultApplied, rep.Result)
+	require.Equal(t, []string{KeyEnvironment, KeyBaggageDenyKeys}, changedKeys(rep.Applied))
+	env, deny, sets := h.tel.get()
+	require.Equal(t, "staging", env)
+	require.Equal(t, []string{"token", "secret", "customer-id"}, deny)
+	require.Equal(t, 2, sets)
+	require.Contains(t, h.log(), `"msg":"config key applied","key":"environment","from":"dev","to":"staging","where":"node.conf:9","by":"SIGHUP"`)
+	require.Contains(t, h.log(), `"msg":"config key applied","key":"baggage-deny-keys","from":"token,secret","to":"token,secret,customer-id"`)
+	inForce := h.r.InForce()
+	require.Equal(t, "staging", inForce[KeyEnvironment])
+	require.Equal(t, "token,secret,customer-id", inForce[KeyBaggageDenyKeys])
+
+	// The same values spelled differently change nothing.
+	vals[KeyBaggageDenyKeys] = "token,secret,customer-id"
+	rep = h.r.Reload(vals, nil, "SIGHUP")
+	require.Empty(t, rep.Applied)
+	_, _, again := h.tel.get()
+	require.Equal(t, sets, again, "no setter runs for an unchanged value")
+
+	// An empty list removes nothing, and is not the defaults.
+	vals[KeyBaggageDenyKeys] = ""
+	rep = h.r.Reload(vals, nil, "SIGHUP")
+	require.Equal(t, []string{KeyBaggageDenyKeys}, changedKeys(rep.Applied))
+	_, deny, _ = h.tel.get()
+	require.NotNil(t, deny)
+	require.Empty(t, deny)
+}
+
+func TestReloadRefusesBadTelemetryValues(t *testing.T) {
+	h := newHarness(t)
+	vals := startValues()
+	vals[KeyBaggageDenyKeys] = "token,,secret"
+	vals[KeyEnvironment] = " staging"
+	rep := h.r.Reload(vals, func(key string) string {
+		return "node.conf:" + map[string]string{KeyBaggageDenyKeys: "7", KeyEnvironment: "8"}[key]
+	}, "SIGHUP")
+	require.Equal(t, ResultInvalid, rep.Result)
+	require.ErrorContains(t, rep.Err, `node.conf:7: baggage-deny-keys: "token,,secret": fragment 2 of 3 is "": empty once lowercased`)
+	require.ErrorContains(t, rep.Err, `node.conf:8: environment: " staging": leading or trailing white space`)
+	_, _, sets := h.tel.get()
+	require.Zero(t, sets)
+
+	vals = startValues()
+	vals[KeyBaggageDenyKeys] = "token,-_."
+	rep = h.r.Reload(vals, nil, "SIGHUP")
+	require.ErrorContains(t, rep.Err, `baggage-deny-keys: "token,-_.": fragment 2 of 2 is "-_."`)
+}
+
+// A setter that fails keeps the value in force, and the report does not
+// claim it applied.
+func TestReloadTelemetrySetterFails(t *testing.T) {
+	h := newHarness(t)
+	h.tel.failEnv = errors.New("resource: boom")
+	vals := startValues()
+	vals[KeyEnvironment] = "staging"
+	vals[KeyMaxClientRequests] = "7"
+	rep := h.r.Reload(vals, nil, "SIGHUP")
+	require.Equal(t, []string{KeyMaxClientRequests}, changedKeys(rep.Applied))
+	require.Equal(t, "dev", h.r.InForce()[KeyEnvironment])
+	require.Contains(t, h.log(), `"msg":"config key not applied","key":"environment","to":"staging","err":"resource: boom"`)
 }
 
 func changedKeys(cs []Change) []string {

@@ -3,8 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/chainotel/chainotel/node/telemetry"
 )
 
 // The keys (flag names) that change while the node runs.
@@ -14,11 +18,14 @@ const (
 	KeyCommitTimeout     = "commit-timeout"
 	KeyMempoolSize       = "mempool-size"
 	KeyMinFreeDisk       = "min-free-disk"
+	KeyEnvironment       = "environment"
+	KeyBaggageDenyKeys   = "baggage-deny-keys"
 )
 
 // ReloadableKeys lists the keys Settings holds, in the order logs name them.
 func ReloadableKeys() []string {
-	return []string{KeyLogLevel, KeyMaxClientRequests, KeyCommitTimeout, KeyMempoolSize, KeyMinFreeDisk}
+	return []string{KeyLogLevel, KeyMaxClientRequests, KeyCommitTimeout, KeyMempoolSize, KeyMinFreeDisk,
+		KeyEnvironment, KeyBaggageDenyKeys}
 }
 
 // IsReloadable reports whether key changes without a restart.
@@ -45,6 +52,12 @@ type Settings struct {
 	MempoolSize int
 	// MinFreeDisk is --min-free-disk: bytes kept free on the Badger filesystem.
 	MinFreeDisk uint64
+	// Environment is --environment: deployment.environment.name on every
+	// signal and the environment label of chainotel_build_info.
+	Environment string
+	// BaggageDenyKeys is --baggage-deny-keys: the fragments of the baggage
+	// keys removed from incoming requests; empty removes none.
+	BaggageDenyKeys []string
 }
 
 // SettingsFromValues reads the reloadable keys from flag values (as
@@ -83,6 +96,10 @@ func (s *Settings) set(key, raw string) error {
 		s.MempoolSize, err = strconv.Atoi(raw)
 	case KeyMinFreeDisk:
 		s.MinFreeDisk, err = strconv.ParseUint(raw, 10, 64)
+	case KeyEnvironment:
+		s.Environment, err = raw, telemetry.ValidateEnvironment(raw)
+	case KeyBaggageDenyKeys:
+		s.BaggageDenyKeys, err = telemetry.ParseBaggageDenyKeys(raw)
 	default:
 		return fmt.Errorf("not a reloadable key")
 	}
@@ -124,8 +141,15 @@ func (s Settings) Values() map[string]string {
 		KeyCommitTimeout:     s.CommitTimeout.String(),
 		KeyMempoolSize:       strconv.Itoa(s.MempoolSize),
 		KeyMinFreeDisk:       strconv.FormatUint(s.MinFreeDisk, 10),
+		KeyEnvironment:       s.Environment,
+		KeyBaggageDenyKeys:   strings.Join(s.BaggageDenyKeys, ","),
 	}
 }
+
+// sameBaggageDenyKeys reports whether a and b deny the same fragments in
+// the same order (nil and empty both deny nothing here: Settings always
+// holds a parsed list).
+func sameBaggageDenyKeys(a, b []string) bool { return slices.Equal(a, b) }
 
 // KeyError is a problem with one key's value.
 type KeyError struct {

@@ -80,7 +80,9 @@ type Config struct {
 	// Revision is the VCS revision of the build ("-dirty" when modified),
 	// GoVersion the toolchain's: labels of chainotel_build_info.
 	Revision, GoVersion string
-	// Environment is deployment.environment.name, e.g. "dev".
+	// Environment is deployment.environment.name, e.g. "dev"; empty: none.
+	// No control characters, no leading or trailing white space. It changes while
+	// the node runs with Telemetry.SetEnvironment.
 	Environment string
 
 	// OTLPEndpoint is the --otlp-endpoint flag: "host:port" (plain text unless
@@ -114,7 +116,9 @@ type Config struct {
 	// baggage: a key is removed when, lowercased and without "-", "_", "." and
 	// spaces, it contains one of them. Nil: authorization, cookie, token,
 	// password, passwd, secret, apikey, session, credential, privatekey,
-	// bearer and jwt. Empty: nothing is removed.
+	// bearer and jwt. Empty: nothing is removed. A fragment empty once
+	// normalised is an error (it would remove every key). It changes while
+	// the node runs with Telemetry.SetBaggageDenyKeys.
 	BaggageDenyKeys []string
 
 	// QueueSize bounds the spans, and separately the log records, held in
@@ -170,6 +174,12 @@ func (c Config) validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if err := ValidateEnvironment(c.Environment); err != nil {
+		return fmt.Errorf("%w: Environment %q: %w", errInvalidConfig, c.Environment, err)
+	}
+	if err := validateBaggageDenyKeys(c.BaggageDenyKeys); err != nil {
+		return fmt.Errorf("%w: BaggageDenyKeys: %w", errInvalidConfig, err)
 	}
 	for _, f := range []struct {
 		name string

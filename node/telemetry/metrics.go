@@ -40,6 +40,7 @@ const (
 // metricSet holds both signals' self-metrics and their collectors.
 type metricSet struct {
 	spans, logs otlpexport.Counters
+	info        *buildInfo // its environment label changes with SetEnvironment
 	collectors  []prometheus.Collector
 }
 
@@ -79,15 +80,7 @@ func newMetricSet(c Config, spansQueued, logsQueued *otlpexport.Slots) *metricSe
 	}, func() float64 { return float64(logsQueued.Held()) })
 	// Always 1: the labels are the information, joined onto other series
 	// with `* on(instance) group_left(version) chainotel_build_info`.
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: metricBuildInfo,
-		Help: "1, labelled with the node's release, VCS revision, Go version and deployment environment.",
-		ConstLabels: prometheus.Labels{
-			"version": c.ServiceVersion, "revision": c.Revision,
-			"goversion": c.GoVersion, "environment": c.Environment,
-		},
-	})
-	buildInfo.Set(1)
+	info := newBuildInfo(c)
 
 	return &metricSet{
 		spans: otlpexport.Counters{
@@ -104,7 +97,8 @@ func newMetricSet(c Config, spansQueued, logsQueued *otlpexport.Slots) *metricSe
 			Exported:        exportedLogs,
 			Failures:        failures.WithLabelValues(signalLogs),
 		},
-		collectors: []prometheus.Collector{droppedSpans, droppedLogs, exportedSpans, exportedLogs, failures, queued, queuedLogs, buildInfo},
+		info:       info,
+		collectors: []prometheus.Collector{droppedSpans, droppedLogs, exportedSpans, exportedLogs, failures, queued, queuedLogs, info},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,8 +60,12 @@ type Telemetry struct {
 	loggerProvider log.LoggerProvider
 	// logLevel is the level of Logger.
 	logLevel *slog.LevelVar
-	// res describes the node (nil when disabled).
+	// res describes the node as it started (nil when disabled); env holds
+	// the environment in force and what carries it (live.go).
 	res *resource.Resource
+	env liveEnv
+	// baggage is Propagator: its deny-list changes with SetBaggageDenyKeys.
+	baggage *baggageFilter
 
 	local       *slog.Logger // JSON only: never feeds back into OTLP
 	tracer      trace.Tracer
@@ -90,13 +95,14 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 	if err != nil {
 		return nil, err
 	}
-	prop, err := NewPropagator(c.BaggageDenyKeys)
+	prop, err := newPropagator(c.BaggageDenyKeys)
 	if err != nil {
 		return nil, err
 	}
 
 	t := &Telemetry{
 		Propagator:  prop,
+		baggage:     prop,
 		logLevel:    new(slog.LevelVar),
 		Enabled:     !disabled,
 		reg:         c.Registerer,
@@ -119,6 +125,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 
 	spanSlots, logSlots := new(otlpexport.Slots), new(otlpexport.Slots)
 	t.metrics = newMetricSet(c, spanSlots, logSlots)
+	t.env.cfg, t.env.start, t.env.info = c, c.Environment, t.metrics.info
 	if err := t.metrics.register(c.Registerer); err != nil {
 		_ = t.closeLog() // the registration error is the one worth returning
 		return nil, err
@@ -137,7 +144,7 @@ func Setup(ctx context.Context, c Config) (*Telemetry, error) {
 			_ = t.closeLog() // the build error is the one worth returning
 			return nil, err
 		}
-		t.Logger = newLogger(local, t.lp, t.Levels)
+		t.Logger = newLogger(local, t.loggerProvider, t.Levels)
 	}
 	t.Logger = slog.New(&componentHandler{next: t.Logger.Handler(), levels: t.Levels})
 	t.tracer = t.TracerProvider.Tracer(tracerScope)
@@ -182,15 +189,19 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 	if err != nil {
 		return errors.Join(err, spanExp.Shutdown(ctx), logExp.Shutdown(ctx))
 	}
+	spanRes := new(atomic.Pointer[resource.Resource])
 	t.tp = sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSpanProcessor(otlpexport.NewSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans)),
+		sdktrace.WithSpanProcessor(&liveSpans{
+			next: otlpexport.NewSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans),
+			res:  spanRes,
+		}),
 	}, sampling...)...)
-	t.lp = sdklog.NewLoggerProvider(
-		sdklog.WithResource(res),
-		sdklog.WithProcessor(otlpexport.NewLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)),
-	)
-	t.TracerProvider, t.loggerProvider, t.res = t.tp, t.lp, res
+	logProc := otlpexport.NewLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)
+	t.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(logProc))
+	t.env.spanRes, t.env.firstLogs, t.env.logProc = spanRes, t.lp, logProc
+	t.env.logs = newLiveLoggerProvider(t.lp)
+	t.TracerProvider, t.loggerProvider, t.res = t.tp, t.env.logs, res
 	t.Endpoint = tgt.describe
 	if c.SpanExporter != nil {
 		t.Endpoint = "in-process exporter"

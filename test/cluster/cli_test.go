@@ -77,6 +77,8 @@ func TestNodeRefusesBadSetupClearly(t *testing.T) {
 		{"bad log level", []string{"--node-id=node0", "--log-level=loud"}, "--log-level"},
 		{"otlp tls without certificates", []string{"--node-id=node0", "--otlp-tls", "--tls-dir=missing"}, "--otlp-tls"},
 		{"bad otlp endpoint", []string{"--node-id=node0", "--otlp-endpoint=ftp://collector:4317"}, `scheme "ftp"`},
+		{"empty baggage deny fragment", []string{"--node-id=node0", "--baggage-deny-keys=token,,secret"}, `--baggage-deny-keys "token,,secret": fragment 2 of 3 is ""`},
+		{"control character in environment", []string{"--node-id=node0", "--environment=d\tev"}, `Environment "d\tev": control character at byte 1`},
 		{"stray node argument", []string{"--node-id=node0", "node1"}, "unexpected arguments"},
 		{"init with a spaced list", []string{"init", "--data-dir=data", "--nodes=node0", "node1", "node2"}, "unexpected arguments"},
 		{"certs with a spaced list", []string{"certs", "--dir=certs", "--nodes=node0", "node1"}, "unexpected arguments"},

@@ -17,9 +17,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/internal/testbin"
 	"github.com/chainotel/chainotel/internal/testproc"
+	"github.com/chainotel/chainotel/semconv"
 )
 
 // reloadNode is one node started with --config, and what the test reads.
@@ -34,8 +37,15 @@ type reloadNode struct {
 }
 
 // startReloadNode makes certs and a one-validator genesis in a temporary
-// folder and starts node0 from a config file holding conf's lines.
+// folder and starts node0 from a config file holding conf's lines, its
+// telemetry off.
 func startReloadNode(t *testing.T, conf func(port, healthPort int) string) *reloadNode {
+	t.Helper()
+	return startReloadNodeEnv(t, conf, []string{"OTEL_SDK_DISABLED=true"})
+}
+
+// startReloadNodeEnv is startReloadNode with env as the node's environment.
+func startReloadNodeEnv(t *testing.T, conf func(port, healthPort int) string, env []string) *reloadNode {
 	t.Helper()
 	bin := testbin.Blockchain(t)
 	dir := t.TempDir()
@@ -56,7 +66,7 @@ func startReloadNode(t *testing.T, conf func(port, healthPort int) string) *relo
 	}
 	writeFile(t, n.conf, conf(n.port, n.healthPort))
 	n.proc = testproc.Start(t, "node0", bin, []string{"--config", n.conf},
-		testproc.Options{Dir: dir, Env: []string{"OTEL_SDK_DISABLED=true"}})
+		testproc.Options{Dir: dir, Env: env})
 	testproc.WaitFor(t, 20*time.Second, "node0 ready", func() error {
 		if n.proc.Exited() {
 			return fmt.Errorf("exited: %v", n.proc.ExitErr())
@@ -98,8 +108,20 @@ func putLogLevel(t *testing.T, n *reloadNode, spec string) {
 // postTx submits a transfer and waits for its commit.
 func postTx(t *testing.T, n *reloadNode, amount int) {
 	t.Helper()
-	resp, err := http.Post(n.api+"/tx", "application/json",
+	postTxBaggage(t, n, amount, "")
+}
+
+// postTxBaggage is postTx with a W3C baggage header (none when empty).
+func postTxBaggage(t *testing.T, n *reloadNode, amount int, bag string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, n.api+"/tx",
 		strings.NewReader(fmt.Sprintf(`{"from":"0xabc","to":"0xdef","amount":%d}`, amount)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if bag != "" {
+		req.Header.Set("baggage", bag)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
@@ -230,4 +252,97 @@ func TestReloadSIGHUP(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	require.Contains(t, string(metrics), `chainotel_config_reloads_total{result="partial"} 1`)
 	require.Contains(t, string(metrics), `chainotel_config_reloads_total{result="invalid"} 1`)
+}
+
+// TestReloadTelemetry: a SIGHUP after editing --environment and
+// --baggage-deny-keys in the config file changes deployment.environment.name
+// on the spans and log records that reach an OTLP receiver and on
+// chainotel_build_info, and drops a newly denied baggage key from the
+// requests that follow (the server span records the baggage it kept).
+func TestReloadTelemetry(t *testing.T) {
+	sink := otlpsink.Start(t)
+	conf := func(port, healthPort int, env, deny string) string {
+		return fmt.Sprintf("node-id node0\nport %d\nhealth-port %d\notlp-endpoint %s\nenvironment %s\nbaggage-deny-keys %s\n",
+			port, healthPort, sink.Addr(), env, deny)
+	}
+	n := startReloadNodeEnv(t, func(port, healthPort int) string { return conf(port, healthPort, "dev", "token") },
+		[]string{"OTEL_BSP_SCHEDULE_DELAY=" + tracedExportDelay, "OTEL_BLRP_SCHEDULE_DELAY=" + tracedExportDelay})
+
+	// serverSpan waits for the POST /tx span of the request whose baggage
+	// had probe=<probe>.
+	serverSpan := func(probe string) otlpsink.Span {
+		t.Helper()
+		return sink.WaitSpans(t, spansWithin, "the POST /tx span of probe="+probe, 1, func(s otlpsink.Span) bool {
+			v, ok := s.Attr(semconv.BaggageAttributePrefix + "probe")
+			return s.Name() == "POST /tx" && ok && v == probe
+		})[0]
+	}
+	envOf := func(res pcommon.Resource) string {
+		v, ok := res.Attributes().Get(semconv.DeploymentEnvironmentKey)
+		require.True(t, ok, "no %s on the resource", semconv.DeploymentEnvironmentKey)
+		return v.AsString()
+	}
+	const bag = "tenant=acme,customer_id=c1,auth_token=t1,probe="
+
+	postTxBaggage(t, n, 1, bag+"before")
+	before := serverSpan("before")
+	require.Equal(t, "dev", envOf(before.Resource))
+	for key, want := range map[string]string{"tenant": "acme", "customer_id": "c1"} {
+		v, ok := before.Attr(semconv.BaggageAttributePrefix + key)
+		require.True(t, ok, "baggage %s kept before the reload", key)
+		require.Equal(t, want, v)
+	}
+	_, ok := before.Attr(semconv.BaggageAttributePrefix + "auth_token")
+	require.False(t, ok, "auth_token is denied from the start")
+	ready := sink.WaitLogs(t, spansWithin, "the telemetry ready log record", 1, func(l otlpsink.LogRecord) bool {
+		return l.Body().AsString() == "telemetry ready"
+	})
+	require.Equal(t, "dev", envOf(ready[0].Resource))
+
+	writeFile(t, n.conf, conf(n.port, n.healthPort, "staging", "token,customer-id"))
+	require.NoError(t, n.proc.Signal(syscall.SIGHUP))
+	testproc.WaitFor(t, 5*time.Second, "the reload applied", func() error {
+		if len(logLines(t, n.appLog, "INFO", "config reloaded")) == 0 {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	applied := logLines(t, n.appLog, "WARN", "config key applied")
+	require.Len(t, applied, 2)
+	require.Equal(t, "environment", applied[0]["key"])
+	require.Equal(t, "staging", applied[0]["to"])
+	require.Equal(t, n.conf+":5", applied[0]["where"])
+	require.Equal(t, "baggage-deny-keys", applied[1]["key"])
+	require.Equal(t, "token,customer-id", applied[1]["to"])
+	vals := configValues(t, n)
+	require.Equal(t, "staging", vals["environment"])
+	require.Equal(t, "token,customer-id", vals["baggage-deny-keys"])
+
+	postTxBaggage(t, n, 2, bag+"after")
+	after := serverSpan("after")
+	require.Equal(t, "staging", envOf(after.Resource))
+	v, ok := after.Attr(semconv.BaggageAttributePrefix + "tenant")
+	require.True(t, ok, "tenant is still kept")
+	require.Equal(t, "acme", v)
+	for _, key := range []string{"customer_id", "auth_token"} {
+		_, ok := after.Attr(semconv.BaggageAttributePrefix + key)
+		require.False(t, ok, "baggage %s is denied after the reload", key)
+	}
+	// Every span of the new transaction's trace carries the new environment.
+	for _, s := range sink.Trace(after.TraceID()) {
+		require.Equal(t, "staging", envOf(s.Resource), "span %s", s.Name())
+	}
+	// The reload's own log lines are emitted after the change.
+	logged := sink.WaitLogs(t, spansWithin, "the config reloaded log record", 1, func(l otlpsink.LogRecord) bool {
+		return l.Body().AsString() == "config reloaded"
+	})
+	require.Equal(t, "staging", envOf(logged[0].Resource))
+
+	resp, err := http.Get(n.health + "/metrics")
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	metrics, _ := io.ReadAll(resp.Body)
+	require.Contains(t, string(metrics), `environment="staging"`)
+	require.NotContains(t, string(metrics), `environment="dev"`)
+	require.Contains(t, string(metrics), `chainotel_config_reloads_total{result="applied"} 1`)
 }

@@ -122,7 +122,7 @@ func startReload(cfg *node.Config, tel *telemetry.Telemetry, reg prometheus.Regi
 	rl := &reload{hup: make(chan os.Signal, 1), cancel: func() {}}
 	signal.Notify(rl.hup, syscall.SIGHUP)
 	r, err := config.New(config.Options{
-		Logger: cfg.Logger.With(telemetry.ComponentKey, "config"), Levels: tel.Levels, Registerer: reg,
+		Logger: cfg.Logger.With(telemetry.ComponentKey, "config"), Levels: tel.Levels, Telemetry: tel, Registerer: reg,
 		Start: start, Roots: pkiRoots(cfg),
 	})
 	if err != nil {

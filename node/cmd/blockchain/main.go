@@ -27,6 +27,7 @@ import (
 	"github.com/chainotel/chainotel/node/buildinfo"
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/pki"
+	"github.com/chainotel/chainotel/node/telemetry"
 )
 
 // envPrefix names the environment variables that set flags: --node-id is
@@ -66,7 +67,9 @@ func rootCommand(stdout io.Writer) *ffcli.Command {
 	tf.logFile.register(fs)
 	fs.StringVar(&tf.endpoint, "otlp-endpoint", "", "OTLP gRPC endpoint of the collector, host:port or http(s)://host:port (default from OTEL_EXPORTER_OTLP_ENDPOINT, else localhost:4317)")
 	fs.BoolVar(&tf.tls, "otlp-tls", false, "mutual TLS to the collector with the cluster certificates of --tls-dir (the collector's certificate must come from the cluster CA)")
-	fs.StringVar(&tf.environment, "environment", "dev", "deployment.environment.name of the node's telemetry")
+	fs.StringVar(&tf.environment, "environment", "dev", "deployment.environment.name of the node's telemetry (reloads on SIGHUP)")
+	fs.StringVar(&tf.baggageDenyKeys, "baggage-deny-keys", strings.Join(telemetry.DefaultBaggageDenyKeys(), ","),
+		`fragments of the baggage keys removed from incoming requests, comma-separated; a key goes when, lowercased and without "-", "_", "." and spaces, it contains one; "" removes none (reloads on SIGHUP)`)
 	fs.BoolVar(&cfg.DebugFaults, "debug-faults", false, "serve POST /debug/fault?kind=panic|consensus_timeout|p2p_disconnect|storage_error|http_panic|grpc_panic on the health port (tests only)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's id, one of the genesis validators (e.g. node0)")
 	fs.IntVar(&cfg.Port, "port", def.Port, "client HTTP API and peer gRPC (TLS) port")

@@ -26,8 +26,10 @@ type telemetryFlags struct {
 	endpoint    string // --otlp-endpoint
 	tls         bool   // --otlp-tls: mutual TLS with the cluster certificates
 	environment string // --environment
-	logLevel    string
-	logFile     logFileFlags
+	// baggageDenyKeys is --baggage-deny-keys, comma-separated.
+	baggageDenyKeys string
+	logLevel        string
+	logFile         logFileFlags
 }
 
 // setupTelemetry builds the node's telemetry from the flags and OTEL_*
@@ -38,6 +40,10 @@ func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg
 	spec, err := config.ParseLogSpec(f.logLevel)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--log-level %q: %w", f.logLevel, err)
+	}
+	denyKeys, err := telemetry.ParseBaggageDenyKeys(f.baggageDenyKeys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--baggage-deny-keys %q: %w", f.baggageDenyKeys, err)
 	}
 	chainID := ""
 	if g, err := chain.LoadGenesis(cfg.GenesisPath); err == nil {
@@ -61,19 +67,20 @@ func setupTelemetry(ctx context.Context, cfg *node.Config, f telemetryFlags, reg
 	}
 	build := buildinfo.Read()
 	tel, err := telemetry.Setup(ctx, telemetry.Config{
-		NodeID:         cfg.NodeID,
-		ChainID:        chainID,
-		Consensus:      cfg.Consensus,
-		ServiceVersion: build.Version,
-		Revision:       build.RevisionLabel(),
-		GoVersion:      build.GoVersion,
-		Environment:    f.environment,
-		OTLPEndpoint:   f.endpoint,
-		TLS:            tlsCfg,
-		LogLevel:       spec.Default.String(),
-		Stderr:         logOut,
-		Registerer:     reg,
-		Exit:           os.Exit,
+		NodeID:          cfg.NodeID,
+		ChainID:         chainID,
+		Consensus:       cfg.Consensus,
+		ServiceVersion:  build.Version,
+		Revision:        build.RevisionLabel(),
+		GoVersion:       build.GoVersion,
+		Environment:     f.environment,
+		BaggageDenyKeys: denyKeys,
+		OTLPEndpoint:    f.endpoint,
+		TLS:             tlsCfg,
+		LogLevel:        spec.Default.String(),
+		Stderr:          logOut,
+		Registerer:      reg,
+		Exit:            os.Exit,
 	})
 	if err != nil {
 		_ = logCloser.Close()
