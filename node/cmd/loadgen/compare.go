@@ -273,7 +273,7 @@ func printCollector(w io.Writer, modes []string, costs map[string][]modeCost) {
 		if math.IsNaN(per.median) {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %.2f µs/span (min–max %.2f–%.2f, %.1f spans/tx)", mode, per.median, per.min, per.max,
+		parts = append(parts, fmt.Sprintf("%s %.2f µs/span (min–max %.2f–%.2f, %.3g spans/tx)", mode, per.median, per.min, per.max,
 			spreadOf(of(cs, func(c modeCost) float64 { return c.with.spansTx })).median))
 	}
 	if len(parts) > 0 {
