@@ -178,19 +178,21 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 	}
 
 	// OTEL_TRACES_SAMPLER (sampler.go); always on unless set.
-	sampling, err := samplerOptions(res)
+	sampler, sampling, err := samplerOptions(res)
 	if err != nil {
 		return errors.Join(err, spanExp.Shutdown(ctx), logExp.Shutdown(ctx))
 	}
+	batcher := otlpexport.NewSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans)
 	t.tp = sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSpanProcessor(otlpexport.NewSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans)),
+		sdktrace.WithSpanProcessor(batcher),
 	}, sampling...)...)
 	t.lp = sdklog.NewLoggerProvider(
 		sdklog.WithResource(res),
 		sdklog.WithProcessor(otlpexport.NewLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)),
 	)
-	t.TracerProvider, t.loggerProvider, t.res = t.tp, t.lp, res
+	t.TracerProvider = nodeProvider{TracerProvider: t.tp, w: newSpanWriter(sampler, res, batcher)}
+	t.loggerProvider, t.res = t.lp, res
 	t.Endpoint = tgt.describe
 	if c.SpanExporter != nil {
 		t.Endpoint = "in-process exporter"
