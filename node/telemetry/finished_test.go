@@ -16,11 +16,19 @@ import (
 	"github.com/chainotel/chainotel/semconv"
 )
 
-// lateSpans writes, under a server span of tracer, the mempool's three
-// spans as node/mempool does: mempool.add, validate.state_transition under
-// it (an error) and validate.gas_usage under that.
+// lateSpans writes, under a server span of tracer continuing a remote
+// trace with a trace state, the mempool's three spans as node/mempool does:
+// mempool.add, validate.state_transition under it (an error) and
+// validate.gas_usage under that.
 func lateSpans(tracer trace.Tracer, t0 time.Time) {
-	ctx, server := tracer.Start(context.Background(), "POST /tx", trace.WithSpanKind(trace.SpanKindServer))
+	state, err := trace.ParseTraceState("vendor=v1")
+	if err != nil {
+		panic(err)
+	}
+	remote := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{3}, SpanID: trace.SpanID{3}, TraceFlags: trace.FlagsSampled, TraceState: state, Remote: true,
+	}))
+	ctx, server := tracer.Start(remote, "POST /tx", trace.WithSpanKind(trace.SpanKindServer))
 	actx, add := StartSpanAt(ctx, tracer, semconv.SpanMempoolAdd, t0)
 	sctx, st := StartSpanAt(actx, tracer, semconv.SpanValidateStateTransition, t0.Add(time.Microsecond))
 	_, gas := StartSpanAt(sctx, tracer, semconv.SpanValidateGasUsage, t0.Add(2*time.Microsecond))
@@ -38,6 +46,7 @@ type shape struct {
 	stub                  tracetest.SpanStub
 	parent                string
 	remoteParent, sampled bool
+	traceState            string
 }
 
 func shapes(t *testing.T, stubs tracetest.SpanStubs) []shape {
@@ -49,7 +58,8 @@ func shapes(t *testing.T, stubs tracetest.SpanStubs) []shape {
 	out := make([]shape, 0, len(stubs))
 	for _, s := range stubs {
 		require.Equal(t, stubs[0].SpanContext.TraceID(), s.SpanContext.TraceID(), "%s: one trace", s.Name)
-		sh := shape{stub: s, parent: names[s.Parent.SpanID()], remoteParent: s.Parent.IsRemote(), sampled: s.SpanContext.IsSampled()}
+		sh := shape{stub: s, parent: names[s.Parent.SpanID()], remoteParent: s.Parent.IsRemote(), sampled: s.SpanContext.IsSampled(),
+			traceState: s.SpanContext.TraceState().String()}
 		sh.stub.SpanContext, sh.stub.Parent = trace.SpanContext{}, trace.SpanContext{}
 		// The SDK counts a span's children; OTLP has no field for the
 		// count, and the node's own spans leave it at 0.
@@ -85,6 +95,7 @@ func TestStartSpanAtWritesWhatTheSDKWould(t *testing.T) {
 	h.flush(t)
 	got := shapes(t, h.spans.GetSpans())
 	require.Len(t, want, 4)
+	require.Equal(t, "vendor=v1", want[0].traceState, "the trace state carries down")
 	require.Equal(t, want, got)
 }
 
