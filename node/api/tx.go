@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
+	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -167,7 +169,7 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 	traceParent := traceParentOf(ctx)
 	// The validate.transaction span of a single transaction: open until
 	// its admission answered, and the parent its later stages name.
-	var vspan trace.Span
+	var vspan openSpan
 	for i := range reqs {
 		tx, err := reqs[i].toTx()
 		var h chain.Hash
@@ -183,7 +185,7 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 			continue
 		}
 		tx.TraceParent = traceParent
-		if vspan != nil && vspan.IsRecording() {
+		if vspan.IsRecording() {
 			tx.TraceParent = consensus.FormatTraceParent(vspan.SpanContext())
 		}
 		txs = append(txs, tx)
@@ -206,9 +208,7 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 		chans[j] = a.waiters.add(h)
 	}
 	errs := a.cfg.Engine.Submit(ctx, txs)
-	if vspan != nil {
-		vspan.End()
-	}
+	vspan.End(time.Now(), codes.Unset, "", vspan.attrs[:vspan.n]...)
 	for j, i := range idx {
 		if errs[j] != nil {
 			a.waiters.remove(hashes[j], chans[j])
@@ -236,39 +236,42 @@ func (a *API) submit(ctx context.Context, reqs []TxRequest) []result {
 // after CheckFormat has normalised the transaction (addresses, default
 // type), so every span and the commit waiter name the hash the transaction
 // is stored under.
-func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) (chain.Hash, trace.Span, error) {
+func (a *API) validate(ctx context.Context, tx *chain.Tx, spans bool) (chain.Hash, openSpan, error) {
 	if !spans {
 		if err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures); err != nil {
-			return chain.Hash{}, nil, err
+			return chain.Hash{}, openSpan{}, err
 		}
-		return tx.Hash(), nil, a.params.CheckGas(tx)
+		return tx.Hash(), openSpan{}, a.params.CheckGas(tx)
 	}
-	// The attributes go in one SetAttributes, only when the span records:
-	// every separate call (or WithAttributes at Start) is another
-	// allocation in the SDK.
-	_, span := a.tracer.Start(ctx, semconv.SpanValidateTransaction)
+	// The node times the span itself (telemetry.StartSpanAt): with the
+	// node's tracer it skips the SDK's recording span and its snapshot.
+	// Its attributes are computed only when it records, and go in at its end.
+	_, span := telemetry.StartSpanAt(ctx, a.tracer, semconv.SpanValidateTransaction, time.Now())
 	err := tx.CheckFormat(a.cfg.Genesis.ChainID, a.params.RequireSignatures)
 	h := tx.Hash()
+	open := openSpan{LateSpan: span}
 	if span.IsRecording() {
-		span.SetAttributes(attribute.String(semconv.TxTypeKey, tx.TypeOrDefault()),
-			attribute.String(semconv.TxHashKey, h.String()))
+		open.attrs[0] = attribute.String(semconv.TxTypeKey, tx.TypeOrDefault())
+		open.attrs[1] = attribute.String(semconv.TxHashKey, h.String())
+		open.n = 2
 	}
 	if err == nil {
 		err = a.params.CheckGas(tx) // early, untraced: the leader's validate.gas_usage checks it again
 	}
 	if err != nil {
-		endSpan(span, err)
-		return h, nil, err
+		open.attrs[open.n] = attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation)
+		span.End(time.Now(), codes.Error, err.Error(), open.attrs[:open.n+1]...)
+		return h, openSpan{}, err
 	}
-	return h, span, nil
+	return h, open, nil
 }
 
-func endSpan(span trace.Span, err error) {
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
-	}
-	span.End()
+// openSpan is a validate.transaction span not yet ended, with the
+// attributes it ends with; the zero value is no span.
+type openSpan struct {
+	telemetry.LateSpan
+	attrs [3]attribute.KeyValue // tx.type, tx.hash when recording; room for error.type
+	n     int
 }
 
 func recordError(ctx context.Context, err error, errType string) {

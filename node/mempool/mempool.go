@@ -19,6 +19,7 @@ import (
 
 	"github.com/chainotel/chainotel/node/chain"
 	"github.com/chainotel/chainotel/node/consensus"
+	"github.com/chainotel/chainotel/node/telemetry"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -78,24 +79,28 @@ func New(max int, tracer trace.Tracer) *Pool {
 // their parent is tx.TraceParent (the validate.transaction span, possibly on
 // another node) when it is in ctx's trace, else mempool.add.
 func (p *Pool) Add(ctx context.Context, tx chain.Tx, h chain.Hash, state State, params *chain.Params) error {
-	ctx, span := p.tracer.Start(ctx, semconv.SpanMempoolAdd)
-	defer span.End()
+	// The node times its spans here itself (telemetry.StartSpanAt): with the
+	// node's tracer they skip the SDK's recording span and its snapshot.
+	ctx, span := telemetry.StartSpanAt(ctx, p.tracer, semconv.SpanMempoolAdd, time.Now())
 	var st *stages
 	if span.IsRecording() {
 		st = new(stages)
 	}
 	size, err := p.add(tx, h, state, params, st)
-	if st != nil {
-		// One SetAttributes, only for a recording span: the hash is
-		// hex-encoded for nothing with OTEL_SDK_DISABLED otherwise.
-		span.SetAttributes(attribute.String(semconv.TxHashKey, h.String()), attribute.Int(semconv.MempoolSizeKey, size))
-		if st.transition.ran {
-			p.traceStages(validationParent(ctx, tx.TraceParent), st, params.GasPerTx, tx.Fee)
-		}
-	}
+	code, desc := codes.Unset, ""
 	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+		code, desc = codes.Error, err.Error()
 	}
+	if st == nil {
+		span.End(time.Now(), code, desc)
+		return err
+	}
+	if st.transition.ran {
+		p.traceStages(validationParent(ctx, tx.TraceParent), st, params.GasPerTx, tx.Fee)
+	}
+	// The attributes only for a recording span: the hash is hex-encoded
+	// for nothing with OTEL_SDK_DISABLED otherwise.
+	span.End(time.Now(), code, desc, attribute.String(semconv.TxHashKey, h.String()), attribute.Int(semconv.MempoolSizeKey, size))
 	return err
 }
 
@@ -136,15 +141,13 @@ func (s *stage) run(check func() error) error {
 // traceStages writes the validate.state_transition span of st under ctx's
 // span, and the validate.gas_usage span under it when the gas check ran.
 func (p *Pool) traceStages(ctx context.Context, st *stages, gas, fee uint64) {
-	ctx, span := p.tracer.Start(ctx, semconv.SpanValidateStateTransition, trace.WithTimestamp(st.transition.start))
-	endStage(span, st.transition, attribute.Int64(semconv.AccountNonceKey, int64(st.nonce)))
+	ctx, span := telemetry.StartSpanAt(ctx, p.tracer, semconv.SpanValidateStateTransition, st.transition.start)
 	if st.gas.ran {
-		_, gspan := p.tracer.Start(ctx, semconv.SpanValidateGasUsage, trace.WithTimestamp(st.gas.start))
-		endStage(gspan, st.gas, attribute.Int64(semconv.TxGasKey, int64(gas)), attribute.Int64(semconv.TxFeeKey, int64(fee)))
-		gspan.End(trace.WithTimestamp(st.gas.end))
+		_, gspan := telemetry.StartSpanAt(ctx, p.tracer, semconv.SpanValidateGasUsage, st.gas.start)
+		endStage(gspan, st.gas, st.gas.end, attribute.Int64(semconv.TxGasKey, int64(gas)), attribute.Int64(semconv.TxFeeKey, int64(fee)))
 	}
 	// The parent ends last, so it spans its child.
-	span.End(trace.WithTimestamp(latest(st.transition.end, st.gas.end, st.transition.start)))
+	endStage(span, st.transition, latest(st.transition.end, st.gas.end, st.transition.start), attribute.Int64(semconv.AccountNonceKey, int64(st.nonce)))
 }
 
 func latest(ts ...time.Time) time.Time {
@@ -157,12 +160,13 @@ func latest(ts ...time.Time) time.Time {
 	return m
 }
 
-func endStage(span trace.Span, s stage, attrs ...attribute.KeyValue) {
+// endStage ends span at end with s's outcome and attrs.
+func endStage(span telemetry.LateSpan, s stage, end time.Time, attrs ...attribute.KeyValue) {
 	if s.err != nil {
-		span.SetStatus(codes.Error, s.err.Error())
-		attrs = append(attrs, attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))
+		span.End(end, codes.Error, s.err.Error(), append(attrs, attribute.String(semconv.ErrorTypeKey, semconv.ErrorValidation))...)
+		return
 	}
-	span.SetAttributes(attrs...)
+	span.End(end, codes.Unset, "", attrs...)
 }
 
 // checkStages runs the validate.state_transition stage, then the

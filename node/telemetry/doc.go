@@ -4,8 +4,10 @@
 // (OTEL_PROPAGATORS, with sensitive baggage filtered out), a panic guard for
 // goroutines, and Prometheus counters for the telemetry that had to be
 // dropped. Its API is what cmd/blockchain and the node use: [Setup] with its
-// [Config], the [Telemetry] it returns, [NewPropagator], and the
-// [ExemplarObserver] of node/api's latency histogram.
+// [Config], the [Telemetry] it returns, [NewPropagator], the
+// [ExemplarObserver] of node/api's latency histogram, and [StartSpanAt] for
+// the spans the node times itself (node/mempool's), which the node's tracers
+// write without the SDK's span lifecycle.
 //
 // The package is two layers. This one is setup: the resource, the queue
 // settings from Config and OTEL_BSP_* / OTEL_BLRP_*, the collector endpoint

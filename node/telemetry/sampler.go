@@ -53,11 +53,13 @@ const (
 // head: section of its policy file; it is parent-based, so a trace started
 // elsewhere keeps its parent's decision and stays whole across nodes. Its
 // polling stops when the tracer provider shuts down.
-func samplerOptions(res *resource.Resource) ([]sdktrace.TracerProviderOption, error) {
+// It also returns the sampler, which the node's tracers call for the spans
+// they write themselves (finished.go).
+func samplerOptions(res *resource.Resource) (sdktrace.Sampler, []sdktrace.TracerProviderOption, error) {
 	name := strings.ToLower(strings.TrimSpace(os.Getenv(envTracesSampler)))
 	arg := strings.TrimSpace(os.Getenv(envTracesSamplerArg))
-	one := func(s sdktrace.Sampler) ([]sdktrace.TracerProviderOption, error) {
-		return []sdktrace.TracerProviderOption{sdktrace.WithSampler(s)}, nil
+	one := func(s sdktrace.Sampler) (sdktrace.Sampler, []sdktrace.TracerProviderOption, error) {
+		return s, []sdktrace.TracerProviderOption{sdktrace.WithSampler(s)}, nil
 	}
 	switch name {
 	case "", samplerAlwaysOn:
@@ -71,7 +73,7 @@ func samplerOptions(res *resource.Resource) ([]sdktrace.TracerProviderOption, er
 	case samplerTraceIDRatio, samplerParentTraceIDRatio:
 		ratio, err := ratioArg(arg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		s := sdktrace.TraceIDRatioBased(ratio)
 		if name == samplerParentTraceIDRatio {
@@ -81,7 +83,7 @@ func samplerOptions(res *resource.Resource) ([]sdktrace.TracerProviderOption, er
 	case samplerJaegerRemote, samplerParentJaegerRemote:
 		jc, err := parseJaegerRemoteArg(arg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		service := semconv.ServiceName
 		if v, ok := res.Set().Value(semconv.ServiceNameKey); ok && v.AsString() != "" {
@@ -91,12 +93,13 @@ func samplerOptions(res *resource.Resource) ([]sdktrace.TracerProviderOption, er
 			jaegerremote.WithSamplingServerURL(jc.endpoint),
 			jaegerremote.WithSamplingRefreshInterval(jc.interval),
 			jaegerremote.WithInitialSampler(sdktrace.TraceIDRatioBased(jc.initialRate)))
-		return []sdktrace.TracerProviderOption{
-			sdktrace.WithSampler(sdktrace.ParentBased(remote)),
+		s := sdktrace.ParentBased(remote)
+		return s, []sdktrace.TracerProviderOption{
+			sdktrace.WithSampler(s),
 			sdktrace.WithSpanProcessor(closeOnShutdown{remote}),
 		}, nil
 	}
-	return nil, fmt.Errorf("%w: %s: want one of %s, got %q", otlpexport.ErrInvalidEnv, envTracesSampler, samplerValues, name)
+	return nil, nil, fmt.Errorf("%w: %s: want one of %s, got %q", otlpexport.ErrInvalidEnv, envTracesSampler, samplerValues, name)
 }
 
 // ratioArg reads traceidratio's argument: a probability, 1 when unset.

@@ -185,23 +185,27 @@ func (t *Telemetry) buildProviders(ctx context.Context, c Config, spanSlots, log
 	}
 
 	// OTEL_TRACES_SAMPLER (sampler.go); always on unless set.
-	sampling, err := samplerOptions(res)
+	sampler, sampling, err := samplerOptions(res)
 	if err != nil {
 		return errors.Join(err, spanExp.Shutdown(ctx), logExp.Shutdown(ctx))
 	}
 	spanRes := new(atomic.Pointer[resource.Resource])
+	// Every span passes liveSpans, the SDK's and those the node writes
+	// itself (StartSpanAt), so both carry the environment in force.
+	spans := &liveSpans{
+		next: otlpexport.NewSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans),
+		res:  spanRes,
+	}
 	t.tp = sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSpanProcessor(&liveSpans{
-			next: otlpexport.NewSpanBatcher(spanExp, spanBatch, spanSlots, t.metrics.spans),
-			res:  spanRes,
-		}),
+		sdktrace.WithSpanProcessor(spans),
 	}, sampling...)...)
 	logProc := otlpexport.NewLogPipeline(logExp, logBatch, logSlots, t.metrics.logs)
 	t.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(logProc))
 	t.env.spanRes, t.env.firstLogs, t.env.logProc = spanRes, t.lp, logProc
 	t.env.logs = newLiveLoggerProvider(t.lp)
-	t.TracerProvider, t.loggerProvider, t.res = t.tp, t.env.logs, res
+	t.TracerProvider = nodeProvider{TracerProvider: t.tp, w: newSpanWriter(sampler, res, spans)}
+	t.loggerProvider, t.res = t.env.logs, res
 	t.Endpoint = tgt.describe
 	if c.SpanExporter != nil {
 		t.Endpoint = "in-process exporter"

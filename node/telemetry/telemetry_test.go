@@ -42,7 +42,7 @@ type harness struct {
 	exits   chan int
 }
 
-func baseConfig(t *testing.T) Config {
+func baseConfig(t testing.TB) Config {
 	return Config{
 		NodeID:         "node0",
 		ChainID:        "chainotel-dev",
@@ -54,7 +54,7 @@ func baseConfig(t *testing.T) Config {
 	}
 }
 
-func newHarness(t *testing.T, mutate func(*Config)) *harness {
+func newHarness(t testing.TB, mutate func(*Config)) *harness {
 	t.Helper()
 	h := &harness{
 		spans:  tracetest.NewInMemoryExporter(),
@@ -258,7 +258,7 @@ func resourceValue(t *testing.T, set attribute.Set, key string) string {
 
 // shutdownAtCleanup shuts tel down when the test ends, within a deadline so
 // that a failing test cannot hang on a collector that never answers.
-func shutdownAtCleanup(t *testing.T, tel *Telemetry) {
+func shutdownAtCleanup(t testing.TB, tel *Telemetry) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()

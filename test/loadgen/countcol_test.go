@@ -19,7 +19,8 @@ import (
 
 // TestCollectorCountsWhatItReceives starts the ocb-built collector with the
 // comparison's config, sends it spans over OTLP/gRPC and checks the count
-// loadgen reads back, so a comparison cannot silently measure nothing.
+// loadgen reads back (from the debug exporter's lines and from the
+// collector's own metrics), so a comparison cannot silently measure nothing.
 func TestCollectorCountsWhatItReceives(t *testing.T) {
 	bin := testbin.OtelcolChain(t)
 	col, err := countcol.Start(t.Context(), bin, t.TempDir(), func(msg string) { t.Log(msg) })
@@ -35,6 +36,12 @@ func TestCollectorCountsWhatItReceives(t *testing.T) {
 		span.End()
 	}
 	require.NoError(t, tp.Shutdown(t.Context()))
+
+	// The syncer exported each span before End returned, so the receiver
+	// has accepted all of them.
+	accepted, err := col.AcceptedSpans(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), accepted, "the receiver's accepted spans, from the collector's own metrics")
 
 	// SIGTERM makes the collector flush its batch processor before exiting.
 	require.NoError(t, col.Stop(30*time.Second))

@@ -47,29 +47,28 @@ func TestSpreadOf(t *testing.T) {
 	}
 }
 
-func TestCPUPerTxCountsNodesAndCollectorNotLoadgen(t *testing.T) {
-	r := result{acked: 1000, cpu: map[string]time.Duration{
+func TestFiguresChargeTheNodesPerTxAndTheCollectorPerSpan(t *testing.T) {
+	r := result{acked: 1000, elapsed: time.Second, spans: 5000, cpu: map[string]time.Duration{
 		"loadgen": 5 * time.Second, "node0": time.Second, "node1": time.Second, "collector": 500 * time.Millisecond,
 	}}
-	assert.InDelta(t, 2500.0, cpuPerTx(r), 1e-9) // 2.5 s over 1000 tx
+	f := figuresOf(r)
+	assert.InDelta(t, 2000.0, f.nodes, 1e-9, "2 s of the nodes over 1000 tx, neither loadgen's nor the collector's")
+	assert.InDelta(t, 100.0, f.colSpan, 1e-9, "0.5 s of the collector over 5000 spans")
+	assert.InDelta(t, 5.0, f.spansTx, 1e-9)
 
-	assert.True(t, math.IsNaN(cpuPerTx(result{acked: 0, cpu: map[string]time.Duration{"node0": time.Second}})), "nothing committed")
-	assert.True(t, math.IsNaN(cpuPerTx(result{acked: 10, cpu: map[string]time.Duration{"loadgen": time.Second}})), "no node measured")
-}
-
-func TestModeCostSplitsWhatTelemetryAdds(t *testing.T) {
-	r := result{acked: 1000, cpu: map[string]time.Duration{"node0": 1200 * time.Millisecond, "collector": 300 * time.Millisecond}}
-	c := modeCost{with: figuresOf(r), without: figures{rate: 1000, cpu: 1000, collector: math.NaN()}}
-	assert.InDelta(t, 500.0, c.added(), 1e-9, "1500 µs/tx with, 1000 without")
-	assert.InDelta(t, 200.0, c.nodesAdded(), 1e-9, "the collector's 300 µs/tx are not the nodes'")
-	assert.True(t, math.IsNaN(figuresOf(result{acked: 10}).collector), "no collector measured")
+	assert.True(t, math.IsNaN(figuresOf(result{acked: 0, cpu: map[string]time.Duration{"node0": time.Second}}).nodes), "nothing committed")
+	assert.True(t, math.IsNaN(figuresOf(result{acked: 10, cpu: map[string]time.Duration{"loadgen": time.Second}}).nodes), "no node measured")
+	noSpans := figuresOf(result{acked: 10, spans: math.NaN(), cpu: map[string]time.Duration{"collector": time.Second}})
+	assert.True(t, math.IsNaN(noSpans.colSpan), "spans not counted")
+	assert.True(t, math.IsNaN(figuresOf(result{acked: 10, spans: 50}).colSpan), "no collector measured")
 }
 
 func TestModeCostRatiosReadTheSameWay(t *testing.T) {
-	c := modeCost{with: figures{rate: 750, cpu: 1250}, without: figures{rate: 1000, cpu: 1000}}
+	c := modeCost{with: figures{rate: 750, nodes: 1100}, without: figures{rate: 1000, nodes: 1000}}
 	assert.InDelta(t, 0.75, c.rateRatio(), 1e-9, "tx/s with ÷ without")
-	assert.InDelta(t, 0.8, c.cpuRatio(), 1e-9, "cpu per tx without ÷ with")
+	assert.InDelta(t, 1.1, c.nodesRatio(), 1e-9, "the nodes' cpu per tx with ÷ without")
 	assert.True(t, math.IsNaN(modeCost{}.rateRatio()), "no throughput without telemetry: no ratio")
+	assert.True(t, math.IsNaN(modeCost{}.nodesRatio()), "no cpu without telemetry: no ratio")
 }
 
 // fakeRuns answers runComparison's runs with canned results: per call, the
@@ -93,9 +92,10 @@ func (f *fakeRuns) run(d *display) runFunc {
 			fakeResult(modeSingle, a[0], a[1], a[2]),
 			fakeResult(modeBatch, 4*a[0], a[1], a[2]),
 		}
-		if telemetry { // the collector took a tenth of the nodes' CPU
-			for _, r := range rs {
-				r.cpu["collector"] = (r.cpu["node0"] + r.cpu["node1"]) / 10
+		if telemetry { // the collector took a tenth of the nodes' CPU and accepted 5 spans a tx
+			for i := range rs {
+				rs[i].cpu["collector"] = (rs[i].cpu["node0"] + rs[i].cpu["node1"]) / 10
+				rs[i].spans = 5 * float64(rs[i].acked)
 			}
 		}
 		return rs, nil
@@ -109,7 +109,7 @@ func fakeResult(mode string, rate, cpu, rest float64) result {
 	return result{
 		mode: mode, clients: 16, elapsed: 10 * time.Second, sent: uint64(rate * 10), acked: uint64(rate * 10),
 		cpu:  map[string]time.Duration{"loadgen": time.Second, "node0": half, "node1": half},
-		rest: rest,
+		rest: rest, spans: math.NaN(),
 	}
 }
 
@@ -157,8 +157,8 @@ func TestRunComparisonFailureKeepsCompletedRounds(t *testing.T) {
 	err := runComparison(t.Context(), comparisonConfig(3), &out, d, f.run(d))
 	require.EqualError(t, err, "round 2/3: telemetry disabled: node0 exited")
 	got := comparisonOnly(t, out.String())
-	assert.Contains(t, got, "single      1   with        700          1000       0.70x")
-	assert.NotContains(t, got, "over 1 rounds", "one completed round has no spread")
+	assert.Contains(t, got, "single      1   with              2000                 1200        1.67x        700          1000       0.70x")
+	assert.Contains(t, got, "over 1 round)", "one completed round")
 }
 
 // comparisonOnly cuts the comparison from loadgen's output, leaving out the

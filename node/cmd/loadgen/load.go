@@ -33,6 +33,7 @@ type result struct {
 	cpu       map[string]time.Duration // CPU time each process used meanwhile
 	cores     map[string]float64       // cores each process kept busy meanwhile
 	rest      float64                  // cores the rest of the machine kept busy meanwhile; NaN if unknown
+	spans     float64                  // spans the collector accepted meanwhile; NaN if not counted
 }
 
 // worker is one client's private tally, merged into the result at the end

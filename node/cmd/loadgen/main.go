@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
@@ -64,7 +65,7 @@ func run(ctx context.Context, cfg config, out io.Writer, d *display) (err error)
 		if err := waitTargets(ctx, l.client, cfg, d); err != nil {
 			return err
 		}
-		rs, err := runModes(ctx, l, d, nil, nil, nil, "")
+		rs, err := runModes(ctx, l, d, nil, nil, nil, "", nil)
 		if err != nil {
 			return err
 		}
@@ -108,8 +109,10 @@ func headSamplingNote(cfg config) string {
 // runModes runs each configured mode in turn, showing progress; with a
 // profileDir, the nodes and the profiled processes (name → base URL of their
 // /debug/pprof) are profiled during each mode into it. The CPU of nodes and
-// of others (name → pid) is reported with each result.
-func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, others map[string]int, profiled map[string]string, profileDir string) ([]result, error) {
+// of others (name → pid) is reported with each result, and with a spans
+// counter (nil for none) the spans the collector accepted meanwhile.
+func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, others map[string]int, profiled map[string]string, profileDir string,
+	spans spanCounter) ([]result, error) {
 	targets := maps.Clone(profiled)
 	if targets == nil {
 		targets = map[string]string{}
@@ -128,6 +131,7 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, o
 			prof = startProfiles(ctx, l.client, targets, profileDir, mode, l.cfg.duration, d)
 		}
 		meter := newCPUMeter(nodes, others)
+		spansBefore, spansErr := spans.count(ctx)
 		var c counters
 		stop := make(chan struct{})
 		shown := make(chan struct{})
@@ -139,6 +143,15 @@ func runModes(ctx context.Context, l *load, d *display, nodes []*cluster.Node, o
 		close(stop)
 		<-shown
 		r.cpu, r.cores, r.rest = meter.usage()
+		r.spans = math.NaN()
+		if spans != nil {
+			spansAfter, err := spans.count(ctx)
+			if err = errors.Join(spansErr, err); err != nil {
+				d.status(fmt.Sprintf("%s: spans accepted by the collector unknown: %v", mode, err))
+			} else {
+				r.spans = float64(spansAfter - spansBefore)
+			}
+		}
 		prof.wait()
 		rs = append(rs, r)
 	}
@@ -181,3 +194,14 @@ func waitTargets(ctx context.Context, client *cluster.Client, cfg config, d *dis
 const stopTimeout = 30 * time.Second
 
 func numCPU() int { return runtime.NumCPU() }
+
+// spanCounter reads how many spans the collector has accepted so far.
+type spanCounter func(context.Context) (uint64, error)
+
+// count is 0 for a nil counter.
+func (f spanCounter) count(ctx context.Context) (uint64, error) {
+	if f == nil {
+		return 0, nil
+	}
+	return f(ctx)
+}

@@ -43,6 +43,7 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 	}
 	var others map[string]int
 	var profiled map[string]string
+	var spans spanCounter
 	if telemetry {
 		col, err := countcol.Start(ctx, cfg.collector, dir, d.status)
 		if err != nil {
@@ -68,6 +69,7 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 		// is part of what telemetry costs and is reported with the nodes'.
 		others = map[string]int{"collector": col.Pid()}
 		profiled = map[string]string{"collector": "http://" + col.PprofAddr}
+		spans = col.AcceptedSpans
 	} else {
 		ccfg.Env = append(ccfg.Env, "OTEL_SDK_DISABLED=true")
 	}
@@ -104,7 +106,7 @@ func runSpawned(ctx context.Context, cfg config, d *display, telemetry bool) (rs
 		}
 		profiles = filepath.Join(profiles, sub)
 	}
-	return runModes(ctx, l, d, c.Nodes(), others, profiled, profiles)
+	return runModes(ctx, l, d, c.Nodes(), others, profiled, profiles, spans)
 }
 
 func nodeIDs(n int) []string {
