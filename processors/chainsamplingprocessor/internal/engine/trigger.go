@@ -73,27 +73,30 @@ func (ts *triggers) install(list []policy.Trigger) {
 
 func (ts *triggers) enabled() bool { return len(ts.list) > 0 }
 
+// observedKeys are the span attributes observe reads, in the order of its
+// switch.
+var observedKeys = []string{semconv.ErrorTypeKey, semconv.ConsensusTermKey, semconv.PoWReorgDepthKey, semconv.BlockHeightKey}
+
 // observe reads one span for trigger events and the chain's progress.
 func observe[S match.SpanView](ts *triggers, node string, span S, now int64) {
 	var errType string
 	var term, depth, h int64 = -1, -1, -1
-	span.RangeAttrs(func(k string, v match.Value, ok bool) bool {
+	span.RangeAttrs(observedKeys, func(i int, v match.Value, ok bool) {
 		if !ok {
-			return true
+			return
 		}
-		switch k {
-		case semconv.ErrorTypeKey:
+		switch i {
+		case 0:
 			if v.Kind == match.KindStr {
 				errType = v.Str
 			}
-		case semconv.ConsensusTermKey:
+		case 1:
 			term = intValue(v)
-		case semconv.PoWReorgDepthKey:
+		case 2:
 			depth = intValue(v)
-		case semconv.BlockHeightKey:
+		case 3:
 			h = intValue(v)
 		}
-		return true
 	})
 	if h >= 0 {
 		ts.advance(node, h, now)

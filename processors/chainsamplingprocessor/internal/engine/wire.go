@@ -371,21 +371,40 @@ func str(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// keyValue reads an encoded KeyValue: its key and its value as a summary
+// keyValueOf reads an encoded KeyValue whose key is among keys: the index
+// of its key (or -1, its value then unread) and its value as a summary
 // records it.
-func keyValue(kv []byte) (key string, v match.Value, ok bool) {
+func keyValueOf(kv []byte, keys []string) (int, match.Value, bool) {
+	// The key is read first, wherever it is (the last one counts), so
+	// that the value of an attribute no rule mentions is never read.
+	var key []byte
 	rangeFields(kv, func(fl field) bool {
-		switch {
-		case fl.num == fKVKey && fl.typ == wtLen:
-			key = str(fl.val)
-		case fl.num == fKVValue && fl.typ == wtLen:
+		if fl.num == fKVKey && fl.typ == wtLen {
+			key = fl.val
+		}
+		return true
+	})
+	i := -1
+	for j, k := range keys {
+		if string(key) == k {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return -1, match.Value{}, false
+	}
+	var v match.Value
+	ok := false
+	rangeFields(kv, func(fl field) bool {
+		if fl.num == fKVValue && fl.typ == wtLen {
 			// A repeated value merges into the one before, as in the
 			// decoder: a later oneof field replaces an earlier one.
 			v, ok = anyValue(fl.val, v, ok)
 		}
 		return true
 	})
-	return key, v, ok
+	return i, v, ok
 }
 
 // anyValue converts an encoded AnyValue as match.ValueOf converts pdata's,
@@ -431,8 +450,9 @@ func (r *wireResource) reset(res []byte) {
 // Attr implements match.ResourceView; as pdata's Get, the first of
 // repeated keys counts.
 func (r *wireResource) Attr(key string) (match.Value, bool) {
+	keys := [1]string{key}
 	for _, kv := range r.attrs {
-		if k, v, ok := keyValue(kv); k == key {
+		if i, v, ok := keyValueOf(kv, keys[:]); i == 0 {
 			return v, ok
 		}
 	}
@@ -495,11 +515,10 @@ func (s *wireSpan) TraceID() pcommon.TraceID { return s.traceID }
 func (s *wireSpan) RawTraceState() string    { return s.traceState }
 func (s *wireSpan) HasLinks() bool           { return len(s.links) > 0 }
 
-func (s *wireSpan) RangeAttrs(f func(key string, v match.Value, ok bool) bool) {
+func (s *wireSpan) RangeAttrs(keys []string, f func(i int, v match.Value, ok bool)) {
 	for _, kv := range s.attrs {
-		k, v, ok := keyValue(kv)
-		if !f(k, v, ok) {
-			return
+		if i, v, ok := keyValueOf(kv, keys); i >= 0 {
+			f(i, v, ok)
 		}
 	}
 }

@@ -158,21 +158,14 @@ func AddSpanView[S SpanView](s *Summary, k *Keys, span S, in Interner, heightSlo
 	}
 	// One pass over the span's attributes, looking each up among the few
 	// keys the policy mentions, is cheaper than one Get per key.
-	span.RangeAttrs(func(key string, v Value, ok bool) bool {
+	span.RangeAttrs(k.Span, func(i int, v Value, ok bool) {
 		if !ok {
-			return true
+			return
 		}
-		for i, want := range k.Span {
-			if key != want {
-				continue
-			}
-			s.Span[i] = addValue(s.Span[i], v, in)
-			if i == heightSlot && height != nil && v.Kind == KindNum {
-				height(v.Num)
-			}
-			break
+		s.Span[i] = addValue(s.Span[i], v, in)
+		if i == heightSlot && height != nil && v.Kind == KindNum {
+			height(v.Num)
 		}
-		return true
 	})
 }
 

@@ -17,11 +17,12 @@ type SpanView interface {
 	IsRoot() bool
 	// Name is the span's name; it may be valid only until the view moves on.
 	Name() string
-	// RangeAttrs calls f with each attribute of the span, until f returns
-	// false. v is the value as a summary records it; ok is false for the
-	// kinds the matchers cannot compare (maps, slices, bytes, empty). A
-	// string in v may be valid only for the duration of the call.
-	RangeAttrs(f func(key string, v Value, ok bool) bool)
+	// RangeAttrs calls f, in the span's order, with each attribute whose
+	// key is among keys, and the index of that key. v is the value as a
+	// summary records it; ok is false for the kinds the matchers cannot
+	// compare (maps, slices, bytes, empty). A string in v may be valid only
+	// for the duration of the call. Only the values of these keys are read.
+	RangeAttrs(keys []string, f func(i int, v Value, ok bool))
 }
 
 // ResourceView is what a summary reads of a resource.
@@ -49,11 +50,25 @@ func (s PSpan) IsError() bool { return s.Status().Code() == ptrace.StatusCodeErr
 func (s PSpan) IsRoot() bool { return s.ParentSpanID().IsEmpty() }
 
 // RangeAttrs implements SpanView.
-func (s PSpan) RangeAttrs(f func(key string, v Value, ok bool) bool) {
+func (s PSpan) RangeAttrs(keys []string, f func(i int, v Value, ok bool)) {
 	s.Attributes().Range(func(k string, pv pcommon.Value) bool {
-		v, ok := ValueOf(pv)
-		return f(k, v, ok)
+		if i := KeyIndex(keys, k); i >= 0 {
+			v, ok := ValueOf(pv)
+			f(i, v, ok)
+		}
+		return true
 	})
+}
+
+// KeyIndex is the index of key in keys, or -1: a linear search, as a
+// policy mentions a few keys.
+func KeyIndex(keys []string, key string) int {
+	for i, k := range keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // PResource is the ResourceView of a pdata resource.
