@@ -4,6 +4,10 @@
 // Spans are held as the marshalled OTLP batches they arrived in (chunks),
 // shared by every trace with spans in the batch and released when the last
 // of them is decided. Only the chunks of kept traces are ever decoded.
+// Ingest takes pdata and encodes it into a chunk; IngestOTLP takes the
+// encoded request as a receiver got it, reads it in place (wire.go) and
+// holds it as it is. Both read spans through one view (spanView), so the
+// summaries, triggers and commits are the same code either way.
 package engine
 
 import (
