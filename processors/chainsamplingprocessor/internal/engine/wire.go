@@ -322,6 +322,31 @@ type field struct {
 // nextField reads the field at pos of a message validate accepted; it
 // returns pos past the end when the message is done.
 func nextField(buf []byte, pos int) (field, int) {
+	// The common case first: a one-byte tag and, for a length-delimited
+	// field, a one-byte length (field numbers under 16, values under 128
+	// bytes: most fields of a span).
+	if pos+1 < len(buf) && buf[pos] < 0x80 && buf[pos] >= 8 {
+		tag := buf[pos]
+		switch typ := wireType(tag & 7); typ {
+		case wtLen:
+			if n := int(buf[pos+1]); n < 0x80 && pos+2+n <= len(buf) {
+				return field{num: int32(tag >> 3), typ: typ, val: buf[pos+2 : pos+2+n]}, pos + 2 + n
+			}
+		case wtI64:
+			if pos+9 <= len(buf) {
+				return field{num: int32(tag >> 3), typ: typ, u: binary.LittleEndian.Uint64(buf[pos+1:])}, pos + 9
+			}
+		case wtVarint:
+			if b := buf[pos+1]; b < 0x80 {
+				return field{num: int32(tag >> 3), typ: typ, u: uint64(b)}, pos + 2
+			}
+		}
+	}
+	return nextFieldSlow(buf, pos)
+}
+
+// nextFieldSlow is nextField for any field.
+func nextFieldSlow(buf []byte, pos int) (field, int) {
 	num, typ, pos, err := consumeTag(buf, pos)
 	if err != nil {
 		return field{}, len(buf) + 1
