@@ -108,7 +108,8 @@ chaos: build collector
 FUZZTIME     ?= 30s
 FUZZ_TARGETS := node/chain:FuzzBlockUnmarshal node/chain:FuzzTxUnmarshal node/p2p:FuzzPeerCodec \
                 node/api:FuzzTxDecode processors/chainsamplingprocessor/internal/policy:FuzzParse \
-                processors/chainsamplingprocessor:FuzzConsumeOTLP processors/chainenrichprocessor:FuzzConsumeOTLP
+                processors/chainsamplingprocessor:FuzzConsumeOTLP processors/chainenrichprocessor:FuzzConsumeOTLP \
+                processors/chainsamplingprocessor/internal/engine:FuzzIngestOTLP
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=./$${t%%:*}; fn=$${t##*:}; echo "== $$fn in $$pkg for $(FUZZTIME)"; \
@@ -150,7 +151,9 @@ bench-sampling:
 ## processor ($(STOCK_MANIFEST)), process against process, under the same telemetrygen load with equivalent policies,
 ## runs alternating: CPU per accepted span, peak RSS, refused and dropped spans (must be 0), kept traces per rule (must
 ## agree), and their ratios (~5 min after the builds). CPU profiles of the last round go to out/profiles/collector
-## (go tool pprof -top out/profiles/collector/chainsampling.pprof). BENCH_COLLECTOR_FLAGS: -rate, -duration, -rounds.
+## (go tool pprof -top out/profiles/collector/chainotlp.pprof). otelcol-chain runs its wire path (the chainotlp receiver);
+## -chain-path pdata measures the otlp receiver and the chainsampling processor instead.
+## BENCH_COLLECTOR_FLAGS: -rate, -duration, -rounds, -chain-path.
 TELEMETRYGEN_VERSION  ?= v0.161.0
 STOCK_MANIFEST        := processors/chainsamplingprocessor/internal/collectorbench/builder-stock.yaml
 BENCH_COLLECTOR_FLAGS ?=

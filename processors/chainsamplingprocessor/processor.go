@@ -67,6 +67,19 @@ func engineCompression(key string) engine.Compression {
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (processor.Traces, error) {
+	p, err := newChainSampling(set, cfg, next)
+	if err != nil {
+		return nil, err
+	}
+	return processorhelper.NewTraces(context.Background(), set, cfg, next, p.process,
+		processorhelper.WithStart(p.start),
+		processorhelper.WithShutdown(p.shutdown),
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+}
+
+// newChainSampling builds the engine from cfg and its policy file: the
+// processor's and the OTLP sampler's (otlp.go).
+func newChainSampling(set processor.Settings, cfg *Config, next consumer.Traces) (*chainSampling, error) {
 	data, err := os.ReadFile(cfg.PolicyFile)
 	if err != nil {
 		return nil, fmt.Errorf("policy_file: %w", err)
@@ -97,10 +110,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (pr
 	}
 	p := &chainSampling{cfg: cfg, log: set.Logger, tel: tel, next: next, eng: eng, lastSeen: data, version: 1, stop: func() {}, id: set.ID}
 	tel.ProcessorChainsamplingPolicyVersion.Record(context.Background(), p.version)
-	return processorhelper.NewTraces(context.Background(), set, cfg, next, p.process,
-		processorhelper.WithStart(p.start),
-		processorhelper.WithShutdown(p.shutdown),
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+	return p, nil
 }
 
 // process buffers td. What comes back (late spans of kept traces, traces

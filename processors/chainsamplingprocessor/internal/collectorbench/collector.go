@@ -34,14 +34,37 @@ const chainPolicy = `rules:
     keep: 0.001
 `
 
-const chainSampler = `  chainsampling:
-    policy_file: %s
-    decision_wait: %s
-    decision_wait_after_root: 0s
-    max_traces: 500000
-    max_bytes: 2147483648
-    watch_policy_file: false
+// chainSamplingKeys are chainsampling's keys, for the processor and for the
+// chainotlp receiver's sampling section alike (indented by the caller).
+const chainSamplingKeys = `policy_file: %s
+decision_wait: %s
+decision_wait_after_root: 0s
+max_traces: 500000
+max_bytes: 2147483648
+watch_policy_file: false
 `
+
+// indent puts n spaces before every line of s.
+func indent(s string, n int) string {
+	pad := strings.Repeat(" ", n)
+	return pad + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pad) + "\n"
+}
+
+// otlpReceiver is the core otlp receiver, in front of either processor.
+const otlpReceiver = `  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:%d
+`
+
+// chainOTLPReceiver is otelcol-chain's wire path: the chainotlp receiver
+// samples the requests' bytes and sends only kept traces on.
+const chainOTLPReceiver = `  chainotlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:%d
+    sampling:
+%s`
 
 const stockSampler = `  tail_sampling:
     decision_wait: %s
@@ -71,13 +94,10 @@ const stockSampler = `  tail_sampling:
 
 // collectorConfig is the whole configuration of either collector: OTLP/gRPC
 // in, the sampler, batch, OTLP out to the bench's sink; pprof and the
-// collector's own metrics on loopback ports.
+// collector's own metrics on loopback ports. The sampler is a processor
+// behind the otlp receiver, or the chainotlp receiver itself.
 const collectorConfig = `receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:%d
-processors:
+%sprocessors:
 %s  batch: {}
 exporters:
   otlp:
@@ -102,8 +122,8 @@ service:
                 without_type_suffix: true
   pipelines:
     traces:
-      receivers: [otlp]
-      processors: [%s, batch]
+      receivers: [%s]
+      processors: [%s]
       exporters: [otlp]
 `
 
@@ -111,7 +131,7 @@ service:
 type subject struct {
 	name    string // for the table
 	bin     string
-	sampler string // the processor's component id
+	sampler string // the sampler's component id: chainotlp, chainsampling or tail_sampling
 }
 
 // collector is a running subject.
@@ -131,21 +151,30 @@ func startCollector(ctx context.Context, s subject, dir, sinkAddr string, decisi
 		return nil, err
 	}
 	c := &collector{otlp: ports[0], pprofPort: ports[1], promPort: ports[2]}
-	var sampler string
+	receivers, receiver := fmt.Sprintf(otlpReceiver, c.otlp), "otlp"
+	var processors, pipeline string
+	policyPath := filepath.Join(dir, "policy.yaml")
 	switch s.sampler {
-	case "chainsampling":
-		policyPath := filepath.Join(dir, "policy.yaml")
+	case "chainsampling", "chainotlp":
 		if err := os.WriteFile(policyPath, []byte(chainPolicy), 0o600); err != nil {
 			return nil, err
 		}
-		sampler = fmt.Sprintf(chainSampler, policyPath, decisionWait)
+	}
+	switch s.sampler {
+	case "chainotlp":
+		receivers, receiver = fmt.Sprintf(chainOTLPReceiver, c.otlp, indent(fmt.Sprintf(chainSamplingKeys, policyPath, decisionWait), 6)), "chainotlp"
+		pipeline = "batch"
+	case "chainsampling":
+		processors = "  chainsampling:\n" + indent(fmt.Sprintf(chainSamplingKeys, policyPath, decisionWait), 4)
+		pipeline = "chainsampling, batch"
 	case "tail_sampling":
-		sampler = fmt.Sprintf(stockSampler, decisionWait)
+		processors = fmt.Sprintf(stockSampler, decisionWait)
+		pipeline = "tail_sampling, batch"
 	default:
 		return nil, fmt.Errorf("unknown sampler %q", s.sampler)
 	}
 	cfgPath := filepath.Join(dir, s.sampler+".yaml")
-	cfg := fmt.Sprintf(collectorConfig, c.otlp, sampler, sinkAddr, c.pprofPort, c.promPort, s.sampler)
+	cfg := fmt.Sprintf(collectorConfig, receivers, processors, sinkAddr, c.pprofPort, c.promPort, receiver, pipeline)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}

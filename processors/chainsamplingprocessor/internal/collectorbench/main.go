@@ -40,6 +40,7 @@ type options struct {
 	spansPerSec                float64
 	batchSize                  int
 	profiles                   string
+	chainPath                  string // wire or pdata
 }
 
 func run() error {
@@ -53,6 +54,7 @@ func run() error {
 	flag.Float64Var(&o.spansPerSec, "rate", 20000, "spans per second offered, over all streams")
 	flag.IntVar(&o.batchSize, "batch-size", 512, "spans per OTLP request from telemetrygen (the SDK's default batch)")
 	flag.StringVar(&o.profiles, "profiles", "", "write CPU profiles of both collectors in the last round to this folder")
+	flag.StringVar(&o.chainPath, "chain-path", "wire", "otelcol-chain's path: wire (the chainotlp receiver samples the OTLP bytes) or pdata (the otlp receiver, then the chainsampling processor)")
 	flag.Parse()
 
 	// Absolute: the processes run in folders of their own.
@@ -86,8 +88,16 @@ func run() error {
 	sink := otlpsink.Serve(lis)
 	defer sink.Close()
 
+	chain := subject{name: "otelcol-chain (chainotlp, wire)", bin: o.chain, sampler: "chainotlp"}
+	switch o.chainPath {
+	case "wire":
+	case "pdata":
+		chain = subject{name: "otelcol-chain (chainsampling)", bin: o.chain, sampler: "chainsampling"}
+	default:
+		return fmt.Errorf("-chain-path: want wire or pdata, got %q", o.chainPath)
+	}
 	subjects := []subject{
-		{name: "otelcol-chain (chainsampling)", bin: o.chain, sampler: "chainsampling"},
+		chain,
 		{name: "stock (contrib tail_sampling)", bin: o.stock, sampler: "tail_sampling"},
 	}
 	fmt.Printf("load: %.0f spans/s for %v per run (10-span traces: transfers 40%%, other txs 58%%, errors 1%%, slow 1%%), %d-span requests; decision_wait %v for both\n\n",

@@ -3,7 +3,6 @@ package engine
 import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/chainotel/chainotel/semconv"
 )
@@ -27,26 +26,24 @@ func newCommits() *commits {
 }
 
 // isCommit reports whether span announces the commit of linked traces.
-func isCommit(span ptrace.Span) bool {
-	return span.Links().Len() > 0 && span.Name() == semconv.SpanBlockApply
+func isCommit[S spanView](span S) bool {
+	return span.HasLinks() && span.Name() == semconv.SpanBlockApply
 }
 
 // observeCommit queues the buffered traces that span's links name for a
 // decision CommitGrace from now, and remembers the others that are not
 // decided yet for when their first span arrives. The first block.apply
 // of a trace counts; those of the other nodes change nothing.
-func (e *Engine) observeCommit(span ptrace.Span, nowNs int64) {
-	links := span.Links()
-	for i := 0; i < links.Len(); i++ {
-		id := links.At(i).TraceID()
+func observeCommit[S spanView](e *Engine, span S, nowNs int64) {
+	span.RangeLinkTraceIDs(func(id pcommon.TraceID) {
 		if t := e.traces[id]; t != nil {
 			e.markCommitted(t, nowNs)
-			continue
+			return
 		}
 		if !e.cache.Contains(id) {
 			e.commits.pending.Add(id, struct{}{})
 		}
-	}
+	})
 }
 
 // adoptCommit marks a new trace committed if its commit was seen first.

@@ -4,6 +4,10 @@
 // Spans are held as the marshalled OTLP batches they arrived in (chunks),
 // shared by every trace with spans in the batch and released when the last
 // of them is decided. Only the chunks of kept traces are ever decoded.
+// Ingest takes pdata and encodes it into a chunk; IngestOTLP takes the
+// encoded request as a receiver got it, reads it in place (wire.go) and
+// holds it as it is. Both read spans through one view (spanView), so the
+// summaries, triggers and commits are the same code either way.
 package engine
 
 import (
@@ -74,6 +78,7 @@ type chunk struct {
 	data       []byte
 	refs       int  // undecided traces that hold it
 	compressed bool // data is s2-compressed
+	wire       bool // data came off the wire (IngestOTLP), not from pdata's marshaler
 }
 
 // trace is the engine's state for one buffered trace.
@@ -140,6 +145,12 @@ type Engine struct {
 	commits  *commits
 
 	recent *recentRing // nil when PreviewTraces is 0
+
+	// wire is IngestOTLP's scratch, reused under the lock.
+	wire struct {
+		res  wireResource
+		span wireSpan
+	}
 }
 
 // New returns an engine deciding with pol.
@@ -240,89 +251,241 @@ func (e *Engine) Ingest(td ptrace.Traces, now time.Time) (ptrace.Traces, error) 
 	if err != nil {
 		return ptrace.NewTraces(), fmt.Errorf("encode spans for buffering: %w", err)
 	}
-	c := &chunk{data: data}
-	if e.cfg.Compression == CompressAlways || (e.cfg.Compression == CompressUnderPressure && e.pressure.Load()) {
-		c.data, c.compressed = e.scratch.compress(data), true
-	}
 	late := lateSpans{out: ptrace.NewTraces()}
-
-	e.mu.Lock()
-	if reason := e.full(int64(len(c.data))); reason != "" && e.cfg.RefuseWhenFull {
-		e.mu.Unlock()
-		e.tel.ProcessorChainsamplingSpansRefused.Add(e.tel.ctx, int64(td.SpanCount()), e.tel.early[reason])
-		return ptrace.NewTraces(), fmt.Errorf("%w (%s)", ErrFull, reason)
+	b, err := e.begin(data, false, td.SpanCount(), now)
+	if err != nil {
+		return ptrace.NewTraces(), err
 	}
-	var kept []keptTrace
-	nowNs := now.UnixNano()
-	newTraces := int64(0)
-	var last *trace
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		e.resGen++
-		observe := e.trig.enabled()
-		var node string
-		if observe || e.trig.needNodes {
-			node = nodeOf(rs.Resource())
-		}
+		res := match.PResource{Resource: rs.Resource()}
+		node := b.group(res)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
-				if observe {
-					// Every span, late ones too: the chain's progress
-					// and its events do not wait for a trace's decision.
-					e.trig.observe(node, span, nowNs)
-				}
-				if e.commits != nil && isCommit(span) {
-					e.observeCommit(span, nowNs)
-				}
-				id := span.TraceID()
-				t := last
-				if t == nil || t.id != id {
-					t = e.traces[id]
-				}
-				if t == nil {
-					if d, ok := e.cache.Get(id); ok {
-						late.add(rs, sss.At(j), span, d)
-						continue
-					}
-					t = &trace{id: id, first: nowNs}
-					e.traces[id] = t
-					e.byFirst.push(t, nowNs)
-					newTraces++
-					if e.commits != nil {
-						e.adoptCommit(t, nowNs)
-					}
-				}
-				last = t
-				e.addSpan(t, c, rs.Resource(), node, span)
-				if t.sum.RootEnded && !t.rooted && e.cfg.DecisionWaitAfterRoot > 0 {
-					t.rooted = true
-					e.byRoot.push(t, nowNs)
+				if d, isLate := ingestSpan(b, res, node, pdataSpan{match.PSpan{Span: span}}); isLate {
+					late.add(rs, sss.At(j), span, d)
 				}
 			}
 		}
 	}
-	if c.refs > 0 {
-		e.bytes += int64(len(c.data))
+	kept := b.end()
+	e.mu.Unlock()
+	return e.finishIngest(b, kept, &late)
+}
+
+// IngestOTLP is Ingest of an encoded OTLP ExportTraceServiceRequest, as a
+// receiver gets it off the wire: the request is checked as pdata's decoder
+// would check it (ErrMalformed otherwise), read in place for what the policy
+// needs, and held as it is; only the spans of kept traces are ever decoded.
+// The engine keeps data: the caller must not change it afterwards.
+func (e *Engine) IngestOTLP(data []byte, now time.Time) (ptrace.Traces, int, error) {
+	var st requestStats
+	if err := validate(data, msgRequest, &st); err != nil {
+		return ptrace.NewTraces(), 0, err
 	}
-	e.budget.ingested(td.SpanCount())
+	if st.deprecated {
+		// A pre-1.0 client's instrumentation_library_spans: pdata's
+		// decoder moves them where they belong; take that path.
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(data)
+		if err != nil {
+			return ptrace.NewTraces(), 0, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+		out, err := e.Ingest(td, now)
+		return out, td.SpanCount(), err
+	}
+	if st.spans == 0 {
+		return ptrace.NewTraces(), 0, nil
+	}
+	late := lateSpans{out: ptrace.NewTraces()}
+	b, err := e.begin(data, true, st.spans, now)
+	if err != nil {
+		return ptrace.NewTraces(), st.spans, err
+	}
+	res, span := &e.wire.res, &e.wire.span
+	var lateIDs map[pcommon.TraceID]decision
+	rangeFields(data, func(rsf field) bool {
+		if rsf.num != fReqResourceSpans {
+			return true
+		}
+		res.reset(nil)
+		var scopes [][]byte
+		rangeFields(rsf.val, func(fl field) bool {
+			switch fl.num {
+			case fRSResource:
+				// Repeated, a message merges: its attributes add up.
+				rangeFields(fl.val, func(a field) bool {
+					if a.num == fResAttributes {
+						res.attrs = append(res.attrs, a.val)
+					}
+					return true
+				})
+			case fRSScopeSpans:
+				scopes = append(scopes, fl.val)
+			}
+			return true
+		})
+		node := b.group(res)
+		for _, ss := range scopes {
+			rangeFields(ss, func(sf field) bool {
+				if sf.num != fSSSpans {
+					return true
+				}
+				span.reset(sf.val)
+				if d, isLate := ingestSpan(b, res, node, span); isLate {
+					if lateIDs == nil {
+						lateIDs = map[pcommon.TraceID]decision{}
+					}
+					lateIDs[span.traceID] = d
+					late.count(d)
+				}
+				return true
+			})
+		}
+		return true
+	})
+	kept := b.end()
+	e.mu.Unlock()
+	if err := late.fromWire(data, lateIDs); err != nil {
+		return ptrace.NewTraces(), st.spans, err
+	}
+	out, err := e.finishIngest(b, kept, &late)
+	return out, st.spans, err
+}
+
+// batch is one Ingest in progress; it lives under the engine's lock, from
+// begin to end.
+type batch struct {
+	e         *Engine
+	c         *chunk
+	spans     int
+	now       time.Time
+	nowNs     int64
+	newTraces int64
+	last      *trace
+	observe   bool
+}
+
+// begin takes the lock for a batch of spans encoded as data (off the wire,
+// or by pdata's marshaler), unless the buffer is full and the engine refuses
+// batches then (ErrFull, unlocked).
+func (e *Engine) begin(data []byte, wire bool, spans int, now time.Time) (*batch, error) {
+	c := &chunk{data: data, wire: wire}
+	if e.cfg.Compression == CompressAlways || (e.cfg.Compression == CompressUnderPressure && e.pressure.Load()) {
+		c.data, c.compressed = e.scratch.compress(data), true
+	}
+	e.mu.Lock()
+	if reason := e.full(int64(len(c.data))); reason != "" && e.cfg.RefuseWhenFull {
+		e.mu.Unlock()
+		e.tel.ProcessorChainsamplingSpansRefused.Add(e.tel.ctx, int64(spans), e.tel.early[reason])
+		return nil, fmt.Errorf("%w (%s)", ErrFull, reason)
+	}
+	return &batch{e: e, c: c, spans: spans, now: now, nowNs: now.UnixNano()}, nil
+}
+
+// group starts a resource's group of spans and returns its node when
+// triggers need it.
+func (b *batch) group(res match.ResourceView) string {
+	e := b.e
+	e.resGen++
+	b.observe = e.trig.enabled()
+	if b.observe || e.trig.needNodes {
+		return nodeOf(res, e.intern)
+	}
+	return ""
+}
+
+// spanView is what the engine reads of a span, over pdata (pdataSpan) or
+// over the wire bytes (wireSpan).
+type spanView interface {
+	match.SpanView
+	TraceID() pcommon.TraceID
+	// RawTraceState is the W3C tracestate; it may be valid only until the
+	// view moves on.
+	RawTraceState() string
+	HasLinks() bool
+	RangeLinkTraceIDs(f func(pcommon.TraceID))
+}
+
+// pdataSpan is the spanView of a pdata span.
+type pdataSpan struct{ match.PSpan }
+
+func (s pdataSpan) RawTraceState() string { return s.TraceState().AsRaw() }
+func (s pdataSpan) HasLinks() bool        { return s.Links().Len() > 0 }
+func (s pdataSpan) RangeLinkTraceIDs(f func(pcommon.TraceID)) {
+	links := s.Links()
+	for i := 0; i < links.Len(); i++ {
+		f(links.At(i).TraceID())
+	}
+}
+
+// ingestSpan folds one span of the batch in. A span of a trace already
+// decided is late: it returns that decision and true, and the caller sends
+// the span on or drops it.
+func ingestSpan[S spanView, R match.ResourceView](b *batch, res R, node string, span S) (decision, bool) {
+	e := b.e
+	if b.observe {
+		// Every span, late ones too: the chain's progress and its
+		// events do not wait for a trace's decision.
+		observe(e.trig, node, span, b.nowNs)
+	}
+	if e.commits != nil && isCommit(span) {
+		observeCommit(e, span, b.nowNs)
+	}
+	id := span.TraceID()
+	t := b.last
+	if t == nil || t.id != id {
+		t = e.traces[id]
+	}
+	if t == nil {
+		if d, ok := e.cache.Get(id); ok {
+			return d, true
+		}
+		t = &trace{id: id, first: b.nowNs}
+		e.traces[id] = t
+		e.byFirst.push(t, b.nowNs)
+		b.newTraces++
+		if e.commits != nil {
+			e.adoptCommit(t, b.nowNs)
+		}
+	}
+	b.last = t
+	addSpan(e, t, b.c, res, node, span)
+	if t.sum.RootEnded && !t.rooted && e.cfg.DecisionWaitAfterRoot > 0 {
+		t.rooted = true
+		e.byRoot.push(t, b.nowNs)
+	}
+	return decision{}, false
+}
+
+// end accounts for the batch and makes room; the lock stays held.
+func (b *batch) end() []keptTrace {
+	e := b.e
+	if b.c.refs > 0 {
+		e.bytes += int64(len(b.c.data))
+	}
+	e.budget.ingested(b.spans)
 	// Make room only once the whole batch is in: a trace decided halfway
 	// through it would see the rest of its spans in this batch twice, once
 	// from the chunk and once as late spans.
+	var kept []keptTrace
 	for len(e.traces) > e.cfg.MaxTraces {
-		kept = e.decideOldest(kept, now, reasonMaxTraces)
+		kept = e.decideOldest(kept, b.now, reasonMaxTraces)
 	}
 	for e.bytes > e.cfg.MaxBytes && len(e.traces) > 0 {
-		kept = e.decideOldest(kept, now, reasonMaxBytes)
+		kept = e.decideOldest(kept, b.now, reasonMaxBytes)
 	}
 	e.notePressure()
-	e.mu.Unlock()
+	return kept
+}
 
-	if newTraces > 0 {
-		e.tel.ProcessorChainsamplingTracesReceived.Add(e.tel.ctx, newTraces)
+// finishIngest, outside the lock, counts the batch and decodes what it sends on.
+func (e *Engine) finishIngest(b *batch, kept []keptTrace, late *lateSpans) (ptrace.Traces, error) {
+	if b.newTraces > 0 {
+		e.tel.ProcessorChainsamplingTracesReceived.Add(e.tel.ctx, b.newTraces)
 	}
 	late.record(&e.tel)
 	out, err := e.decodeKept(kept)
@@ -349,7 +512,7 @@ func (e *Engine) full(size int64) string {
 // addSpan folds one span into its trace. The chunk is attached once per
 // trace and batch, and counted in the buffer's bytes by the caller.
 // node is the resource's service.instance.id when node-scoped triggers need it.
-func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, node string, span ptrace.Span) {
+func addSpan[S spanView, R match.ResourceView](e *Engine, t *trace, c *chunk, res R, node string, span S) {
 	if n := len(t.chunks); n == 0 || t.chunks[n-1] != c {
 		t.chunks = append(t.chunks, c)
 		c.refs++
@@ -359,7 +522,7 @@ func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, node string, 
 		// them once per trace and group is enough. (A batch may hold the
 		// groups of several nodes, so once per batch is not.)
 		t.resGen = e.resGen
-		t.sum.AddResource(&e.pol.Keys, res, e.intern)
+		match.AddResourceView(&t.sum, &e.pol.Keys, res, e.intern)
 		if e.trig.needNodes && node != "" && len(t.nodes) < maxTraceNodes && !containsString(t.nodes, node) {
 			t.nodes = append(t.nodes, e.intern.Intern(node))
 		}
@@ -367,9 +530,9 @@ func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, node string, 
 
 	t.spans++
 	e.spans++
-	t.sum.AddSpan(&e.pol.Keys, span, e.intern, e.pol.HeightSlot, e.pol.HeadSlot, e.followHead)
+	match.AddSpanView(&t.sum, &e.pol.Keys, span, e.intern, e.pol.HeightSlot, e.pol.HeadSlot, e.followHead)
 	if !t.hasRV {
-		if ts := span.TraceState().AsRaw(); ts != "" && strings.Contains(ts, "rv:") {
+		if ts := span.RawTraceState(); ts != "" && strings.Contains(ts, "rv:") {
 			if w3c, err := sampling.NewW3CTraceState(ts); err == nil {
 				if rnd, ok := w3c.OTelValue().RValueRandomness(); ok {
 					t.rnd, t.hasRV = rnd, true
@@ -379,10 +542,11 @@ func (e *Engine) addSpan(t *trace, c *chunk, res pcommon.Resource, node string, 
 	}
 }
 
-// nodeOf is the node that emitted a group of spans.
-func nodeOf(res pcommon.Resource) string {
-	if v, ok := res.Attributes().Get(semconv.ServiceInstanceIDKey); ok {
-		return v.AsString()
+// nodeOf is the node that emitted a group of spans: its service.instance.id
+// when that is a string, in the interner's copy.
+func nodeOf[R match.ResourceView](res R, in *interner) string {
+	if v, ok := res.Attr(semconv.ServiceInstanceIDKey); ok && v.Kind == match.KindStr {
+		return in.Intern(v.Str)
 	}
 	return ""
 }

@@ -20,7 +20,9 @@ const (
 // of data (another such request) whose trace id is among ids, with their
 // resources and scopes. Walking the wire format and skipping the other spans
 // costs far less than decoding the whole batch to keep a few traces of it.
-func extract(dst, data []byte, ids []pcommon.TraceID) ([]byte, error) {
+// pdataEncoded says that data was encoded by pdata's marshaler, whose
+// layout allows a shortcut (lastTraceID); bytes from elsewhere are walked.
+func extract(dst, data []byte, ids []pcommon.TraceID, pdataEncoded bool) ([]byte, error) {
 	for len(data) > 0 {
 		num, typ, raw, val, err := next(data)
 		if err != nil {
@@ -32,7 +34,7 @@ func extract(dst, data []byte, ids []pcommon.TraceID) ([]byte, error) {
 		}
 		rs, err := filterNested(val, fieldScopeSpans, func(ss []byte) ([]byte, error) {
 			return filterNested(ss, fieldSpans, func(span []byte) ([]byte, error) {
-				id, err := spanTraceID(span)
+				id, err := spanTraceID(span, pdataEncoded)
 				if err != nil || !containsID(ids, id) {
 					return nil, err
 				}
@@ -101,31 +103,36 @@ func filterNested(msg []byte, child protowire.Number, keep func([]byte) ([]byte,
 }
 
 // next splits the first field off msg: its number, wire type, raw bytes
-// (tag included) and, for a length-delimited field, its value.
+// (tag included) and, for a length-delimited field, its value. It reads as
+// pdata's decoder does (consumeTag, consumeUnknown), so that what validate
+// accepted is walked here without surprise.
 func next(msg []byte) (protowire.Number, protowire.Type, []byte, []byte, error) {
-	num, typ, n := protowire.ConsumeTag(msg)
-	if n < 0 {
-		return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+	num, typ, pos, err := consumeTag(msg, 0)
+	if err != nil {
+		return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if typ == protowire.BytesType {
-		val, m := protowire.ConsumeBytes(msg[n:])
-		if m < 0 {
-			return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(m))
+	if typ == wtLen {
+		val, end, err := consumeLen(msg, pos)
+		if err != nil {
+			return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, err)
 		}
-		return num, typ, msg[:n+m], val, nil
+		return protowire.Number(num), protowire.BytesType, msg[:end], val, nil
 	}
-	m := protowire.ConsumeFieldValue(num, typ, msg[n:])
-	if m < 0 {
-		return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(m))
+	end, err := consumeUnknown(msg, pos, typ)
+	if err != nil {
+		return 0, 0, nil, nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	return num, typ, msg[:n+m], nil, nil
+	return protowire.Number(num), protowire.Type(typ), msg[:end], nil, nil
 }
 
 // traceIDFieldLen is the encoded size of Span.trace_id: tag, length, 16 bytes.
 const traceIDFieldLen = 2 + len(pcommon.TraceID{})
 
 // spanTraceID reads the trace id of an encoded Span.
-func spanTraceID(span []byte) (pcommon.TraceID, error) {
+func spanTraceID(span []byte, pdataEncoded bool) (pcommon.TraceID, error) {
+	if !pdataEncoded {
+		return walkTraceID(span)
+	}
 	if id, ok := lastTraceID(span); ok {
 		return id, nil
 	}
@@ -150,10 +157,11 @@ func lastTraceID(span []byte) (pcommon.TraceID, bool) {
 	return id, true
 }
 
-// walkTraceID reads the trace id of an encoded Span field by field. An
-// empty or absent trace_id is the zero id, as protobuf and pdata read it and
-// as Ingest grouped the span: pdata encodes a span without a trace id as a
-// field of 0 bytes, and refusing it here would fail the whole chunk.
+// walkTraceID reads the trace id of an encoded Span field by field; as in
+// the decoder, the last trace_id field counts. An empty or absent trace_id
+// is the zero id, as protobuf and pdata read it and as Ingest grouped the
+// span: pdata encodes a span without a trace id as a field of 0 bytes, and
+// refusing it here would fail the whole chunk.
 func walkTraceID(span []byte) (pcommon.TraceID, error) {
 	var id pcommon.TraceID
 	for len(span) > 0 {
@@ -165,8 +173,8 @@ func walkTraceID(span []byte) (pcommon.TraceID, error) {
 			if len(val) != 0 && len(val) != len(id) {
 				return id, fmt.Errorf("%w: trace id of %d bytes", errMalformed, len(val))
 			}
+			id = pcommon.TraceID{}
 			copy(id[:], val)
-			return id, nil
 		}
 		span = span[len(raw):]
 	}

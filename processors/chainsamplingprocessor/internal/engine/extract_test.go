@@ -22,7 +22,7 @@ func TestExtractKeepsOnlyTheChosenTracesWhole(t *testing.T) {
 		}
 	}
 
-	out, err := extract(nil, data, chosen)
+	out, err := extract(nil, data, chosen, true)
 	require.NoError(t, err)
 	got, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(out)
 	require.NoError(t, err)
@@ -37,11 +37,11 @@ func TestExtractKeepsOnlyTheChosenTracesWhole(t *testing.T) {
 	require.Equal(t, td.ResourceSpans().At(0).Resource().Attributes().AsRaw(), rs.Resource().Attributes().AsRaw())
 	require.Equal(t, td.ResourceSpans().At(0).ScopeSpans().At(0).Scope().Name(), rs.ScopeSpans().At(0).Scope().Name())
 
-	none, err := extract(nil, data, nil)
+	none, err := extract(nil, data, nil, true)
 	require.NoError(t, err)
 	require.Empty(t, none)
 
-	_, err = extract(nil, data[:len(data)-3], chosen)
+	_, err = extract(nil, data[:len(data)-3], chosen, true)
 	require.ErrorIs(t, err, errMalformed)
 }
 

@@ -1,5 +1,7 @@
 package engine
 
+import "strings"
+
 // maxInterned bounds the interning table; span names and the values of the
 // keys a policy mentions are low-cardinality, so this is rarely reached.
 const maxInterned = 16384
@@ -12,14 +14,15 @@ type interner struct {
 
 func newInterner() *interner { return &interner{m: make(map[string]string)} }
 
-// Intern implements match.Interner.
+// Intern implements match.Interner. What it returns is its own copy: s may
+// point into a batch's wire bytes, valid only while the batch is read.
 func (in *interner) Intern(s string) string {
 	if c, ok := in.m[s]; ok {
 		return c
 	}
-	if len(in.m) >= maxInterned {
-		return s
+	c := strings.Clone(s)
+	if len(in.m) < maxInterned {
+		in.m[c] = c
 	}
-	in.m[s] = s
-	return s
+	return c
 }

@@ -49,7 +49,7 @@ func (e *Engine) decodeKept(kept []keptTrace) (ptrace.Traces, error) {
 	for _, c := range order {
 		err := e.withChunk(c, func(raw []byte) error {
 			var err error
-			buf, err = extract(buf, raw, ids[c])
+			buf, err = extract(buf, raw, ids[c], !c.wire)
 			return err
 		})
 		if err != nil {
@@ -146,6 +146,44 @@ func (l *lateSpans) add(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptra
 	ns := nss.Spans().AppendEmpty()
 	span.CopyTo(ns)
 	l.stamper.stamp(ns, d.rule, d.th)
+}
+
+// count counts a late span of IngestOTLP, which sends the kept ones on
+// with fromWire.
+func (l *lateSpans) count(d decision) {
+	if d.kept {
+		l.kept++
+	} else {
+		l.dropped++
+	}
+}
+
+// fromWire takes out of data the late spans of the kept traces among
+// decided, decodes only those and stamps them with their decisions.
+func (l *lateSpans) fromWire(data []byte, decided map[pcommon.TraceID]decision) error {
+	var ids []pcommon.TraceID
+	for id, d := range decided {
+		if d.kept {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	buf, err := extract(nil, data, ids, false)
+	if err != nil {
+		return fmt.Errorf("select late spans: %w", err)
+	}
+	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(buf)
+	if err != nil {
+		return fmt.Errorf("decode late spans: %w", err)
+	}
+	forEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+		d := decided[span.TraceID()]
+		l.stamper.stamp(span, d.rule, d.th)
+	})
+	td.ResourceSpans().MoveAndAppendTo(l.out.ResourceSpans())
+	return nil
 }
 
 func (l *lateSpans) record(tel *telemetry) {

@@ -4,11 +4,11 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/match"
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/policy"
 	"github.com/chainotel/chainotel/semconv"
 )
@@ -73,27 +73,36 @@ func (ts *triggers) install(list []policy.Trigger) {
 
 func (ts *triggers) enabled() bool { return len(ts.list) > 0 }
 
+// observedKeys are the span attributes observe reads, in the order of its
+// switch.
+var observedKeys = []string{semconv.ErrorTypeKey, semconv.ConsensusTermKey, semconv.PoWReorgDepthKey, semconv.BlockHeightKey}
+
 // observe reads one span for trigger events and the chain's progress.
-func (ts *triggers) observe(node string, span ptrace.Span, now int64) {
+func observe[S match.SpanView](ts *triggers, node string, span S, now int64) {
 	var errType string
 	var term, depth, h int64 = -1, -1, -1
-	span.Attributes().Range(func(k string, v pcommon.Value) bool {
-		switch k {
-		case semconv.ErrorTypeKey:
-			errType = v.AsString()
-		case semconv.ConsensusTermKey:
+	span.RangeAttrs(observedKeys, func(i int, v match.Value, ok bool) {
+		if !ok {
+			return
+		}
+		switch i {
+		case 0:
+			if v.Kind == match.KindStr {
+				errType = v.Str
+			}
+		case 1:
 			term = intValue(v)
-		case semconv.PoWReorgDepthKey:
+		case 2:
 			depth = intValue(v)
-		case semconv.BlockHeightKey:
+		case 3:
 			h = intValue(v)
 		}
-		return true
 	})
 	if h >= 0 {
 		ts.advance(node, h, now)
 	}
-	leaderChange := span.Name() == semconv.SpanConsensusPrevote
+	name := span.Name()
+	leaderChange := name == semconv.SpanConsensusPrevote
 	if term > ts.term {
 		// The first term seen is where the collector came in, not a change.
 		leaderChange = leaderChange || ts.term > 0
@@ -108,20 +117,18 @@ func (ts *triggers) observe(node string, span ptrace.Span, now int64) {
 		case policy.OnErrorType:
 			fired = errType != "" && t.ErrorType.TestString(errType)
 		case policy.OnReorg:
-			fired = span.Name() == semconv.SpanPoWReorg && depth >= t.ReorgDepth
+			fired = name == semconv.SpanPoWReorg && depth >= t.ReorgDepth
 		}
 		if fired {
-			ts.open(t, node, now, "event", span.Name())
+			ts.open(t, node, now, "event", name)
 		}
 	}
 }
 
-func intValue(v pcommon.Value) int64 {
-	switch v.Type() {
-	case pcommon.ValueTypeInt:
-		return v.Int()
-	case pcommon.ValueTypeDouble:
-		return int64(v.Double())
+// intValue is an int or double attribute as an int64, or -1.
+func intValue(v match.Value) int64 {
+	if v.Kind == match.KindNum {
+		return int64(v.Num)
 	}
 	return -1
 }

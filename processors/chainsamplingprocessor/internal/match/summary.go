@@ -101,25 +101,16 @@ type Summary struct {
 }
 
 // Interner returns a canonical copy of a string, so that many summaries
-// share one copy of a span name or an attribute value.
+// share one copy of a span name or an attribute value. The string it is
+// given may be valid only for the call (a view over wire bytes); what it
+// returns must not be.
 type Interner interface {
 	Intern(s string) string
 }
 
 // AddResource records the resource attributes of a group of spans.
 func (s *Summary) AddResource(k *Keys, res pcommon.Resource, in Interner) {
-	if len(k.Resource) == 0 {
-		return
-	}
-	if s.Resource == nil {
-		s.Resource = make([][]Value, len(k.Resource))
-	}
-	attrs := res.Attributes()
-	for i, key := range k.Resource {
-		if v, ok := attrs.Get(key); ok {
-			s.Resource[i] = addValue(s.Resource[i], v, in)
-		}
-	}
+	AddResourceView(s, k, PResource{res}, in)
 }
 
 // AddSpan folds one span into the summary. height receives each value of
@@ -127,17 +118,37 @@ func (s *Summary) AddResource(k *Keys, res pcommon.Resource, in Interner) {
 // caller can follow the chain head; the highest numeric value of the slot
 // headSlot (chain.head.height; none when headSlot < 0) becomes s.Head.
 func (s *Summary) AddSpan(k *Keys, span ptrace.Span, in Interner, heightSlot, headSlot int, height func(float64)) {
-	start, end := uint64(span.StartTimestamp()), uint64(span.EndTimestamp())
+	AddSpanView(s, k, PSpan{span}, in, heightSlot, headSlot, height)
+}
+
+// AddResourceView is AddResource over any ResourceView.
+func AddResourceView[R ResourceView](s *Summary, k *Keys, res R, in Interner) {
+	if len(k.Resource) == 0 {
+		return
+	}
+	if s.Resource == nil {
+		s.Resource = make([][]Value, len(k.Resource))
+	}
+	for i, key := range k.Resource {
+		if v, ok := res.Attr(key); ok {
+			s.Resource[i] = addValue(s.Resource[i], v, in)
+		}
+	}
+}
+
+// AddSpanView is AddSpan over any SpanView.
+func AddSpanView[S SpanView](s *Summary, k *Keys, span S, in Interner, heightSlot, headSlot int, height func(float64)) {
+	start, end := span.Times()
 	if s.Start == 0 || (start != 0 && start < s.Start) {
 		s.Start = start
 	}
 	if end > s.End {
 		s.End = end
 	}
-	if span.Status().Code() == ptrace.StatusCodeError {
+	if span.IsError() {
 		s.Error = true
 	}
-	if span.ParentSpanID().IsEmpty() {
+	if span.IsRoot() {
 		s.RootEnded = true
 	}
 	if k.Names {
@@ -151,25 +162,17 @@ func (s *Summary) AddSpan(k *Keys, span ptrace.Span, in Interner, heightSlot, he
 	}
 	// One pass over the span's attributes, looking each up among the few
 	// keys the policy mentions, is cheaper than one Get per key.
-	span.Attributes().Range(func(key string, v pcommon.Value) bool {
-		for i, want := range k.Span {
-			if key != want {
-				continue
-			}
-			s.Span[i] = addValue(s.Span[i], v, in)
-			if i == heightSlot && height != nil {
-				if val, ok := ValueOf(v); ok && val.Kind == KindNum {
-					height(val.Num)
-				}
-			}
-			if i == headSlot {
-				if val, ok := ValueOf(v); ok && val.Kind == KindNum && int64(val.Num) > s.Head {
-					s.Head = int64(val.Num)
-				}
-			}
-			break
+	span.RangeAttrs(k.Span, func(i int, v Value, ok bool) {
+		if !ok {
+			return
 		}
-		return true
+		s.Span[i] = addValue(s.Span[i], v, in)
+		if i == heightSlot && height != nil && v.Kind == KindNum {
+			height(v.Num)
+		}
+		if i == headSlot && v.Kind == KindNum && int64(v.Num) > s.Head {
+			s.Head = int64(v.Num)
+		}
 	})
 }
 
@@ -185,11 +188,7 @@ func addName(names []string, name string, in Interner) []string {
 	return append(names, in.Intern(name))
 }
 
-func addValue(vals []Value, pv pcommon.Value, in Interner) []Value {
-	v, ok := ValueOf(pv)
-	if !ok {
-		return vals
-	}
+func addValue(vals []Value, v Value, in Interner) []Value {
 	for _, have := range vals {
 		if have == v {
 			return vals
