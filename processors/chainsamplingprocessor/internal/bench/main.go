@@ -344,9 +344,9 @@ func report(rs []result) {
 	base := rs[len(rs)-1]
 	for _, ours := range rs[:len(rs)-1] {
 		fmt.Printf("\n%s / contrib:\n", ours.name)
-		fmt.Printf("  throughput %.2fx per core, %.2fx wall   (target >= 2x)\n",
+		fmt.Printf("  throughput %.2fx per core, %.2fx wall   (target >= 3x per core)\n",
 			ours.median().perCore/base.median().perCore, ours.median().wall/base.median().wall)
-		fmt.Printf("  memory     %.2f of contrib's bytes per buffered span   (target <= 0.5)\n",
-			ours.bytesPerSpan/base.bytesPerSpan)
+		fmt.Printf("  memory     %.2f of contrib's bytes per buffered span, %.0f bytes   (target <= 200 bytes)\n",
+			ours.bytesPerSpan/base.bytesPerSpan, ours.bytesPerSpan)
 	}
 }
