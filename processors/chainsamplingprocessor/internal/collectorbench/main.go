@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/chainotel/chainotel/internal/otlpsink"
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/benchproc"
 )
 
 func main() {
@@ -142,11 +143,11 @@ func measure(ctx context.Context, s subject, o options, dir string, sink *otlpsi
 		return res, err
 	}
 	defer c.stop()
-	before, err := c.metrics(ctx)
+	before, err := c.Metrics(ctx)
 	if err != nil {
 		return res, err
 	}
-	u0, err := readUsage(c.proc.Pid())
+	u0, err := c.Usage()
 	if err != nil {
 		return res, err
 	}
@@ -177,22 +178,22 @@ func measure(ctx context.Context, s subject, o options, dir string, sink *otlpsi
 	}
 	close(progressDone)
 	if loadErr != nil {
-		return res, fmt.Errorf("%w\n%s log:\n%s", loadErr, s.name, c.proc.Tail(20))
+		return res, fmt.Errorf("%w\n%s log:\n%s", loadErr, s.name, c.Proc.Tail(20))
 	}
 	if err := <-profErr; err != nil {
 		return res, err
 	}
-	u1, err := readUsage(c.proc.Pid())
+	u1, err := c.Usage()
 	if err != nil {
 		return res, err
 	}
-	after, err := c.metrics(ctx)
+	after, err := c.Metrics(ctx)
 	if err != nil {
 		return res, err
 	}
-	res.cpu = u1.cpu - u0.cpu
-	res.peakRSS = u1.peakRSS
-	delta := func(names ...string) float64 { return after.sum(names...) - before.sum(names...) }
+	res.cpu = u1.CPU - u0.CPU
+	res.peakRSS = u1.PeakRSS
+	delta := func(names ...string) float64 { return after.Sum(names...) - before.Sum(names...) }
 	res.accepted = delta("otelcol_receiver_accepted_spans")
 	res.refused = delta("otelcol_receiver_refused_spans")
 	res.dropped = delta(droppedSpans...)
@@ -233,7 +234,7 @@ func drain(ctx context.Context, c *collector, decisionWait time.Duration) error 
 		case <-ctx.Done():
 			return errors.New("the collector was still sending two minutes after the load")
 		case now := <-tick.C:
-			m, err := c.metrics(ctx)
+			m, err := c.Metrics(ctx)
 			if err != nil {
 				continue
 			}
@@ -249,7 +250,7 @@ func drain(ctx context.Context, c *collector, decisionWait time.Duration) error 
 
 // progress prints, every five seconds of a run, what the collector has
 // accepted and used so far.
-func progress(ctx context.Context, c *collector, name string, u0 procUsage, done <-chan struct{}) {
+func progress(ctx context.Context, c *collector, name string, u0 benchproc.Usage, done <-chan struct{}) {
 	start := time.Now()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
@@ -260,14 +261,14 @@ func progress(ctx context.Context, c *collector, name string, u0 procUsage, done
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			u, err := readUsage(c.proc.Pid())
+			u, err := c.Usage()
 			if err != nil {
 				return
 			}
-			m, _ := c.metrics(ctx)
+			m, _ := c.Metrics(ctx)
 			fmt.Printf("    %s %3.0fs: %9.0f spans accepted, %7.0f sent; CPU %5.1fs, RSS %4d MB\n", name,
 				now.Sub(start).Seconds(), m["otelcol_receiver_accepted_spans"], m["otelcol_exporter_sent_spans"],
-				(u.cpu - u0.cpu).Seconds(), u.rss>>20)
+				(u.CPU - u0.CPU).Seconds(), u.RSS>>20)
 		}
 	}
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/internal/testproc"
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/benchproc"
 )
 
 type options struct {
@@ -130,15 +131,15 @@ func newSink() (*otlpsink.Sink, error) {
 // settle waits until the samplers hold no trace (every one sent is decided),
 // then stops every collector, samplers last, so that what they still hold
 // or queue reaches the sinks; it returns the samplers' last metrics.
-func settle(ctx context.Context, samplers, others []*collector) ([]metricSet, error) {
+func settle(ctx context.Context, samplers, others []*collector) ([]benchproc.Metrics, error) {
 	err := testproc.Poll(ctx, 5*time.Minute, func() error {
 		for _, c := range samplers {
-			m, err := c.metrics(ctx)
+			m, err := c.Metrics(ctx)
 			if err != nil {
 				return err
 			}
 			if n := m["otelcol_processor_chainsampling_buffered_traces"]; n > 0 {
-				return fmt.Errorf("%s still holds %.0f traces", c.name, n)
+				return fmt.Errorf("%s still holds %.0f traces", c.Name, n)
 			}
 		}
 		return nil
@@ -146,9 +147,9 @@ func settle(ctx context.Context, samplers, others []*collector) ([]metricSet, er
 	if err != nil {
 		return nil, fmt.Errorf("waiting for the decisions: %w", err)
 	}
-	var out []metricSet
+	var out []benchproc.Metrics
 	for _, c := range samplers {
-		m, err := c.metrics(ctx)
+		m, err := c.Metrics(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +169,7 @@ var lossMetrics = []string{"otelcol_receiver_refused_spans", "otelcol_exporter_s
 
 // refused sums what the collectors refused or failed to send (it must be
 // 0), naming the metrics that counted some.
-func refused(ms []metricSet) float64 {
+func refused(ms []benchproc.Metrics) float64 {
 	var n float64
 	for i, m := range ms {
 		for _, name := range lossMetrics {

@@ -72,7 +72,7 @@ func estimates(ctx context.Context, o options, dir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer col.proc.Kill()
+	defer col.Kill()
 	cl, err := dial(col.endpoint())
 	if err != nil {
 		return false, err
@@ -187,7 +187,7 @@ func budget(ctx context.Context, o options, dir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer col.proc.Kill()
+	defer col.Kill()
 	cl, err := dial(col.endpoint())
 	if err != nil {
 		return false, err
@@ -316,7 +316,7 @@ func scaleOut(ctx context.Context, o options, dir string) (bool, error) {
 	var samplers, sidecars []*collector
 	defer func() {
 		for _, c := range append(samplers, sidecars...) {
-			c.proc.Kill()
+			c.Kill()
 		}
 		for _, s := range sinks {
 			s.Close()
