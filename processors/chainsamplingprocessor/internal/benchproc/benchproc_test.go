@@ -95,3 +95,68 @@ func TestTelemetryNamesThePort(t *testing.T) {
 		t.Errorf("Telemetry(4321) =\n%s", s)
 	}
 }
+
+func TestEveryStopsWhenTold(t *testing.T) {
+	calls := make(chan struct{}, 100)
+	stop := Every(context.Background(), time.Millisecond, func(time.Time) bool {
+		calls <- struct{}{}
+		return true
+	})
+	<-calls
+	<-calls
+	stop()
+	n := len(calls)
+	stop() // a second stop is harmless
+	if len(calls) != n {
+		t.Errorf("f ran after stop returned")
+	}
+}
+
+func TestEveryStopsWhenFSaysSo(t *testing.T) {
+	calls := 0
+	stopped := make(chan struct{})
+	stop := Every(context.Background(), time.Millisecond, func(time.Time) bool {
+		calls++
+		if calls == 3 {
+			close(stopped)
+			return false
+		}
+		return true
+	})
+	<-stopped
+	stop()
+	if calls != 3 {
+		t.Errorf("f ran %d times, want 3", calls)
+	}
+}
+
+func TestBinary(t *testing.T) {
+	dir := t.TempDir()
+	bin := dir + "/bin"
+	if err := os.WriteFile(bin, nil, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Binary(bin); err != nil || got != bin {
+		t.Errorf("Binary(%q) = %q, %v", bin, got, err)
+	}
+	if _, err := Binary(dir + "/absent"); err == nil || !strings.Contains(err.Error(), "absent") {
+		t.Errorf("a missing binary gave %v, want an error naming it", err)
+	}
+}
+
+func TestSetupRemovesItsFolder(t *testing.T) {
+	ctx, dir, cleanup, err := Setup("benchproc-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still there after cleanup: %v", dir, err)
+	}
+	if ctx.Err() == nil {
+		t.Error("the context is still live after cleanup")
+	}
+}

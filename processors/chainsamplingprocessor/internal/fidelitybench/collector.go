@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/benchproc"
 )
 
@@ -115,3 +116,39 @@ func startCollector(ctx context.Context, bin, dir, name string, config func(otlp
 // stop ends the collector gracefully: chainsampling decides what it still
 // holds and the exporter sends it on.
 func (c *collector) stop() error { return c.Stop(time.Minute) }
+
+// sampled is one sampling collector with the sink it exports to and a
+// client sending to it.
+type sampled struct {
+	sink *otlpsink.Sink
+	col  *collector
+	cl   *client
+}
+
+// startSampled serves a sink, starts a sampler (see startSampler)
+// exporting to it and dials the sampler.
+func startSampled(ctx context.Context, bin, dir, name, policy, settings string) (*sampled, error) {
+	sink, err := benchproc.Sink()
+	if err != nil {
+		return nil, err
+	}
+	col, err := startSampler(ctx, bin, dir, name, policy, settings, sink.Addr())
+	if err != nil {
+		sink.Close()
+		return nil, err
+	}
+	cl, err := dial(col.endpoint())
+	if err != nil {
+		col.Kill()
+		sink.Close()
+		return nil, err
+	}
+	return &sampled{sink: sink, col: col, cl: cl}, nil
+}
+
+// close ends the client, the collector (if still running) and the sink.
+func (s *sampled) close() {
+	s.cl.close()
+	s.col.Kill()
+	s.sink.Close()
+}
