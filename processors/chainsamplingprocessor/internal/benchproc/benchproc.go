@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/chainotel/chainotel/internal/collectorproc"
 	"github.com/chainotel/chainotel/internal/testproc"
 )
 
@@ -28,22 +29,9 @@ func Ports(n int) ([]int, error) { return testproc.Ports(n) }
 
 // Telemetry is a configuration's service.telemetry section (indented for
 // under service:): warnings only in the log, the collector's own metrics
-// pulled by Prometheus on 127.0.0.1:port with the collector's default
-// naming (otelcol_<name>, no suffixes).
+// pulled by Prometheus on 127.0.0.1:port (collectorproc.MetricsReader).
 func Telemetry(port int) string {
-	return fmt.Sprintf(`  telemetry:
-    logs: {level: warn}
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: %d
-                without_scope_info: true
-                without_units: true
-                without_type_suffix: true
-`, port)
+	return "  telemetry:\n    logs: {level: warn}\n" + collectorproc.MetricsReader(port)
 }
 
 // Collector is a running collector process.
