@@ -40,7 +40,15 @@ extensions:
     endpoint: %s
 service:
   telemetry:
-    metrics:
+%s`, loopback(ports[portOTLPGRPC]), loopback(ports[portOTLPHTTP]), loopback(ports[portHealth]),
+		loopback(ports[portPprof]), loopback(ports[portZpages]), loopback(ports[portPolicyPreview]), MetricsReader(ports[portMetrics]))
+}
+
+// MetricsReader is the metrics key of a configuration's service.telemetry
+// (indented for under telemetry:): the collector's own metrics pulled by
+// Prometheus on 127.0.0.1:port. The standalone benches use it too.
+func MetricsReader(port int) string {
+	return fmt.Sprintf(`    metrics:
       readers:
         - pull:
             exporter:
@@ -51,6 +59,5 @@ service:
                 without_scope_info: true
                 without_units: true
                 without_type_suffix: true
-`, loopback(ports[portOTLPGRPC]), loopback(ports[portOTLPHTTP]), loopback(ports[portHealth]),
-		loopback(ports[portPprof]), loopback(ports[portZpages]), loopback(ports[portPolicyPreview]), ports[portMetrics])
+`, port)
 }

@@ -16,14 +16,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/chainotel/chainotel/internal/otlpsink"
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/benchproc"
 )
 
 func main() {
@@ -57,35 +55,27 @@ func run() error {
 	flag.StringVar(&o.chainPath, "chain-path", "wire", "otelcol-chain's path: wire (the chainotlp receiver samples the OTLP bytes) or pdata (the otlp receiver, then the chainsampling processor)")
 	flag.Parse()
 
-	// Absolute: the processes run in folders of their own.
 	for _, bin := range []*string{&o.chain, &o.stock, &o.telemetrygen} {
-		abs, err := filepath.Abs(*bin)
+		abs, err := benchproc.Binary(*bin)
 		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(abs); err != nil {
 			return fmt.Errorf("binary: %w", err)
 		}
 		*bin = abs
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-
-	dir, err := os.MkdirTemp("", "collectorbench")
+	ctx, dir, cleanup, err := benchproc.Setup("collectorbench")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(dir) }() // a temporary folder: nothing to do if it stays
+	defer cleanup()
 	if o.profiles != "" {
 		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
 			return err
 		}
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	sink, err := benchproc.Sink()
 	if err != nil {
-		return fmt.Errorf("sink: %w", err)
+		return err
 	}
-	sink := otlpsink.Serve(lis)
 	defer sink.Close()
 
 	chain := subject{name: "otelcol-chain (chainotlp, wire)", bin: o.chain, sampler: "chainotlp"}
@@ -142,17 +132,16 @@ func measure(ctx context.Context, s subject, o options, dir string, sink *otlpsi
 		return res, err
 	}
 	defer c.stop()
-	before, err := c.metrics(ctx)
+	before, err := c.Metrics(ctx)
 	if err != nil {
 		return res, err
 	}
-	u0, err := readUsage(c.proc.Pid())
+	u0, err := c.Usage()
 	if err != nil {
 		return res, err
 	}
 
-	progressDone := make(chan struct{})
-	go progress(ctx, c, s.name, u0, progressDone)
+	stopProgress := progress(ctx, c, s.name, u0)
 	profErr := make(chan error, 1)
 	if profile != "" {
 		// The middle of the load, clear of its start and end.
@@ -175,24 +164,24 @@ func measure(ctx context.Context, s subject, o options, dir string, sink *otlpsi
 	if loadErr == nil {
 		loadErr = drain(ctx, c, o.decisionWait)
 	}
-	close(progressDone)
+	stopProgress()
 	if loadErr != nil {
-		return res, fmt.Errorf("%w\n%s log:\n%s", loadErr, s.name, c.proc.Tail(20))
+		return res, fmt.Errorf("%w\n%s log:\n%s", loadErr, s.name, c.Proc.Tail(20))
 	}
 	if err := <-profErr; err != nil {
 		return res, err
 	}
-	u1, err := readUsage(c.proc.Pid())
+	u1, err := c.Usage()
 	if err != nil {
 		return res, err
 	}
-	after, err := c.metrics(ctx)
+	after, err := c.Metrics(ctx)
 	if err != nil {
 		return res, err
 	}
-	res.cpu = u1.cpu - u0.cpu
-	res.peakRSS = u1.peakRSS
-	delta := func(names ...string) float64 { return after.sum(names...) - before.sum(names...) }
+	res.cpu = u1.CPU - u0.CPU
+	res.peakRSS = u1.PeakRSS
+	delta := func(names ...string) float64 { return after.Sum(names...) - before.Sum(names...) }
 	res.accepted = delta("otelcol_receiver_accepted_spans")
 	res.refused = delta("otelcol_receiver_refused_spans")
 	res.dropped = delta(droppedSpans...)
@@ -233,7 +222,7 @@ func drain(ctx context.Context, c *collector, decisionWait time.Duration) error 
 		case <-ctx.Done():
 			return errors.New("the collector was still sending two minutes after the load")
 		case now := <-tick.C:
-			m, err := c.metrics(ctx)
+			m, err := c.Metrics(ctx)
 			if err != nil {
 				continue
 			}
@@ -248,26 +237,18 @@ func drain(ctx context.Context, c *collector, decisionWait time.Duration) error 
 }
 
 // progress prints, every five seconds of a run, what the collector has
-// accepted and used so far.
-func progress(ctx context.Context, c *collector, name string, u0 procUsage, done <-chan struct{}) {
+// accepted and used so far, until the returned stop is called.
+func progress(ctx context.Context, c *collector, name string, u0 benchproc.Usage) (stop func()) {
 	start := time.Now()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			u, err := readUsage(c.proc.Pid())
-			if err != nil {
-				return
-			}
-			m, _ := c.metrics(ctx)
-			fmt.Printf("    %s %3.0fs: %9.0f spans accepted, %7.0f sent; CPU %5.1fs, RSS %4d MB\n", name,
-				now.Sub(start).Seconds(), m["otelcol_receiver_accepted_spans"], m["otelcol_exporter_sent_spans"],
-				(u.cpu - u0.cpu).Seconds(), u.rss>>20)
+	return benchproc.Every(ctx, 5*time.Second, func(now time.Time) bool {
+		u, err := c.Usage()
+		if err != nil {
+			return false
 		}
-	}
+		m, _ := c.Metrics(ctx)
+		fmt.Printf("    %s %3.0fs: %9.0f spans accepted, %7.0f sent; CPU %5.1fs, RSS %4d MB\n", name,
+			now.Sub(start).Seconds(), m["otelcol_receiver_accepted_spans"], m["otelcol_exporter_sent_spans"],
+			(u.CPU - u0.CPU).Seconds(), u.RSS>>20)
+		return true
+	})
 }

@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/benchproc"
 )
 
 // drive is one scenario's load: total traces in batches of batchTraces from
@@ -40,22 +42,13 @@ func (d drive) run(ctx context.Context) (traces, spans int64, took time.Duration
 	var claimed, sentTraces, sentSpans atomic.Int64
 	var mu sync.Mutex
 	start := time.Now()
-	done := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(5 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				n := sentTraces.Load()
-				el := time.Since(start)
-				fmt.Printf("  %s: %d of %d traces sent (%.0f%%), %.0f traces/s, %v\n", d.what, n, d.total,
-					100*float64(n)/float64(d.total), float64(n)/el.Seconds(), el.Round(time.Second))
-			}
-		}
-	}()
+	stopProgress := benchproc.Every(ctx, 5*time.Second, func(time.Time) bool {
+		n := sentTraces.Load()
+		el := time.Since(start)
+		fmt.Printf("  %s: %d of %d traces sent (%.0f%%), %.0f traces/s, %v\n", d.what, n, d.total,
+			100*float64(n)/float64(d.total), float64(n)/el.Seconds(), el.Round(time.Second))
+		return true
+	})
 	var wg sync.WaitGroup
 	for w := range d.workers {
 		wg.Go(func() {
@@ -108,7 +101,7 @@ func (d drive) run(ctx context.Context) (traces, spans int64, took time.Duration
 		})
 	}
 	wg.Wait()
-	close(done)
+	stopProgress()
 	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
 		return 0, 0, 0, err
 	}

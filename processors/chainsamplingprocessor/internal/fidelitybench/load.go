@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/gen"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -107,9 +107,7 @@ func (g *generator) pick() class {
 }
 
 func (g *generator) trace(spans *[nodes]ptrace.SpanSlice) (pcommon.TraceID, traceInfo) {
-	var id pcommon.TraceID
-	binary.BigEndian.PutUint64(id[:8], g.rng.Uint64())
-	binary.BigEndian.PutUint64(id[8:], g.rng.Uint64())
+	id := gen.RandomTraceID(g.rng)
 	info := traceInfo{class: g.pick(), spans: 1 + g.rng.IntN(3)}
 	g.now = g.now.Add(10 * time.Microsecond)
 	if g.rng.IntN(4) == 0 {
@@ -119,15 +117,9 @@ func (g *generator) trace(spans *[nodes]ptrace.SpanSlice) (pcommon.TraceID, trac
 	for i := range info.spans {
 		node := g.rng.IntN(nodes)
 		info.nodes |= 1 << node
-		span := spans[node].AppendEmpty()
-		span.SetTraceID(id)
-		var sid pcommon.SpanID
-		binary.BigEndian.PutUint64(sid[:], g.rng.Uint64()|1)
-		span.SetSpanID(sid)
+		span := gen.AppendSpan(spans[node], id, root, g.rng)
 		if i == 0 {
-			root = sid
-		} else {
-			span.SetParentSpanID(root)
+			root = span.SpanID()
 		}
 		start := g.now.Add(time.Duration(i) * 100 * time.Microsecond)
 		span.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
@@ -181,9 +173,7 @@ func (g *generator) faultSpan() (ptrace.Traces, pcommon.TraceID) {
 	rs := td.ResourceSpans().AppendEmpty()
 	g.res[1].CopyTo(rs.Resource())
 	span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
-	var id pcommon.TraceID
-	binary.BigEndian.PutUint64(id[:8], g.rng.Uint64())
-	binary.BigEndian.PutUint64(id[8:], g.rng.Uint64())
+	id := gen.RandomTraceID(g.rng)
 	span.SetTraceID(id)
 	span.SetSpanID(pcommon.SpanID{1})
 	span.SetName(semconv.SpanConsensusTimeout)

@@ -24,17 +24,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/internal/testproc"
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/benchproc"
 )
 
 type options struct {
@@ -69,24 +65,19 @@ func run() error {
 	flag.StringVar(&o.scenarios, "scenarios", "estimates,budget,scaleout", "which scenarios to run, comma-separated")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the generated traffic (trace ids, classes, shapes)")
 	flag.Parse()
-	bin, err := filepath.Abs(o.bin)
+	bin, err := benchproc.Binary(o.bin)
 	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("otelcol-chain: %w (make collector builds it)", err)
 	}
 	o.bin = bin
 	if o.traces < 1 || o.scaleoutTraces < 1 || o.batch < 1 || o.workers < 1 || o.budget < 1 {
 		return errors.New("-traces, -scaleout-traces, -batch, -workers and -budget must be at least 1")
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	dir, err := os.MkdirTemp("", "fidelitybench")
+	ctx, dir, cleanup, err := benchproc.Setup("fidelitybench")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(dir) }() // a temporary folder: nothing to do if it stays
+	defer cleanup()
 
 	fmt.Println("fidelitybench: otelcol-chain's chainsampling, its kept output against the truth of the traffic it was sent")
 	fmt.Println("(the machine may be shared: elapsed times and rates vary with its load; the checks do not)")
@@ -118,27 +109,18 @@ func run() error {
 	return nil
 }
 
-// newSink serves an OTLP sink on a free loopback port.
-func newSink() (*otlpsink.Sink, error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("sink: %w", err)
-	}
-	return otlpsink.Serve(lis), nil
-}
-
 // settle waits until the samplers hold no trace (every one sent is decided),
 // then stops every collector, samplers last, so that what they still hold
 // or queue reaches the sinks; it returns the samplers' last metrics.
-func settle(ctx context.Context, samplers, others []*collector) ([]metricSet, error) {
+func settle(ctx context.Context, samplers, others []*collector) ([]benchproc.Metrics, error) {
 	err := testproc.Poll(ctx, 5*time.Minute, func() error {
 		for _, c := range samplers {
-			m, err := c.metrics(ctx)
+			m, err := c.Metrics(ctx)
 			if err != nil {
 				return err
 			}
 			if n := m["otelcol_processor_chainsampling_buffered_traces"]; n > 0 {
-				return fmt.Errorf("%s still holds %.0f traces", c.name, n)
+				return fmt.Errorf("%s still holds %.0f traces", c.Name, n)
 			}
 		}
 		return nil
@@ -146,9 +128,9 @@ func settle(ctx context.Context, samplers, others []*collector) ([]metricSet, er
 	if err != nil {
 		return nil, fmt.Errorf("waiting for the decisions: %w", err)
 	}
-	var out []metricSet
+	var out []benchproc.Metrics
 	for _, c := range samplers {
-		m, err := c.metrics(ctx)
+		m, err := c.Metrics(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +150,7 @@ var lossMetrics = []string{"otelcol_receiver_refused_spans", "otelcol_exporter_s
 
 // refused sums what the collectors refused or failed to send (it must be
 // 0), naming the metrics that counted some.
-func refused(ms []metricSet) float64 {
+func refused(ms []benchproc.Metrics) float64 {
 	var n float64
 	for i, m := range ms {
 		for _, name := range lossMetrics {

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/chainotel/chainotel/internal/otlpsink"
+	"github.com/chainotel/chainotel/processors/chainsamplingprocessor/internal/benchproc"
 	"github.com/chainotel/chainotel/semconv"
 )
 
@@ -63,21 +64,12 @@ func adjustedCount(s otlpsink.Span) (float64, error) {
 func estimates(ctx context.Context, o options, dir string) (bool, error) {
 	fmt.Printf("\n== estimates: %d traces, every rule keeping %d%%; counts estimated from adjusted counts must be within ±%.0f%% of the truth per rule\n",
 		o.traces, keepPercent, 100*maxTolerance)
-	sink, err := newSink()
+	sp, err := startSampled(ctx, o.bin, dir, "estimates", estimatesPolicy, decisionSettings)
 	if err != nil {
 		return false, err
 	}
-	defer sink.Close()
-	col, err := startSampler(ctx, o.bin, dir, "estimates", estimatesPolicy, decisionSettings, sink.Addr())
-	if err != nil {
-		return false, err
-	}
-	defer col.proc.Kill()
-	cl, err := dial(col.endpoint())
-	if err != nil {
-		return false, err
-	}
-	defer cl.close()
+	defer sp.close()
+	sink, col, cl := sp.sink, sp.col, sp.cl
 	var truth [classes]count
 	d := drive{total: o.traces, batchTraces: o.batch, workers: o.workers, seed: o.seed,
 		shares: [classes]float64{0.25, 0.25, 0.25, 0.25}, targets: []*client{cl}, what: "estimates",
@@ -177,22 +169,13 @@ func budget(ctx context.Context, o options, dir string) (bool, error) {
 	total := int(rate * o.budgetDuration.Seconds())
 	fmt.Printf("\n== budget: max_spans_per_second %d, ten times that offered (%.0f traces/s of ~2 spans for %v, 1%% errors); two %v trigger windows; every error trace and every trace sent in a window must be kept\n",
 		o.budget, rate, o.budgetDuration, budgetWindow)
-	sink, err := newSink()
-	if err != nil {
-		return false, err
-	}
-	defer sink.Close()
 	settings := decisionSettings + fmt.Sprintf("    max_spans_per_second: %d\n", o.budget)
-	col, err := startSampler(ctx, o.bin, dir, "budget", budgetPolicy, settings, sink.Addr())
+	sp, err := startSampled(ctx, o.bin, dir, "budget", budgetPolicy, settings)
 	if err != nil {
 		return false, err
 	}
-	defer col.proc.Kill()
-	cl, err := dial(col.endpoint())
-	if err != nil {
-		return false, err
-	}
-	defer cl.close()
+	defer sp.close()
+	sink, col, cl := sp.sink, sp.col, sp.cl
 
 	// The windows: opened by a fault span at a third and two thirds of the
 	// load. A window is open from the fault span's acknowledgement (the
@@ -316,7 +299,7 @@ func scaleOut(ctx context.Context, o options, dir string) (bool, error) {
 	var samplers, sidecars []*collector
 	defer func() {
 		for _, c := range append(samplers, sidecars...) {
-			c.proc.Kill()
+			c.Kill()
 		}
 		for _, s := range sinks {
 			s.Close()
@@ -324,7 +307,7 @@ func scaleOut(ctx context.Context, o options, dir string) (bool, error) {
 	}()
 	var tier []string
 	for i := range 2 {
-		sink, err := newSink()
+		sink, err := benchproc.Sink()
 		if err != nil {
 			return false, err
 		}

@@ -63,11 +63,29 @@ func New(opts Options) *Generator {
 }
 
 // TraceID returns a random trace id from the generator's stream.
-func (g *Generator) TraceID() pcommon.TraceID {
+func (g *Generator) TraceID() pcommon.TraceID { return RandomTraceID(g.rng) }
+
+// RandomTraceID returns a trace id drawn from rng (two Uint64s).
+func RandomTraceID(rng *rand.Rand) pcommon.TraceID {
 	var id pcommon.TraceID
-	binary.BigEndian.PutUint64(id[:8], g.rng.Uint64())
-	binary.BigEndian.PutUint64(id[8:], g.rng.Uint64())
+	binary.BigEndian.PutUint64(id[:8], rng.Uint64())
+	binary.BigEndian.PutUint64(id[8:], rng.Uint64())
 	return id
+}
+
+// AppendSpan appends to spans a span of trace id whose span id is drawn
+// from rng (one Uint64, made odd so that it is never empty) and whose
+// parent is root, unless root is empty (the span is then a root).
+func AppendSpan(spans ptrace.SpanSlice, id pcommon.TraceID, root pcommon.SpanID, rng *rand.Rand) ptrace.Span {
+	span := spans.AppendEmpty()
+	span.SetTraceID(id)
+	var sid pcommon.SpanID
+	binary.BigEndian.PutUint64(sid[:], rng.Uint64()|1)
+	span.SetSpanID(sid)
+	if !root.IsEmpty() {
+		span.SetParentSpanID(root)
+	}
+	return span
 }
 
 // Batch returns the spans of n new traces in one OTLP batch, grouped by
@@ -110,15 +128,9 @@ func (g *Generator) trace(scopes []ptrace.SpanSlice) {
 		if i == 0 {
 			node = 0
 		}
-		span := scopes[node].AppendEmpty()
-		span.SetTraceID(id)
-		var sid pcommon.SpanID
-		binary.BigEndian.PutUint64(sid[:], g.rng.Uint64()|1)
-		span.SetSpanID(sid)
+		span := AppendSpan(scopes[node], id, root, g.rng)
 		if i == 0 {
-			root = sid
-		} else {
-			span.SetParentSpanID(root)
+			root = span.SpanID()
 		}
 		s := start.Add(time.Duration(i) * 200 * time.Microsecond)
 		span.SetStartTimestamp(pcommon.NewTimestampFromTime(s))
