@@ -3,9 +3,10 @@
 // its health_check answers.
 //
 // The test's configuration names its components as the shipped one does: the
-// receiver `otlp` and, among service.extensions, `health_check`. Start merges an
-// overlay over it (the last --config wins, maps merge) that moves every
-// listening port to a free loopback one: otlp gRPC and HTTP, health_check,
+// receiver `otlp` (or the one Options.Receiver names, such as `chainotlp`) and,
+// among service.extensions, `health_check`. Start merges an overlay over it (the
+// last --config wins, maps merge) that moves every listening port to a free
+// loopback one: that receiver's OTLP gRPC and HTTP, health_check,
 // pprof, zpages and the collector's own Prometheus metrics, so several
 // collectors can run side by side and next to `make run`.
 //
@@ -60,13 +61,19 @@ type Options struct {
 	Binary string
 	// StartTimeout bounds the wait for health_check; default DefaultStartTimeout.
 	StartTimeout time.Duration
+	// Receiver is the OTLP receiver whose gRPC and HTTP endpoints the port
+	// overlay moves (OTLPGRPC, OTLPHTTP): default "otlp"; "chainotlp" for
+	// the wire path. The overlay defines that receiver's protocols only, so
+	// a configuration must configure the receiver it names.
+	Receiver string
 }
 
 // Collector is a running otelcol-chain.
 type Collector struct {
 	*testproc.Proc
 
-	// OTLPGRPC and OTLPHTTP are the OTLP receiver's host:port addresses.
+	// OTLPGRPC and OTLPHTTP are the OTLP receiver's host:port addresses
+	// (Options.Receiver's).
 	OTLPGRPC, OTLPHTTP string
 	// HealthURL answers 200 once the collector is ready.
 	HealthURL string
@@ -107,7 +114,11 @@ func Start(tb testing.TB, opts Options) *Collector {
 	}
 
 	ports := testproc.FreePorts(tb, numPorts)
-	files = append(files, writeFile(tb, dir, "ports.yaml", portOverlay(ports)))
+	receiver := opts.Receiver
+	if receiver == "" {
+		receiver = "otlp"
+	}
+	files = append(files, writeFile(tb, dir, "ports.yaml", portOverlay(receiver, ports)))
 	c := &Collector{
 		OTLPGRPC:    loopback(ports[portOTLPGRPC]),
 		OTLPHTTP:    loopback(ports[portOTLPHTTP]),

@@ -16,14 +16,16 @@ const (
 )
 
 // portOverlay is merged last over the test's configuration: it moves every
-// listener to a free loopback port. Defining pprof and zpages is harmless when
-// the test's service does not enable them (chainheadsampling, which needs a
+// listener to a free loopback port, the OTLP ones of the receiver named
+// receiver (otlp, or chainotlp, which has the same protocols section).
+// Defining pprof and zpages is harmless when the test's service does not
+// enable them (chainheadsampling, which needs a
 // policy file, gets its port from the environment instead: see Start); the
 // telemetry readers list replaces the configuration's own (confmap replaces
 // lists).
-func portOverlay(ports []int) string {
+func portOverlay(receiver string, ports []int) string {
 	return fmt.Sprintf(`receivers:
-  otlp:
+  %s:
     protocols:
       grpc:
         endpoint: %s
@@ -40,7 +42,7 @@ extensions:
     endpoint: %s
 service:
   telemetry:
-%s`, loopback(ports[portOTLPGRPC]), loopback(ports[portOTLPHTTP]), loopback(ports[portHealth]),
+%s`, receiver, loopback(ports[portOTLPGRPC]), loopback(ports[portOTLPHTTP]), loopback(ports[portHealth]),
 		loopback(ports[portPprof]), loopback(ports[portZpages]), loopback(ports[portPolicyPreview]), MetricsReader(ports[portMetrics]))
 }
 

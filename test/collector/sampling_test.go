@@ -219,3 +219,14 @@ func sampler(t *testing.T, policyFile string, sink *otlpsink.Sink) collectorproc
 		Env:         []string{"POLICY_FILE=" + policyFile, "SINK_ENDPOINT=" + sink.Addr()},
 	}
 }
+
+// wireSampler is sampler on the wire path (testdata/sampling_wire.yaml): the
+// chainotlp receiver samples the requests' bytes with policyFile, exporting
+// the kept traces to sink.
+func wireSampler(t *testing.T, policyFile string, sink *otlpsink.Sink) collectorproc.Options {
+	return collectorproc.Options{
+		ConfigFiles: []string{collectorproc.Testdata(t, "sampling_wire.yaml")},
+		Env:         []string{"POLICY_FILE=" + policyFile, "SINK_ENDPOINT=" + sink.Addr()},
+		Receiver:    "chainotlp",
+	}
+}

@@ -25,7 +25,9 @@ import (
 // Two sidecars each see half of every trace (the submitting node's span and a
 // peer's span, as when a transaction is forwarded to the leader) and route by
 // trace id to a tier of two sampling collectors, each exporting to a sink of
-// its own. Every trace must be decided whole, by one tier collector: a kept
+// its own. The tier runs the wire path (the chainotlp receiver, as
+// deploy/collector/sampler.yaml does): the sidecars are where every span is
+// seen. Every trace must be decided whole, by one tier collector: a kept
 // trace arrives with both spans at exactly one sink. And every trace is
 // decided as its own spans say, whichever collector received it: the leader's
 // span reports its node's head (chain.head.height) and a within_head rule
@@ -42,7 +44,7 @@ func TestScaleOutRoutesWholeTracesToOneSampler(t *testing.T) {
 	ctx := context.Background()
 	var far []pcommon.TraceID
 	for _, sink := range sinks {
-		col := collectorproc.Start(t, sampler(t, policyFile, sink))
+		col := collectorproc.Start(t, wireSampler(t, policyFile, sink))
 		tier = append(tier, col.OTLPGRPC)
 		// A block far above the traces' ones, straight to the tier
 		// collector: the head it observes.

@@ -82,28 +82,43 @@ func summaries(e *Engine) map[pcommon.TraceID]string {
 // under the shipped policy and a keep-half one: the summaries, the chain
 // head, the decisions, every span sent on with its stamps, the late spans
 // and the preview's record are the same.
+//
+// Both policies have a within_head rule. The spans with a block height in
+// every other batch report their node's head (chain.head.height, up to
+// headLag blocks above the chain's height), so that rule is decided on the
+// head a trace's own spans report there, and on the head the engine follows
+// in the others. From the first commit on, the block.apply spans of
+// addCommit raise the followed head far above the traces' blocks, so the two
+// heads give different answers; the test requires the rule to keep some
+// spans. (A wire path that skipped chain.head.height fails at batch 0.)
 func TestIngestOTLPDecidesAsIngest(t *testing.T) {
 	policies := map[string]string{
 		"shipped": shippedPolicy(t),
 		"half": `rules:
   - {name: errors, match: {error: true}, keep: 1}
+  - {name: near-head, match: {block_height: {within_head: 100}}, keep: 1}
   - {name: names, match: {span_name: {regex: "^consensus"}}, keep: 0.5}
   - {name: height, match: {block_height: {min: 1010}}, keep: 0.5}
   - {name: node, match: {resource: {key: service.instance.id, equals: node1}}, keep: 0.5}
   - {name: default, keep: 0.5}`,
 	}
+	// The rule of each policy that reads the head.
+	headRules := map[string]string{"shipped": "consensus-near-head", "half": "near-head"}
 	for name, pol := range policies {
 		for _, enc := range []string{"pdata", "protobuf-go"} {
 			t.Run(name+"/"+enc, func(t *testing.T) {
 				cfg := Config{DecisionWait: 50 * time.Millisecond, DecisionWaitAfterRoot: 20 * time.Millisecond,
 					CommitGrace: 10 * time.Millisecond, PreviewTraces: 1000, MaxTraces: 300}
 				viaPdata, viaWire := newEngine(t, cfg, pol), newEngine(t, cfg, pol)
-				g := gen.New(gen.Options{Seed: 7, MinSpans: 3, MaxSpans: 12, ErrorRate: 0.1, Nodes: 3})
+				g := gen.New(gen.Options{Seed: 7, MinSpans: 3, MaxSpans: 12, ErrorRate: 0.1, Nodes: 3, HeadLag: headLag})
 				var sent []ptrace.Traces
 				now := t0
-				total := 0
+				total, byHead := 0, 0
 				for i := range 80 {
 					td := g.Batch(10)
+					if i%2 == 1 {
+						dropHeads(td)
+					}
 					if i%5 == 4 {
 						// Again a batch sent before: late spans of traces
 						// decided since, or more spans of buffered ones.
@@ -123,6 +138,7 @@ func TestIngestOTLPDecidesAsIngest(t *testing.T) {
 					require.Equal(t, td.SpanCount(), n)
 					require.Equal(t, outSpans(a), outSpans(b), "batch %d", i)
 					total += a.SpanCount()
+					byHead += keptBy(a, headRules[name])
 					require.Equal(t, summaries(viaPdata), summaries(viaWire), "batch %d", i)
 					sa, sb := viaPdata.Stats(), viaWire.Stats()
 					if enc != "pdata" {
@@ -136,6 +152,7 @@ func TestIngestOTLPDecidesAsIngest(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, outSpans(a), outSpans(b), "tick after batch %d", i)
 					total += a.SpanCount()
+					byHead += keptBy(a, headRules[name])
 				}
 				a, err := viaPdata.Flush(now)
 				require.NoError(t, err)
@@ -143,7 +160,9 @@ func TestIngestOTLPDecidesAsIngest(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, outSpans(a), outSpans(b), "flush")
 				total += a.SpanCount()
+				byHead += keptBy(a, headRules[name])
 				require.NotZero(t, total, "some spans were kept")
+				require.NotZero(t, byHead, "some spans were kept by %s, on the head their trace reports", headRules[name])
 				ra, rb := viaPdata.Recent(), viaWire.Recent()
 				require.NotEmpty(t, ra)
 				require.Len(t, rb, len(ra))
@@ -156,6 +175,30 @@ func TestIngestOTLPDecidesAsIngest(t *testing.T) {
 			})
 		}
 	}
+}
+
+// headLag bounds how far above the chain's height the heads that the
+// generated spans report lie: above the within_head of both policies' rules
+// (100), so some traces' heads are too far above their blocks.
+const headLag = 120
+
+// dropHeads removes chain.head.height from every span of td: traffic from
+// nodes that do not report their head.
+func dropHeads(td ptrace.Traces) {
+	forEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, s ptrace.Span) {
+		s.Attributes().Remove(semconv.HeadHeightKey)
+	})
+}
+
+// keptBy counts the spans of td stamped with rule.
+func keptBy(td ptrace.Traces, rule string) int {
+	n := 0
+	forEachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, s ptrace.Span) {
+		if v, ok := s.Attributes().Get(semconv.SamplingRuleKey); ok && v.AsString() == rule {
+			n++
+		}
+	})
+	return n
 }
 
 // addCommit adds, every few batches, a block.apply span linking to the
