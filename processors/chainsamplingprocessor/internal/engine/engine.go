@@ -11,6 +11,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -148,8 +149,9 @@ type Engine struct {
 
 	// wire is IngestOTLP's scratch, reused under the lock.
 	wire struct {
-		res  wireResource
-		span wireSpan
+		res    wireResource
+		span   wireSpan
+		scopes [][]byte // a ResourceSpans' encoded ScopeSpans
 	}
 }
 
@@ -311,25 +313,18 @@ func (e *Engine) IngestOTLP(data []byte, now time.Time) (ptrace.Traces, int, err
 		if rsf.num != fReqResourceSpans {
 			return true
 		}
-		res.reset(nil)
-		var scopes [][]byte
+		res.attrs, e.wire.scopes = res.attrs[:0], e.wire.scopes[:0]
 		rangeFields(rsf.val, func(fl field) bool {
 			switch fl.num {
 			case fRSResource:
-				// Repeated, a message merges: its attributes add up.
-				rangeFields(fl.val, func(a field) bool {
-					if a.num == fResAttributes {
-						res.attrs = append(res.attrs, a.val)
-					}
-					return true
-				})
+				res.add(fl.val)
 			case fRSScopeSpans:
-				scopes = append(scopes, fl.val)
+				e.wire.scopes = append(e.wire.scopes, fl.val)
 			}
 			return true
 		})
 		node := b.group(res)
-		for _, ss := range scopes {
+		for _, ss := range e.wire.scopes {
 			rangeFields(ss, func(sf field) bool {
 				if sf.num != fSSSpans {
 					return true
@@ -349,11 +344,11 @@ func (e *Engine) IngestOTLP(data []byte, now time.Time) (ptrace.Traces, int, err
 	})
 	kept := b.end()
 	e.mu.Unlock()
-	if err := late.fromWire(data, lateIDs); err != nil {
-		return ptrace.NewTraces(), st.spans, err
-	}
+	// The batch is buffered and kept traces are decided whatever the late
+	// spans' decoding says: send those on, and report its error beside.
+	lateErr := late.fromWire(data, lateIDs)
 	out, err := e.finishIngest(b, kept, &late)
-	return out, st.spans, err
+	return out, st.spans, errors.Join(err, lateErr)
 }
 
 // batch is one Ingest in progress; it lives under the engine's lock, from

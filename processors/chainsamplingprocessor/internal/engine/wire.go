@@ -462,8 +462,9 @@ type wireResource struct {
 	attrs [][]byte // encoded KeyValues, reused from group to group
 }
 
-func (r *wireResource) reset(res []byte) {
-	r.attrs = r.attrs[:0]
+// add appends the attributes of res, an encoded Resource: a repeated
+// resource field merges, so its attributes add up.
+func (r *wireResource) add(res []byte) {
 	rangeFields(res, func(fl field) bool {
 		if fl.num == fResAttributes && fl.typ == wtLen {
 			r.attrs = append(r.attrs, fl.val)
