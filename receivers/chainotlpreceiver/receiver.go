@@ -77,13 +77,11 @@ func (r *chainOTLP) Start(ctx context.Context, host component.Host) error {
 	if err := r.sampler.Start(ctx, host); err != nil {
 		return err
 	}
+	// On an error the collector calls Shutdown, as for the core receiver.
 	if err := r.startGRPC(ctx, host); err != nil {
-		return errors.Join(err, r.Shutdown(ctx))
+		return err
 	}
-	if err := r.startHTTP(ctx, host); err != nil {
-		return errors.Join(err, r.Shutdown(ctx))
-	}
-	return nil
+	return r.startHTTP(ctx, host)
 }
 
 // Shutdown stops the servers, then decides every buffered trace and sends
