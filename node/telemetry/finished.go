@@ -91,11 +91,21 @@ func (s LateSpan) End(end time.Time, code codes.Code, description string, attrs 
 }
 
 // spanWriter is what the node's tracers need to write spans themselves: the
-// provider's sampler, resource and span processor (the span batcher).
+// provider's sampler, resource and span processor (liveSpans in front of the
+// span batcher).
 type spanWriter struct {
 	sampler sdktrace.Sampler
 	res     *resource.Resource
-	proc    sdktrace.SpanProcessor
+	proc    *liveSpans
+}
+
+// resource is the resource in force: the provider's, unless an environment
+// change replaced it. A span begun under it passes liveSpans as it is.
+func (w *spanWriter) resource() *resource.Resource {
+	if res := w.proc.res.Load(); res != nil {
+		return res
+	}
+	return w.res
 }
 
 // envSpanLimits are the SDK's variables that change span attributes. When
@@ -110,7 +120,7 @@ var envSpanLimits = []string{
 // changes what the SDK does with a span: the attribute limits, or the SDK's
 // own experimental metrics (OTEL_GO_X_OBSERVABILITY), which count the spans
 // it makes.
-func newSpanWriter(sampler sdktrace.Sampler, res *resource.Resource, proc sdktrace.SpanProcessor) *spanWriter {
+func newSpanWriter(sampler sdktrace.Sampler, res *resource.Resource, proc *liveSpans) *spanWriter {
 	for _, k := range envSpanLimits {
 		if _, set := os.LookupEnv(k); set {
 			return nil
@@ -181,7 +191,7 @@ func (t *nodeTracer) startAt(ctx context.Context, name string, start time.Time) 
 		return trace.ContextWithSpanContext(ctx, sc), LateSpan{}
 	}
 	fs := new(otlpexport.FinishedSpan)
-	fs.Begin(name, sc, psc, start, &t.scope, t.w.res)
+	fs.Begin(name, sc, psc, start, &t.scope, t.w.resource())
 	// In the context the span is a non-recording one with its span
 	// context, as ContextWithSpanContext would make, without allocating it.
 	return trace.ContextWithSpan(ctx, fs), LateSpan{fs: fs, proc: t.w.proc}

@@ -193,3 +193,17 @@ func lateSpans3(ctx context.Context, tracer trace.Tracer) {
 	st.End(now, codes.Unset, "", attribute.Int64(semconv.AccountNonceKey, 7))
 	add.End(now, codes.Unset, "", attribute.String(semconv.TxHashKey, "ab12"), attribute.Int(semconv.MempoolSizeKey, 3))
 }
+
+// A span the node writes itself begins under the resource in force, so an
+// environment change (a SIGHUP) adds no allocation to it: liveSpans wraps
+// only the SDK's spans, whose resource the provider fixed.
+func TestStartSpanAtCostsTheSameAfterAnEnvironmentChange(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.SpanExporter = discardSpans{} })
+	tracer := h.tel.TracerProvider.Tracer("test")
+	ctx, parent := tracer.Start(context.Background(), "POST /tx")
+	defer parent.End()
+	before := testing.AllocsPerRun(200, func() { lateSpans3(ctx, tracer) })
+	require.NoError(t, h.tel.SetEnvironment(context.Background(), "staging"))
+	after := testing.AllocsPerRun(200, func() { lateSpans3(ctx, tracer) })
+	require.Equal(t, before, after, "allocations of the mempool's three spans before and after the change")
+}

@@ -123,7 +123,9 @@ var _ sdktrace.SpanProcessor = (*liveSpans)(nil)
 func (p *liveSpans) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) { p.next.OnStart(ctx, s) }
 
 func (p *liveSpans) OnEnd(s sdktrace.ReadOnlySpan) {
-	if res := p.res.Load(); res != nil {
+	// A span the node wrote itself began under the resource in force and
+	// needs no wrapper (an allocation a span).
+	if res := p.res.Load(); res != nil && s.Resource() != res {
 		s = reResourced{ReadOnlySpan: s, res: res}
 	}
 	p.next.OnEnd(s)
