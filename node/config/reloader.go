@@ -24,8 +24,8 @@ const (
 	// ResultApplied: everything asked applied (a reload that finds nothing
 	// changed counts here too).
 	ResultApplied = "applied"
-	// ResultPartial: the reloadable keys applied, and some keys that need a
-	// restart were refused.
+	// ResultPartial: some keys applied, and others were refused: they need a
+	// restart, or (unexpectedly) the telemetry could not take them.
 	ResultPartial = "partial"
 	// ResultRefused: nothing applied: every changed key needs a restart, or
 	// the caller of PUT /loglevel is not allowed to change anything.
@@ -108,6 +108,8 @@ type Change struct {
 type Report struct {
 	Result  string
 	Applied []Change
+	// Refused are the changes not made: keys that need a restart, and keys
+	// whose telemetry setter failed.
 	Refused []Change
 	// Err is why the result is ResultInvalid.
 	Err error
@@ -174,7 +176,10 @@ func (r *Reloader) Reload(vals map[string]string, where func(key string) string,
 			"key", key, "from", c.From, "to", c.To, "where", c.Where, "by", who)
 	}
 	was := r.cur.Values()
-	r.apply(next)
+	for _, c := range r.apply(next) {
+		c.Where = where(c.Key)
+		rep.Refused = append(rep.Refused, c)
+	}
 	now := r.cur.Values()
 	for _, key := range ReloadableKeys() {
 		if was[key] != now[key] {
@@ -226,20 +231,24 @@ func (r *Reloader) refuse(what, who string, why error) {
 
 // apply puts next in force; r.mu is held. A telemetry setter that fails
 // (it validates what SettingsFromValues already did, so it should not)
-// leaves its key's value as it was, and says so in the log.
-func (r *Reloader) apply(next Settings) {
+// leaves its key's value as it was, says so in the log, and is returned
+// among the changes not made.
+func (r *Reloader) apply(next Settings) (failed []Change) {
 	if !next.LogLevel.Equal(r.cur.LogLevel) {
 		r.levels.Set(next.LogLevel.Default, next.LogLevel.Components)
 	}
 	if next.Environment != r.cur.Environment {
 		if err := r.tel.SetEnvironment(context.Background(), next.Environment); err != nil {
 			r.log.Error("config key not applied", "key", KeyEnvironment, "to", next.Environment, "err", err)
+			failed = append(failed, Change{Key: KeyEnvironment, From: r.cur.Environment, To: next.Environment})
 			next.Environment = r.cur.Environment
 		}
 	}
-	if !sameBaggageDenyKeys(next.BaggageDenyKeys, r.cur.BaggageDenyKeys) {
+	if !slices.Equal(next.BaggageDenyKeys, r.cur.BaggageDenyKeys) {
 		if err := r.tel.SetBaggageDenyKeys(next.BaggageDenyKeys); err != nil {
-			r.log.Error("config key not applied", "key", KeyBaggageDenyKeys, "to", strings.Join(next.BaggageDenyKeys, ","), "err", err)
+			to := strings.Join(next.BaggageDenyKeys, ",")
+			r.log.Error("config key not applied", "key", KeyBaggageDenyKeys, "to", to, "err", err)
+			failed = append(failed, Change{Key: KeyBaggageDenyKeys, From: strings.Join(r.cur.BaggageDenyKeys, ","), To: to})
 			next.BaggageDenyKeys = r.cur.BaggageDenyKeys
 		}
 	}
@@ -258,6 +267,7 @@ func (r *Reloader) apply(next Settings) {
 		}
 	}
 	r.cur = next
+	return failed
 }
 
 // InForce returns every key's value in force: the reloadable ones as the

@@ -318,6 +318,8 @@ func TestReloadTelemetrySetterFails(t *testing.T) {
 	vals[KeyMaxClientRequests] = "7"
 	rep := h.r.Reload(vals, nil, "SIGHUP")
 	require.Equal(t, []string{KeyMaxClientRequests}, changedKeys(rep.Applied))
+	require.Equal(t, []string{KeyEnvironment}, changedKeys(rep.Refused), "the key not applied is reported")
+	require.Equal(t, ResultPartial, rep.Result)
 	require.Equal(t, "dev", h.r.InForce()[KeyEnvironment])
 	require.Contains(t, h.log(), `"msg":"config key not applied","key":"environment","to":"staging","err":"resource: boom"`)
 }

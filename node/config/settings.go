@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,10 +145,6 @@ func (s Settings) Values() map[string]string {
 	}
 }
 
-// sameBaggageDenyKeys reports whether a and b deny the same fragments in
-// the same order (nil and empty both deny nothing here: Settings always
-// holds a parsed list).
-func sameBaggageDenyKeys(a, b []string) bool { return slices.Equal(a, b) }
 
 // KeyError is a problem with one key's value.
 type KeyError struct {
