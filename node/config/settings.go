@@ -145,7 +145,6 @@ func (s Settings) Values() map[string]string {
 	}
 }
 
-
 // KeyError is a problem with one key's value.
 type KeyError struct {
 	Key string

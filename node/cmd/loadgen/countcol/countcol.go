@@ -26,12 +26,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/chainotel/chainotel/internal/promtext"
 	"github.com/chainotel/chainotel/internal/testproc"
 )
 
@@ -152,14 +149,10 @@ func (c *Collector) AcceptedSpans(ctx context.Context) (uint64, error) {
 // parseAcceptedSpans sums acceptedSpans over its label sets (receiver,
 // transport) in a Prometheus text exposition.
 func parseAcceptedSpans(text string) (uint64, error) {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	families, err := promtext.Parse(text)
 	if err != nil {
 		return 0, fmt.Errorf("the collector's metrics: %w", err)
 	}
-	var sum float64
-	for _, m := range families[acceptedSpans].GetMetric() {
-		sum += m.GetCounter().GetValue() + m.GetUntyped().GetValue()
-	}
+	sum, _ := families.Sum(acceptedSpans, nil)
 	return uint64(sum), nil
 }

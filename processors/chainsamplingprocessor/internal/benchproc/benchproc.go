@@ -17,10 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/chainotel/chainotel/internal/collectorproc"
+	"github.com/chainotel/chainotel/internal/promtext"
 	"github.com/chainotel/chainotel/internal/testproc"
 )
 
@@ -112,25 +110,19 @@ func (c *Collector) Metrics(ctx context.Context) (Metrics, error) {
 	return m, nil
 }
 
-// ParseMetrics reads the Prometheus text format into a Metrics set.
+// ParseMetrics reads the Prometheus text format into a Metrics set:
+// counters, gauges and untyped samples (histograms and summaries are left
+// out).
 func ParseMetrics(text []byte) (Metrics, error) {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(string(text)))
+	families, err := promtext.Parse(string(text))
 	if err != nil {
 		return nil, err
 	}
 	out := Metrics{}
 	for name, fam := range families {
 		for _, m := range fam.GetMetric() {
-			var v float64
-			switch {
-			case m.Counter != nil:
-				v = m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				v = m.GetGauge().GetValue()
-			case m.Untyped != nil:
-				v = m.GetUntyped().GetValue()
-			default:
+			v, ok := promtext.Value(m)
+			if !ok || m.Histogram != nil {
 				continue
 			}
 			out[name] += v
