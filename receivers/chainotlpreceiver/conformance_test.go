@@ -24,13 +24,12 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/encoding/gzip" // the client's gzip compressor
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainotel/chainotel/internal/otlpraw"
 	"github.com/chainotel/chainotel/receivers/chainotlpreceiver/internal/metadata"
 )
 
@@ -115,29 +114,13 @@ func encode(t *testing.T, td ptrace.Traces) []byte {
 	return data
 }
 
-// rawCodec for the client: sends bytes as they are, reads the reply as bytes.
-type clientRaw struct{}
-
-func (clientRaw) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
-}
-func (clientRaw) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*[]byte) = data.Materialize()
-	return nil
-}
-func (clientRaw) Name() string { return "proto" }
-
 // grpcExport sends body as an Export call and returns the status code and
 // the reply's bytes.
 func grpcExport(t *testing.T, addr string, body []byte, opts ...grpc.CallOption) (codes.Code, []byte) {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer func() { _ = conn.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var reply []byte
-	err = conn.Invoke(ctx, exportMethod, &body, &reply, append(opts, grpc.ForceCodecV2(clientRaw{}))...)
+	reply, err := otlpraw.Export(ctx, addr, body, opts...)
 	return status.Code(err), reply
 }
 

@@ -23,14 +23,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainotel/chainotel/internal/collectorproc"
+	"github.com/chainotel/chainotel/internal/otlpraw"
 	"github.com/chainotel/chainotel/internal/otlpsink"
 	"github.com/chainotel/chainotel/semconv"
 )
@@ -40,7 +38,6 @@ const (
 	// refusedMetric counts the spans the sampler refused at a bound, by
 	// reason; the chainotlp receiver reports the processor's metrics.
 	refusedMetric = "otelcol_processor_chainsampling_spans_refused"
-	exportMethod  = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 	pbContentType = "application/x-protobuf"
 )
 
@@ -221,31 +218,13 @@ func exportRequest(t *testing.T, n int, first byte) []byte {
 	return data
 }
 
-// rawCodec sends a request's bytes as they are and reads the reply as bytes,
-// so that a test can send what no OTLP client would.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
-}
-
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*[]byte) = data.Materialize()
-	return nil
-}
-
-func (rawCodec) Name() string { return "proto" }
-
 // grpcExport sends body as a TraceService/Export call and returns its error.
 func grpcExport(t *testing.T, addr string, body []byte) error {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer func() { _ = conn.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var reply []byte
-	return conn.Invoke(ctx, exportMethod, &body, &reply, grpc.ForceCodecV2(rawCodec{}))
+	_, err := otlpraw.Export(ctx, addr, body)
+	return err
 }
 
 // httpAnswer is what an OTLP/HTTP answer is compared by.
